@@ -1,0 +1,149 @@
+// Package app wires nbpair together: store → service → servers, and runs
+// them until the context ends, then shuts everything down in order.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/nbpair/nbpair/internal/config"
+	"github.com/nbpair/nbpair/internal/events"
+	"github.com/nbpair/nbpair/internal/httpapi"
+	"github.com/nbpair/nbpair/internal/lwm2m"
+	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/store/sqlite"
+)
+
+// AdminTokenFile is the name of the admin token file in the data directory.
+const AdminTokenFile = "admin.token"
+
+// App is a running nbpair node.
+type App struct {
+	cfg   config.Config
+	log   *slog.Logger
+	store *sqlite.Store
+	bus   *events.Bus
+	svc   *pairing.Service
+	coap  *lwm2m.Server
+	http  *http.Server
+	httpL net.Listener
+}
+
+// New opens the store and binds the listeners; Run serves.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	token, err := ensureAdminToken(cfg.DataDir, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, bus: events.New(4, 1024)}
+	if a.httpL, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
+	}
+	if a.store, err = sqlite.Open(ctx, cfg.DataDir); err != nil {
+		a.httpL.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	a.svc = pairing.NewService(a.store, a.bus, log, pairing.Options{
+		PublicURL:   cfg.PublicBase(a.HTTPAddr()),
+		AwakeWindow: time.Duration(cfg.AwakeWindow),
+		ExpiryGrace: time.Duration(cfg.ExpiryGrace),
+	})
+	a.coap = lwm2m.New(a.svc, log.With("component", "coap"), lwm2m.Config{
+		Addr: cfg.CoAPAddr, ACKTimeout: time.Duration(cfg.CoAPACKTimeout), MaxRetransmit: cfg.CoAPMaxRetransmit,
+	})
+	if err := a.coap.Listen(); err != nil {
+		a.httpL.Close()
+		a.store.Close()
+		return nil, err
+	}
+	a.svc.SetDownlinker(a.coap)
+	a.http = &http.Server{
+		Handler:           httpapi.New(a.svc, log.With("component", "http"), token),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return a, nil
+}
+
+// HTTPAddr is the bound HTTP address.
+func (a *App) HTTPAddr() string { return a.httpL.Addr().String() }
+
+// CoAPAddr is the bound CoAP/UDP address.
+func (a *App) CoAPAddr() string { return a.coap.Addr().String() }
+
+// Service is the pairing service, for tests and tools in this module.
+func (a *App) Service() *pairing.Service { return a.svc }
+
+// Run serves until ctx is done, then shuts down: listeners closed first so
+// nothing new arrives, queued events handled, the store flushed and closed.
+func (a *App) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(a.coap.Serve)
+	g.Go(func() error {
+		a.log.Info("http listening", "addr", a.HTTPAddr(), "public_url", a.cfg.PublicBase(a.HTTPAddr()))
+		if err := a.http.Serve(a.httpL); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	sweeperDone := make(chan struct{})
+	g.Go(func() error {
+		defer close(sweeperDone)
+		return a.svc.Run(gctx)
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		return a.shutdown(sweeperDone)
+	})
+	return g.Wait()
+}
+
+func (a *App) shutdown(sweeperDone <-chan struct{}) error {
+	a.log.Info("shutting down")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(a.cfg.ShutdownTimeout))
+	defer cancel()
+	a.coap.Shutdown()
+	errs := []error{a.http.Shutdown(ctx)}
+	<-sweeperDone
+	errs = append(errs, a.bus.Close(ctx), a.store.Close())
+	a.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// ensureAdminToken returns the admin token, creating it (mode 0600) on
+// first start.
+func ensureAdminToken(dir string, log *slog.Logger) (string, error) {
+	path := filepath.Join(dir, AdminTokenFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if tok := strings.TrimSpace(string(b)); tok != "" {
+			return tok, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	tok := hex.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	abs, _ := filepath.Abs(path)
+	log.Info("created the admin token; admin requests send 'Authorization: Bearer <token>'", "file", abs)
+	return tok, nil
+}

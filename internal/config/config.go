@@ -1,0 +1,213 @@
+// Package config is nbpair's one typed configuration: defaults, then a JSON
+// file, then NBPAIR_* environment variables, then command-line flags, each
+// overriding the one before. Validate names the field that is wrong.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything `nbpair serve` can be told.
+type Config struct {
+	DataDir   string `json:"dataDir"`
+	HTTPAddr  string `json:"httpAddr"`
+	CoAPAddr  string `json:"coapAddr"`
+	PublicURL string `json:"publicUrl"` // base of QR label URLs; derived from httpAddr when empty
+	LogLevel  string `json:"logLevel"`  // debug, info, warn, error
+	LogFormat string `json:"logFormat"` // text or json
+
+	CoAPACKTimeout    Duration `json:"coapAckTimeout"`
+	CoAPMaxRetransmit int      `json:"coapMaxRetransmit"`
+	AwakeWindow       Duration `json:"awakeWindow"`
+	ExpiryGrace       Duration `json:"expiryGrace"`
+	ShutdownTimeout   Duration `json:"shutdownTimeout"`
+}
+
+// Default is the configuration `nbpair serve` runs with when told nothing.
+func Default() Config {
+	return Config{
+		DataDir:           "nbpair-data",
+		HTTPAddr:          ":8080",
+		CoAPAddr:          ":5683",
+		LogLevel:          "info",
+		LogFormat:         "text",
+		CoAPACKTimeout:    Duration(2 * time.Second),
+		CoAPMaxRetransmit: 4,
+		AwakeWindow:       Duration(93 * time.Second),
+		ExpiryGrace:       0,
+		ShutdownTimeout:   Duration(10 * time.Second),
+	}
+}
+
+// Duration is a time.Duration written as "30s" in JSON.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string such as "1m30s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a string such as "90s".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration is a string such as \"30s\"")
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+// String implements flag.Value.
+func (d *Duration) String() string { return time.Duration(*d).String() }
+
+// Set implements flag.Value.
+func (d *Duration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+// field ties one setting to its flag and environment variable.
+type field struct {
+	flag, usage string
+	value       flag.Value
+}
+
+func (c *Config) fields() []field {
+	return []field{
+		{"data-dir", "directory of the database and the admin token", (*stringValue)(&c.DataDir)},
+		{"http-addr", "HTTP listen address (apps, admins, /healthz)", (*stringValue)(&c.HTTPAddr)},
+		{"coap-addr", "CoAP/UDP listen address (LwM2M devices)", (*stringValue)(&c.CoAPAddr)},
+		{"public-url", "base URL of QR labels, e.g. https://pair.example.com", (*stringValue)(&c.PublicURL)},
+		{"log-level", "debug, info, warn or error", (*stringValue)(&c.LogLevel)},
+		{"log-format", "text or json", (*stringValue)(&c.LogFormat)},
+		{"coap-ack-timeout", "CoAP ACK_TIMEOUT for downlinks", &c.CoAPACKTimeout},
+		{"coap-max-retransmit", "CoAP MAX_RETRANSMIT for downlinks", (*intValue)(&c.CoAPMaxRetransmit)},
+		{"awake-window", "how long a queue-mode device listens after an uplink", &c.AwakeWindow},
+		{"expiry-grace", "extra time after a registration's lifetime before it expires", &c.ExpiryGrace},
+		{"shutdown-timeout", "how long a graceful shutdown may take", &c.ShutdownTimeout},
+	}
+}
+
+// EnvName is the environment variable of a flag: data-dir → NBPAIR_DATA_DIR.
+func EnvName(flagName string) string {
+	return "NBPAIR_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Load builds the configuration from defaults, the file named by --config
+// (or NBPAIR_CONFIG), the environment and the flags in args.
+func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+	c := Default()
+	path := getenv("NBPAIR_CONFIG")
+	for i, a := range args { // the file comes before flags, so find it first
+		if v, ok := strings.CutPrefix(strings.TrimLeft(a, "-"), "config="); ok && strings.HasPrefix(a, "-") {
+			path = v
+		} else if (a == "-config" || a == "--config") && i+1 < len(args) {
+			path = args[i+1]
+		}
+	}
+	if path != "" {
+		if err := c.loadFile(path); err != nil {
+			return c, err
+		}
+	}
+	fields := c.fields()
+	for _, f := range fields {
+		if v := getenv(EnvName(f.flag)); v != "" {
+			if err := f.value.Set(v); err != nil {
+				return c, fmt.Errorf("%s=%q: %v", EnvName(f.flag), v, err)
+			}
+		}
+	}
+	fs.String("config", path, "JSON configuration file (see 'nbpair config print-default')")
+	for _, f := range fields {
+		fs.Var(f.value, f.flag, f.usage+" (env "+EnvName(f.flag)+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+func (c *Config) loadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// Validate checks every field and names the first bad one.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("dataDir: must not be empty"))
+	}
+	for name, addr := range map[string]string{"httpAddr": c.HTTPAddr, "coapAddr": c.CoAPAddr} {
+		if _, port, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, addr))
+		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("%s: port %q is not 0..65535", name, port))
+		}
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("publicUrl: %q is not an http(s) URL", c.PublicURL))
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("logLevel: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("logFormat: %q is not text or json", c.LogFormat))
+	}
+	if c.CoAPACKTimeout < Duration(100*time.Millisecond) || c.CoAPMaxRetransmit < 0 || c.CoAPMaxRetransmit > 10 {
+		errs = append(errs, errors.New("coapAckTimeout/coapMaxRetransmit: need a timeout of at least 100ms and 0..10 retransmissions"))
+	}
+	if c.AwakeWindow <= 0 || c.ExpiryGrace < 0 || c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("awakeWindow and shutdownTimeout must be positive, expiryGrace not negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// PublicBase is the base of QR label URLs: PublicURL, or one derived from
+// the address the HTTP server is bound to.
+func (c *Config) PublicBase(boundHTTPAddr string) string {
+	if c.PublicURL != "" {
+		return strings.TrimSuffix(c.PublicURL, "/")
+	}
+	host, port, _ := net.SplitHostPort(boundHTTPAddr)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+type stringValue string
+
+func (s *stringValue) String() string     { return string(*s) }
+func (s *stringValue) Set(v string) error { *s = stringValue(v); return nil }
+
+type intValue int
+
+func (i *intValue) String() string { return strconv.Itoa(int(*i)) }
+func (i *intValue) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	*i = intValue(n)
+	return err
+}

@@ -1,0 +1,98 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/nbpair/nbpair/internal/pairing"
+)
+
+type createProductRequest struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	AutoRegister bool   `json:"autoRegister"`
+}
+
+func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) error {
+	var req createProductRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	p, err := s.svc.CreateProduct(r.Context(), pairing.Product{ID: req.ID, Name: req.Name, AutoRegister: req.AutoRegister})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, p)
+	return nil
+}
+
+func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) error {
+	ps, err := s.svc.Products(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"products": nonNil(ps)})
+	return nil
+}
+
+type provisionRequest struct {
+	IMEI      string `json:"imei"`
+	ProductID string `json:"productId"`
+	Name      string `json:"name"`
+}
+
+func (s *Server) provision(w http.ResponseWriter, r *http.Request) error {
+	var req provisionRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	d, err := s.svc.Provision(r.Context(), pairing.ProvisionRequest{IMEI: req.IMEI, ProductID: req.ProductID, Name: req.Name})
+	if err != nil {
+		return err
+	}
+	st, err := s.svc.DeviceStatus(r.Context(), d.ID)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/admin/devices/"+d.ID)
+	writeJSON(w, http.StatusCreated, st)
+	return nil
+}
+
+func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
+	q := pairing.DeviceQuery{ProductID: r.URL.Query().Get("productId"), After: r.URL.Query().Get("after")}
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			return apiError(codeParamIllegal, "limit must be a number from 1 to 1000")
+		}
+		q.Limit = n
+	}
+	devs, err := s.svc.Devices(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	resp := map[string]any{"devices": nonNil(devs)}
+	if len(devs) > 0 {
+		resp["next"] = devs[len(devs)-1].ID
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.svc.DeviceStatus(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// nonNil makes an empty list marshal as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

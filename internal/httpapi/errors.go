@@ -1,0 +1,83 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/nbpair/nbpair/internal/pairing"
+)
+
+// Error is the one JSON error shape of the API. Codes 1512 and 37xx are the
+// seed SDK's ThingSmartActivatorDiscoveryError codes; 40xx and 50xx are
+// nbpair's own (docs/errors.md).
+type Error struct {
+	Status  int    `json:"-"`
+	Code    int    `json:"code"`
+	Name    string `json:"name"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Name + ": " + e.Message }
+
+// apiError builds an Error from one row of the code table.
+func apiError(c errorCode, msg string) *Error {
+	return &Error{Status: c.status, Code: c.code, Name: c.name, Message: msg}
+}
+
+type errorCode struct {
+	status int
+	code   int
+	name   string
+}
+
+// The codes this API answers with.
+var (
+	codeProductNotExists = errorCode{http.StatusBadRequest, 3717, "ProductNotExists"}
+	codeUserSessionLoss  = errorCode{http.StatusUnauthorized, 3720, "UserSessionLoss"}
+	codeParamLoss        = errorCode{http.StatusBadRequest, 3721, "RemoteApiParamLoss"}
+	codeParamIllegal     = errorCode{http.StatusBadRequest, 3723, "RemoteApiParamIllegal"}
+	codeInvalidParams    = errorCode{http.StatusBadRequest, 3724, "InvalidParameters"}
+	codeNotFound         = errorCode{http.StatusNotFound, 4004, "NotFound"}
+	codeAlreadyExists    = errorCode{http.StatusConflict, 4009, "AlreadyExists"}
+	codeBodyTooLarge     = errorCode{http.StatusRequestEntityTooLarge, 4013, "BodyTooLarge"}
+	codeUnsupportedMedia = errorCode{http.StatusUnsupportedMediaType, 4015, "UnsupportedMediaType"}
+	codeInternal         = errorCode{http.StatusInternalServerError, 5000, "InternalError"}
+)
+
+// sentinelCodes maps the domain's sentinels to API codes: the one place
+// where they are translated.
+var sentinelCodes = []struct {
+	err  error
+	code errorCode
+}{
+	{pairing.ErrMissing, codeParamLoss},
+	{pairing.ErrInvalid, codeParamIllegal},
+	{pairing.ErrProductNotExists, codeProductNotExists},
+	{pairing.ErrNotFound, codeNotFound},
+	{pairing.ErrDeviceExists, codeAlreadyExists},
+	{pairing.ErrProductExists, codeAlreadyExists},
+}
+
+// toAPIError turns any error into the Error the client sees. Errors the
+// table does not know are internal; their text is logged, not shown.
+func toAPIError(err error) *Error {
+	var ae *Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	for _, row := range sentinelCodes {
+		if errors.Is(err, row.err) {
+			return apiError(row.code, err.Error())
+		}
+	}
+	return apiError(codeInternal, "internal error; the request can be retried")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v) // the client hung up if this fails; nothing to do
+}

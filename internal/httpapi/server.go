@@ -1,0 +1,148 @@
+// Package httpapi is the app- and admin-facing edge of nbpair: HTTP JSON
+// handlers that decode and validate requests, call the pairing service and
+// map its errors, through one table, to an HTTP status and a stable code.
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nbpair/nbpair/internal/pairing"
+)
+
+// maxBody bounds every request body.
+const maxBody = 64 << 10
+
+// Server holds the HTTP handlers.
+type Server struct {
+	svc        *pairing.Service
+	log        *slog.Logger
+	adminToken [sha256.Size]byte
+	mux        *http.ServeMux
+}
+
+// New returns the API's handler set. adminToken is the bearer token of the
+// admin API.
+func New(svc *pairing.Service, log *slog.Logger, adminToken string) *Server {
+	s := &Server{svc: svc, log: log, adminToken: sha256.Sum256([]byte(adminToken)), mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.handle("POST /v1/admin/products", s.admin(s.createProduct))
+	s.handle("GET /v1/admin/products", s.admin(s.listProducts))
+	s.handle("POST /v1/admin/devices", s.admin(s.provision))
+	s.handle("GET /v1/admin/devices", s.admin(s.listDevices))
+	s.handle("GET /v1/admin/devices/{id}", s.admin(s.getDevice))
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, apiError(codeNotFound, "no such API route: "+r.Method+" "+r.URL.Path))
+	})
+}
+
+// apiHandler is a handler that returns its error instead of writing it.
+type apiHandler func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) handle(pattern string, h apiHandler) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// ServeHTTP logs one line per request and turns a panic into a 500.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic in handler", "panic", p, "path", r.URL.Path)
+			s.writeError(rec, r, errors.New("panic"))
+		}
+		_, pattern := s.mux.Handler(r)
+		s.log.Info("http", "method", r.Method, "route", pattern, "status", rec.status,
+			"took", time.Since(start).Round(time.Microsecond), "remote_addr", r.RemoteAddr)
+	}()
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	s.mux.ServeHTTP(rec, r)
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := toAPIError(err)
+	if ae.Code == codeInternal.code {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if ae.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="nbpair"`)
+	}
+	writeJSON(w, ae.Status, ae)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// admin requires the admin bearer token.
+func (s *Server) admin(h apiHandler) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || tok == "" {
+			return apiError(codeUserSessionLoss, "send the admin token as 'Authorization: Bearer <token>' (it is in the data directory, file admin.token)")
+		}
+		sum := sha256.Sum256([]byte(tok))
+		if subtle.ConstantTimeCompare(sum[:], s.adminToken[:]) != 1 {
+			return apiError(codeUserSessionLoss, "the admin token is not valid")
+		}
+		return h(w, r)
+	}
+}
+
+// decode reads a JSON body into v, rejecting unknown fields and trailing
+// data, and says exactly what was wrong.
+func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return apiError(codeUnsupportedMedia, "send the body as application/json")
+		}
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value")
+	}
+	var tooBig *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooBig):
+		return apiError(codeBodyTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxBody))
+	case errors.Is(err, io.EOF):
+		return apiError(codeParamLoss, "the request needs a JSON body")
+	case errors.As(err, &typeErr):
+		return apiError(codeInvalidParams, fmt.Sprintf("field %q must be a JSON %s", typeErr.Field, typeErr.Type))
+	}
+	return apiError(codeInvalidParams, "the body is not valid JSON for this request: "+err.Error())
+}

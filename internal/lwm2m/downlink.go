@@ -1,0 +1,42 @@
+package lwm2m
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/plgd-dev/go-coap/v3/message"
+	"github.com/plgd-dev/go-coap/v3/message/codes"
+
+	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/pairing"
+)
+
+// pairingPath is the one instance of the Pairing object.
+var pairingPath = "/" + strconv.Itoa(wire.PairingObjectID) + "/0"
+
+// WritePairing implements pairing.Downlinker: a confirmable LwM2M Write
+// (replace) of the Pairing object instance, TLV encoded, to the device's
+// current address.
+func (s *Server) WritePairing(ctx context.Context, r pairing.Registration, st wire.PairingState) error {
+	if !r.HasObject(wire.PairingObjectID) {
+		return fmt.Errorf("%w: %s did not announce object %d", pairing.ErrObjectMissing, r.Endpoint, wire.PairingObjectID)
+	}
+	cc, err := s.conn(r.Addr)
+	if err != nil {
+		return err
+	}
+	resp, err := cc.Put(ctx, pairingPath, message.MediaType(wire.FormatTLV), bytes.NewReader(wire.EncodePairingTLV(st)))
+	if err != nil {
+		return fmt.Errorf("write %s to %s: %w", pairingPath, r.Addr, err)
+	}
+	defer cc.ReleaseMessage(resp)
+	switch resp.Code() {
+	case codes.Changed:
+		return nil
+	case codes.NotFound:
+		return fmt.Errorf("%w: %s answered 4.04 to a write of %s", pairing.ErrObjectMissing, r.Endpoint, pairingPath)
+	}
+	return fmt.Errorf("write %s to %s: device answered %v", pairingPath, r.Addr, resp.Code())
+}

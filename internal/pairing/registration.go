@@ -1,0 +1,174 @@
+package pairing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+)
+
+// RegisterRequest is an LwM2M Register as the domain sees it.
+type RegisterRequest struct {
+	Query   wire.RegisterQuery
+	Objects []wire.ObjectLink
+	Addr    string // source address, host:port
+}
+
+// UpdateRequest is an LwM2M Update. Objects is nil when the Update carried
+// no payload (the object list stays as it was).
+type UpdateRequest struct {
+	RegistrationID string
+	Query          wire.UpdateQuery
+	Objects        []wire.ObjectLink
+	Addr           string
+}
+
+// registerContext carries a Register through its steps.
+type registerContext struct {
+	req    RegisterRequest
+	now    time.Time
+	device Device
+	reg    Registration
+	first  bool
+}
+
+// Register handles a device's Register: find (or auto-create) the device,
+// store its registration durably, then publish the event that decides the
+// follow-up tasks.
+func (s *Service) Register(ctx context.Context, req RegisterRequest) (Registration, error) {
+	rc := &registerContext{req: req, now: s.now().UTC()}
+	steps := []struct {
+		name string
+		run  func(context.Context, *registerContext) error
+	}{
+		{"resolve device", s.resolveDevice},
+		{"build registration", s.buildRegistration},
+		{"store registration", s.storeRegistration},
+		{"publish event", s.publishRegistered},
+	}
+	for _, step := range steps {
+		if err := step.run(ctx, rc); err != nil {
+			return Registration{}, fmt.Errorf("register %s: %s: %w", req.Query.Endpoint, step.name, err)
+		}
+	}
+	return rc.reg, nil
+}
+
+func (s *Service) resolveDevice(ctx context.Context, rc *registerContext) error {
+	imei, ok := wire.IMEIFromEndpoint(rc.req.Query.Endpoint)
+	if !ok {
+		return fmt.Errorf("%w: endpoint is not urn:imei:<15 digits>", ErrUnknownEndpoint)
+	}
+	d, err := s.store.DeviceByIMEI(ctx, imei)
+	if err == nil {
+		rc.device = d
+		return nil
+	}
+	if !isNotFound(err) {
+		return err
+	}
+	return s.autoRegister(ctx, rc, imei)
+}
+
+// autoRegister creates a device that registers without being provisioned,
+// if its product allows that.
+func (s *Service) autoRegister(ctx context.Context, rc *registerContext, imei string) error {
+	pid := rc.req.Query.ProductID
+	if pid == "" {
+		return fmt.Errorf("%w: no device is provisioned with IMEI %s", ErrUnknownEndpoint, imei)
+	}
+	p, err := s.store.Product(ctx, pid)
+	if err != nil || !p.AutoRegister {
+		return fmt.Errorf("%w: IMEI %s is not provisioned and product %q does not allow auto-registration", ErrUnknownEndpoint, imei, pid)
+	}
+	d, err := s.Provision(ctx, ProvisionRequest{IMEI: imei, ProductID: pid})
+	if errors.Is(err, ErrDeviceExists) { // a concurrent Register created it
+		d, err = s.store.DeviceByIMEI(ctx, imei)
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("device auto-registered", "device_id", d.ID, "imei", imei, "product_id", pid)
+	rc.device = d
+	return nil
+}
+
+func (s *Service) buildRegistration(_ context.Context, rc *registerContext) error {
+	q := rc.req.Query
+	rc.reg = Registration{
+		ID: newRegistrationID(), DeviceID: rc.device.ID, Endpoint: q.Endpoint,
+		Lifetime: q.Lifetime, Version: q.Version, Binding: q.Binding, QueueMode: q.QueueMode,
+		Objects: objectPaths(rc.req.Objects), Addr: rc.req.Addr,
+		RegisteredAt: rc.now, LastSeen: rc.now,
+	}
+	rc.reg.ExpiresAt = s.expiry(rc.now, q.Lifetime)
+	return nil
+}
+
+func (s *Service) storeRegistration(ctx context.Context, rc *registerContext) error {
+	first, err := s.store.Register(ctx, rc.reg)
+	rc.first = first
+	return err
+}
+
+func (s *Service) publishRegistered(ctx context.Context, rc *registerContext) error {
+	s.publish(ctx, Event{Kind: EventRegistered, DeviceID: rc.device.ID, Registration: rc.reg, First: rc.first, At: rc.now})
+	return nil
+}
+
+func (s *Service) expiry(now time.Time, lifetime int) time.Time {
+	return now.Add(time.Duration(lifetime)*time.Second + s.opts.ExpiryGrace)
+}
+
+func objectPaths(objs []wire.ObjectLink) []string {
+	paths := make([]string, len(objs))
+	for i, o := range objs {
+		paths[i] = o.Path()
+	}
+	return paths
+}
+
+// Update handles a device's Update (a wake-up): it refreshes the lifetime,
+// the source address and whatever else the device sent.
+func (s *Service) Update(ctx context.Context, req UpdateRequest) (Registration, error) {
+	r, err := s.store.Registration(ctx, req.RegistrationID)
+	if err != nil {
+		return Registration{}, err
+	}
+	now := s.now().UTC()
+	if !r.Online(now) { // expired but not yet swept: gone all the same
+		return Registration{}, fmt.Errorf("registration %s expired: %w", r.ID, ErrNotFound)
+	}
+	if req.Query.Lifetime > 0 {
+		r.Lifetime = req.Query.Lifetime
+	}
+	if req.Query.Binding != "" {
+		r.Binding = req.Query.Binding
+	}
+	if req.Query.QueueMode != nil {
+		r.QueueMode = *req.Query.QueueMode
+	}
+	if req.Objects != nil {
+		r.Objects = objectPaths(req.Objects)
+	}
+	r.Addr, r.LastSeen, r.ExpiresAt = req.Addr, now, s.expiry(now, r.Lifetime)
+	if err := s.store.UpdateRegistration(ctx, r); err != nil {
+		return Registration{}, err
+	}
+	s.publish(ctx, Event{Kind: EventUpdated, DeviceID: r.DeviceID, Registration: r, At: now})
+	return r, nil
+}
+
+// Deregister handles a device's De-register.
+func (s *Service) Deregister(ctx context.Context, registrationID string) error {
+	r, err := s.store.DeleteRegistration(ctx, registrationID)
+	if err != nil {
+		return err
+	}
+	s.publish(ctx, Event{Kind: EventDeregistered, DeviceID: r.DeviceID, Registration: r, At: s.now().UTC()})
+	return nil
+}
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

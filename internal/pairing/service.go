@@ -1,0 +1,131 @@
+package pairing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+)
+
+// Options tune the service. Zero values take the defaults noted.
+type Options struct {
+	// PublicURL is the base of QR label URLs, e.g. "https://pair.example.com".
+	PublicURL string
+	// AwakeWindow is how long a queue-mode device listens after an uplink
+	// (default 93 s, LwM2M's MAX_TRANSMIT_WAIT).
+	AwakeWindow time.Duration
+	// ExpiryGrace is added to a registration's lifetime before it expires.
+	ExpiryGrace time.Duration
+	// SweepInterval is how often expired registrations are removed (default 1 s).
+	SweepInterval time.Duration
+	// DownlinkTimeout bounds one downlink exchange (default 30 s).
+	DownlinkTimeout time.Duration
+}
+
+// Downlinker sends messages to devices. The CoAP server implements it.
+type Downlinker interface {
+	// WritePairing writes s into the Pairing object of the registered device
+	// at its current address. It returns ErrObjectMissing if the device
+	// answered that it has no such object.
+	WritePairing(ctx context.Context, r Registration, s wire.PairingState) error
+}
+
+// ErrObjectMissing is returned by a Downlinker when the device lacks the
+// object written to.
+var ErrObjectMissing = errors.New("device does not implement the object")
+
+// Service is the pairing domain: every device message and admin request goes
+// through it.
+type Service struct {
+	store Store
+	bus   Bus
+	log   *slog.Logger
+	opts  Options
+	now   func() time.Time
+
+	downMu sync.RWMutex
+	down   Downlinker // guarded by downMu
+
+	seed      maphash.Seed
+	deliverMu [64]sync.Mutex // one downlink at a time per device, sharded
+}
+
+// NewService returns a service on store and bus and subscribes its
+// dispatcher to the bus.
+func NewService(store Store, bus Bus, log *slog.Logger, opts Options) *Service {
+	if opts.AwakeWindow <= 0 {
+		opts.AwakeWindow = 93 * time.Second
+	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = time.Second
+	}
+	if opts.DownlinkTimeout <= 0 {
+		opts.DownlinkTimeout = 30 * time.Second
+	}
+	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
+	s := &Service{store: store, bus: bus, log: log, opts: opts, now: time.Now, seed: maphash.MakeSeed()}
+	bus.Subscribe(s.dispatch)
+	return s
+}
+
+// SetDownlinker sets what downlinks go out through. Until it is set they
+// stay queued.
+func (s *Service) SetDownlinker(d Downlinker) {
+	s.downMu.Lock()
+	s.down = d
+	s.downMu.Unlock()
+}
+
+func (s *Service) downlinker() Downlinker {
+	s.downMu.RLock()
+	defer s.downMu.RUnlock()
+	return s.down
+}
+
+// Run removes expired registrations until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(s.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := s.ExpireRegistrations(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("expiring registrations", "err", err)
+			}
+		}
+	}
+}
+
+// ExpireRegistrations removes every registration whose lifetime has run out
+// and publishes an expired event for each.
+func (s *Service) ExpireRegistrations(ctx context.Context) error {
+	for {
+		regs, err := s.store.DeleteExpired(ctx, s.now(), 500)
+		if err != nil {
+			return fmt.Errorf("delete expired: %w", err)
+		}
+		for _, r := range regs {
+			s.publish(ctx, Event{Kind: EventExpired, DeviceID: r.DeviceID, Registration: r, At: s.now()})
+		}
+		if len(regs) < 500 {
+			return nil
+		}
+	}
+}
+
+func (s *Service) publish(ctx context.Context, ev Event) {
+	if err := s.bus.Publish(ctx, ev); err != nil {
+		s.log.Error("publishing event", "kind", ev.Kind, "device_id", ev.DeviceID, "err", err)
+	}
+}
+
+// QRText is the text of the device's QR label: a URL on the public URL.
+func (s *Service) QRText(d Device) string { return s.opts.PublicURL + "/nb/" + d.NbID }

@@ -1,0 +1,104 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/nbpair/nbpair/internal/pairing"
+)
+
+// CreateProduct implements pairing.Store.
+func (s *Store) CreateProduct(ctx context.Context, p pairing.Product) error {
+	_, err := s.w.ExecContext(ctx, "INSERT INTO products (id, name, auto_register, created_at) VALUES (?, ?, ?, ?)",
+		p.ID, p.Name, p.AutoRegister, nanos(p.CreatedAt))
+	if isUnique(err) {
+		return fmt.Errorf("product %q: %w", p.ID, pairing.ErrProductExists)
+	}
+	return err
+}
+
+// Product implements pairing.Store.
+func (s *Store) Product(ctx context.Context, id string) (pairing.Product, error) {
+	var p pairing.Product
+	var created int64
+	err := s.r.QueryRowContext(ctx, "SELECT id, name, auto_register, created_at FROM products WHERE id = ?", id).
+		Scan(&p.ID, &p.Name, &p.AutoRegister, &created)
+	if err == sql.ErrNoRows {
+		return p, pairing.ErrProductNotExists
+	}
+	p.CreatedAt = fromNanos(created)
+	return p, err
+}
+
+// Products implements pairing.Store.
+func (s *Store) Products(ctx context.Context) ([]pairing.Product, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT id, name, auto_register, created_at FROM products ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []pairing.Product
+	for rows.Next() {
+		var p pairing.Product
+		var created int64
+		if err := rows.Scan(&p.ID, &p.Name, &p.AutoRegister, &created); err != nil {
+			return nil, err
+		}
+		p.CreatedAt = fromNanos(created)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// CreateDevice implements pairing.Store.
+func (s *Store) CreateDevice(ctx context.Context, d pairing.Device) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO devices (id, product_id, imei, nb_id, name, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, d.ID, d.ProductID, d.IMEI, d.NbID, d.Name, nanos(d.CreatedAt))
+	if isUnique(err) {
+		return fmt.Errorf("imei %s: %w", d.IMEI, pairing.ErrDeviceExists)
+	}
+	return err
+}
+
+const deviceColumns = "id, product_id, imei, nb_id, name, created_at, COALESCE(first_registered_at, 0)"
+
+func scanDevice(row interface{ Scan(...any) error }) (pairing.Device, error) {
+	var d pairing.Device
+	var created, first int64
+	err := row.Scan(&d.ID, &d.ProductID, &d.IMEI, &d.NbID, &d.Name, &created, &first)
+	d.CreatedAt, d.FirstRegisteredAt = fromNanos(created), fromNanos(first)
+	return d, err
+}
+
+// Device implements pairing.Store.
+func (s *Store) Device(ctx context.Context, id string) (pairing.Device, error) {
+	d, err := scanDevice(s.r.QueryRowContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE id = ?", id))
+	return d, notFound(err, "device "+id)
+}
+
+// DeviceByIMEI implements pairing.Store.
+func (s *Store) DeviceByIMEI(ctx context.Context, imei string) (pairing.Device, error) {
+	d, err := scanDevice(s.r.QueryRowContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE imei = ?", imei))
+	return d, notFound(err, "device with imei "+imei)
+}
+
+// Devices implements pairing.Store.
+func (s *Store) Devices(ctx context.Context, q pairing.DeviceQuery) ([]pairing.Device, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+deviceColumns+` FROM devices
+		WHERE (? = '' OR product_id = ?) AND id > ? ORDER BY id LIMIT ?`,
+		q.ProductID, q.ProductID, q.After, q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []pairing.Device
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}

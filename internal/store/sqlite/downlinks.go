@@ -1,0 +1,57 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/pairing"
+)
+
+// PutDownlink implements pairing.Store.
+func (s *Store) PutDownlink(ctx context.Context, d pairing.Downlink) error {
+	payload, err := json.Marshal(d.Pairing)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT INTO downlinks (device_id, kind, payload, created_at)
+		VALUES (?, ?, ?, ?) ON CONFLICT (device_id, kind) DO UPDATE SET
+		payload = excluded.payload, created_at = excluded.created_at`,
+		d.DeviceID, string(d.Kind), string(payload), nanos(d.CreatedAt))
+	return err
+}
+
+// Downlinks implements pairing.Store.
+func (s *Store) Downlinks(ctx context.Context, deviceID string) ([]pairing.Downlink, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT kind, payload, created_at FROM downlinks
+		WHERE device_id = ? ORDER BY created_at`, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []pairing.Downlink
+	for rows.Next() {
+		d := pairing.Downlink{DeviceID: deviceID}
+		var payload string
+		var created int64
+		if err := rows.Scan(&d.Kind, &payload, &created); err != nil {
+			return nil, err
+		}
+		d.CreatedAt = fromNanos(created)
+		var st wire.PairingState
+		if err := json.Unmarshal([]byte(payload), &st); err != nil {
+			return nil, err
+		}
+		d.Pairing = st
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DeleteDownlink implements pairing.Store.
+func (s *Store) DeleteDownlink(ctx context.Context, deviceID string, kind pairing.DownlinkKind, createdAt time.Time) error {
+	_, err := s.w.ExecContext(ctx, "DELETE FROM downlinks WHERE device_id = ? AND kind = ? AND created_at <= ?",
+		deviceID, string(kind), nanos(createdAt))
+	return err
+}

@@ -1,0 +1,107 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"time"
+
+	"github.com/nbpair/nbpair/internal/pairing"
+)
+
+const regColumns = `id, device_id, endpoint, lifetime, version, binding, queue_mode, objects, addr,
+	registered_at, last_seen, expires_at`
+
+func scanRegistration(row interface{ Scan(...any) error }) (pairing.Registration, error) {
+	var r pairing.Registration
+	var objects string
+	var registered, seen, expires int64
+	err := row.Scan(&r.ID, &r.DeviceID, &r.Endpoint, &r.Lifetime, &r.Version, &r.Binding, &r.QueueMode,
+		&objects, &r.Addr, &registered, &seen, &expires)
+	if err != nil {
+		return r, err
+	}
+	r.RegisteredAt, r.LastSeen, r.ExpiresAt = fromNanos(registered), fromNanos(seen), fromNanos(expires)
+	return r, json.Unmarshal([]byte(objects), &r.Objects)
+}
+
+func regArgs(r pairing.Registration) []any {
+	objects, _ := json.Marshal(r.Objects) // a []string always marshals
+	return []any{r.ID, r.DeviceID, r.Endpoint, r.Lifetime, r.Version, r.Binding, r.QueueMode,
+		string(objects), r.Addr, nanos(r.RegisteredAt), nanos(r.LastSeen), nanos(r.ExpiresAt)}
+}
+
+// Register implements pairing.Store.
+func (s *Store) Register(ctx context.Context, r pairing.Registration) (first bool, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM registrations WHERE device_id = ?", r.DeviceID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO registrations ("+regColumns+
+			") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", regArgs(r)...); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "UPDATE devices SET first_registered_at = ? WHERE id = ? AND first_registered_at IS NULL",
+			nanos(r.RegisteredAt), r.DeviceID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		first = n == 1
+		return err
+	})
+	return first, err
+}
+
+// Registration implements pairing.Store.
+func (s *Store) Registration(ctx context.Context, id string) (pairing.Registration, error) {
+	r, err := scanRegistration(s.r.QueryRowContext(ctx, "SELECT "+regColumns+" FROM registrations WHERE id = ?", id))
+	return r, notFound(err, "registration "+id)
+}
+
+// RegistrationOfDevice implements pairing.Store.
+func (s *Store) RegistrationOfDevice(ctx context.Context, deviceID string) (pairing.Registration, error) {
+	r, err := scanRegistration(s.r.QueryRowContext(ctx, "SELECT "+regColumns+" FROM registrations WHERE device_id = ?", deviceID))
+	return r, notFound(err, "registration of device "+deviceID)
+}
+
+// UpdateRegistration implements pairing.Store.
+func (s *Store) UpdateRegistration(ctx context.Context, r pairing.Registration) error {
+	objects, _ := json.Marshal(r.Objects)
+	res, err := s.w.ExecContext(ctx, `UPDATE registrations SET lifetime = ?, binding = ?, queue_mode = ?,
+		objects = ?, addr = ?, last_seen = ?, expires_at = ? WHERE id = ?`,
+		r.Lifetime, r.Binding, r.QueueMode, string(objects), r.Addr, nanos(r.LastSeen), nanos(r.ExpiresAt), r.ID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return notFound(sql.ErrNoRows, "registration "+r.ID)
+	}
+	return nil
+}
+
+// DeleteRegistration implements pairing.Store.
+func (s *Store) DeleteRegistration(ctx context.Context, id string) (pairing.Registration, error) {
+	r, err := scanRegistration(s.w.QueryRowContext(ctx, "DELETE FROM registrations WHERE id = ? RETURNING "+regColumns, id))
+	return r, notFound(err, "registration "+id)
+}
+
+// DeleteExpired implements pairing.Store.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]pairing.Registration, error) {
+	rows, err := s.w.QueryContext(ctx, `DELETE FROM registrations WHERE id IN
+		(SELECT id FROM registrations WHERE expires_at <= ? ORDER BY expires_at LIMIT ?) RETURNING `+regColumns,
+		nanos(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []pairing.Registration
+	for rows.Next() {
+		r, err := scanRegistration(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
