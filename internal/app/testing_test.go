@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ type node struct {
 	token  string
 	cancel context.CancelFunc
 	done   chan error
+	once   sync.Once
 }
 
 // startNode boots the real server on 127.0.0.1 port 0 in dir (a new temp
@@ -63,16 +65,17 @@ func startNode(t *testing.T, dir string, mutate ...func(*config.Config)) *node {
 // is fine.
 func (n *node) stop(t *testing.T) {
 	t.Helper()
-	n.cancel()
-	select {
-	case err, ok := <-n.done:
-		if ok && err != nil {
-			t.Errorf("server stopped with: %v", err)
+	n.once.Do(func() {
+		n.cancel()
+		select {
+		case err := <-n.done:
+			if err != nil {
+				t.Errorf("server stopped with: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("server did not stop within 30 s")
 		}
-		close(n.done)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not stop within 30 s")
-	}
+	})
 }
 
 type testWriter struct{ t *testing.T }
