@@ -30,7 +30,7 @@ type node struct {
 
 // startNode boots the real server on 127.0.0.1 port 0 in dir (a new temp
 // dir when empty) and stops it when the test ends.
-func startNode(t *testing.T, dir string, mutate ...func(*config.Config)) *node {
+func startNode(t testing.TB, dir string, mutate ...func(*config.Config)) *node {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -38,13 +38,16 @@ func startNode(t *testing.T, dir string, mutate ...func(*config.Config)) *node {
 	cfg := config.Default()
 	cfg.DataDir, cfg.HTTPAddr, cfg.CoAPAddr = dir, "127.0.0.1:0", "127.0.0.1:0"
 	cfg.CoAPACKTimeout = config.Duration(500 * time.Millisecond)
+	cfg.LogLevel = "debug"
 	for _, m := range mutate {
 		m(&cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel))
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := New(ctx, cfg, log)
 	if err != nil {
@@ -63,7 +66,7 @@ func startNode(t *testing.T, dir string, mutate ...func(*config.Config)) *node {
 
 // stop shuts the node down gracefully and waits for it; calling it twice
 // is fine.
-func (n *node) stop(t *testing.T) {
+func (n *node) stop(t testing.TB) {
 	t.Helper()
 	n.once.Do(func() {
 		n.cancel()
@@ -78,7 +81,10 @@ func (n *node) stop(t *testing.T) {
 	})
 }
 
-type testWriter struct{ t *testing.T }
+// quietLogs keeps a benchmark's output to errors.
+func quietLogs(c *config.Config) { c.LogLevel = "error" }
+
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))
@@ -86,7 +92,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // api calls the HTTP API and decodes the JSON answer into out.
-func (n *node) api(t *testing.T, method, path string, body any, out any) int {
+func (n *node) api(t testing.TB, method, path string, body any, out any) int {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -127,7 +133,7 @@ type provisioned struct {
 	} `json:"registration"`
 }
 
-func (n *node) provision(t *testing.T, imei string) provisioned {
+func (n *node) provision(t testing.TB, imei string) provisioned {
 	t.Helper()
 	var d provisioned
 	if code := n.api(t, "POST", "/v1/admin/devices", map[string]string{"imei": imei}, &d); code != http.StatusCreated {
@@ -136,7 +142,7 @@ func (n *node) provision(t *testing.T, imei string) provisioned {
 	return d
 }
 
-func (n *node) device(t *testing.T, id string) provisioned {
+func (n *node) device(t testing.TB, id string) provisioned {
 	t.Helper()
 	var d provisioned
 	if code := n.api(t, "GET", "/v1/admin/devices/"+id, nil, &d); code != http.StatusOK {
@@ -146,7 +152,7 @@ func (n *node) device(t *testing.T, id string) provisioned {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
