@@ -1,0 +1,58 @@
+package device
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+)
+
+func TestEventString(t *testing.T) {
+	unbound := wire.PairingState{DeviceID: "dev_1"}
+	bound := wire.PairingState{DeviceID: "dev_1", State: wire.BindBound, OwnerUID: "u_1", HomeID: "h_1"}
+	tests := map[string]struct {
+		event Event
+		want  string
+	}{
+		"registered":      {Event{Kind: EventRegistered, Location: "rd/abc"}, "registered as rd/abc"},
+		"updated":         {Event{Kind: EventUpdated, Location: "rd/abc"}, "registration rd/abc updated"},
+		"lost":            {Event{Kind: EventRegistrationLost, Location: "rd/abc"}, "registration rd/abc is gone on the server (4.04); registering again"},
+		"device ID":       {Event{Kind: EventPairingChanged, Pairing: unbound}, "device ID dev_1 written by server; state: registered, not bound"},
+		"device ID bound": {Event{Kind: EventPairingChanged, Pairing: bound}, "device ID dev_1 written by server; state: bound to owner u_1 in home h_1"},
+		"bound":           {Event{Kind: EventPairingChanged, Previous: unbound, Pairing: bound}, "bound to owner u_1 in home h_1"},
+		"unbound":         {Event{Kind: EventPairingChanged, Previous: bound, Pairing: unbound}, "unbound by server; state: registered, not bound"},
+		"sleeping":        {Event{Kind: EventSleeping, Sleep: 30 * time.Second}, "sleeping for 30s (socket closed)"},
+		"waking":          {Event{Kind: EventWaking, LocalAddr: "10.0.0.2:40000"}, "waking up on a new socket 10.0.0.2:40000"},
+		"deregistered":    {Event{Kind: EventDeregistered, Location: "rd/abc"}, "de-registered rd/abc"},
+		"error":           {Event{Kind: EventError, Err: errors.New("boom")}, "error: boom"},
+		"unknown":         {Event{Kind: 99}, "event kind 99"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := tt.event.String(); got != tt.want {
+				t.Errorf("String() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEventQueueDeliversInOrder(t *testing.T) {
+	var got []string
+	q := eventQueue{fn: func(e Event) { got = append(got, e.Location) }}
+	q.push(Event{Location: "dropped: not started"})
+	q.start()
+	var want []string
+	for i := range 1000 {
+		loc := fmt.Sprint("rd/", i)
+		want = append(want, loc)
+		q.push(Event{Location: loc})
+	}
+	q.stop() // delivers what is pending before it returns
+	q.push(Event{Location: "dropped: stopped"})
+	if !slices.Equal(got, want) {
+		t.Errorf("delivered %d events, want %d in order", len(got), len(want))
+	}
+}
