@@ -26,7 +26,7 @@ func commands() []command {
 		{"provision", "provision a device by IMEI and print its device ID, nbId and QR text", runProvision},
 		{"devices", "list provisioned devices, or show one with its registration", runDevices},
 		{"device", "simulate an NB-IoT device: register, wake up, print each state change", runDevice},
-		{"config", "print the default configuration (config print-default)", runConfig},
+		{"config", "print the default configuration, or check a file (config print-default | check FILE)", runConfig},
 	}
 }
 

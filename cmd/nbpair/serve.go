@@ -38,10 +38,18 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 }
 
 func runConfig(_ context.Context, args []string, stdout io.Writer) error {
-	if len(args) != 1 || args[0] != "print-default" {
-		return fmt.Errorf("usage: nbpair config print-default")
+	switch {
+	case len(args) == 1 && args[0] == "print-default":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(config.Default())
+	case len(args) == 2 && args[0] == "check":
+		fs := flag.NewFlagSet("config check", flag.ContinueOnError)
+		if _, err := config.Load(fs, []string{"--config", args[1]}, func(string) string { return "" }); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(stdout, "%s: ok\n", args[1])
+		return err
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(config.Default())
+	return fmt.Errorf("usage: nbpair config print-default | nbpair config check FILE")
 }

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+// TestMain builds the real binary once; the tests run it as a user would.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "nbpair-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "nbpair")
+	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePort returns a port that was free a moment ago on 127.0.0.1.
+func freePort(t *testing.T, network string) int {
+	t.Helper()
+	if network == "udp" {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// process is a running nbpair command whose stdout is read line by line.
+type process struct {
+	cmd    *exec.Cmd
+	lines  chan string
+	stderr *bytes.Buffer
+}
+
+func start(t *testing.T, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, lines: make(chan string, 100), stderr: &bytes.Buffer{}}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+	}()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return p
+}
+
+// waitLine returns the first stdout line matching re.
+func (p *process) waitLine(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("output ended before a line matching %v; stderr:\n%s", re, p.stderr)
+			}
+			if m := re.FindStringSubmatch(l); m != nil {
+				return m
+			}
+		case <-timeout:
+			t.Fatalf("no line matching %v within 20 s", re)
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s exited with %v; stderr:\n%s", p.cmd.Args[1], err, p.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not stop within 30 s of SIGTERM", p.cmd.Args[1])
+	}
+}
+
+func runCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nbpair %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// The quick start in three terminals: serve, provision, device.
+func TestServeProvisionDevice(t *testing.T) {
+	dir := t.TempDir()
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
+	coapAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
+	server := start(t, "serve", "--data-dir", dir, "--http-addr", httpAddr, "--coap-addr", coapAddr,
+		"--public-url", "https://pair.example.com")
+	waitHealthy(t, "http://"+httpAddr)
+
+	if info, err := os.Stat(filepath.Join(dir, "admin.token")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("admin token file: %v, mode %v", err, info.Mode())
+	}
+	admin := []string{"--server", "http://" + httpAddr, "--token-file", filepath.Join(dir, "admin.token")}
+	out := runCLI(t, append([]string{"provision", "--imei", "868000000000001"}, admin...)...)
+	id := regexp.MustCompile(`device ID: (dev_\w+)`).FindStringSubmatch(out)
+	if id == nil || !regexp.MustCompile(`QR text:\s+https://pair\.example\.com/nb/[0-9a-f]{32}`).MatchString(out) {
+		t.Fatalf("provision printed:\n%s", out)
+	}
+
+	dev := start(t, "device", "--server", "coap://"+coapAddr, "--imei", "868000000000001")
+	got := dev.waitLine(t, regexp.MustCompile(`device ID (dev_\w+) written by server`))
+	if got[1] != id[1] {
+		t.Fatalf("device printed device ID %s, provisioned %s", got[1], id[1])
+	}
+	show := runCLI(t, append(append([]string{"devices"}, admin...), "868000000000001")...)
+	if !regexp.MustCompile(`online\s+true`).MatchString(show) || !strings.Contains(show, "urn:imei:868000000000001") {
+		t.Fatalf("devices printed:\n%s", show)
+	}
+
+	dev.stop(t) // de-registers on the way out
+	show = runCLI(t, append(append([]string{"devices"}, admin...), id[1])...)
+	if !regexp.MustCompile(`online\s+false`).MatchString(show) {
+		t.Errorf("after the device stopped, devices printed:\n%s", show)
+	}
+	server.stop(t)
+	if !strings.Contains(server.stderr.String(), "msg=stopped") {
+		t.Errorf("the server did not log a clean stop:\n%s", server.stderr)
+	}
+}
+
+func waitHealthy(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s/healthz did not answer within 20 s", base)
+}
+
+func TestConfigPrintDefaultIsALoadableFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "nbpair.json")
+	if err := os.WriteFile(file, []byte(runCLI(t, "config", "print-default")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := runCLI(t, "config", "check", file); !strings.Contains(out, "ok") {
+		t.Fatalf("config check of the default config printed:\n%s", out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"httpAddr": "8080"}`), 0o600)
+	out, err := exec.Command(binary, "config", "check", bad).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "httpAddr") {
+		t.Fatalf("config check of a bad file: %v\n%s", err, out)
+	}
+}
