@@ -39,6 +39,9 @@ func (l Link) Param(name string) (string, bool) {
 	return "", false
 }
 
+// quotedEscaper escapes a quoted-string of RFC 6690 (not Go's escapes).
+var quotedEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
 // String renders the link in link format.
 func (l Link) String() string {
 	var b strings.Builder
@@ -53,7 +56,7 @@ func (l Link) String() string {
 			if _, err := strconv.Atoi(p.Value); err == nil || isToken(p.Value) {
 				b.WriteString(p.Value)
 			} else {
-				b.WriteString(strconv.Quote(p.Value))
+				b.WriteString(`"` + quotedEscaper.Replace(p.Value) + `"`)
 			}
 		}
 	}

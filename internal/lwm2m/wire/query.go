@@ -3,7 +3,6 @@ package wire
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 )
@@ -93,6 +92,7 @@ func ParseUpdateQuery(params []string) (UpdateQuery, error) {
 	if len(params) > maxQueryParams {
 		return q, fmt.Errorf("%w: %d parameters, at most %d", ErrBadQuery, len(params), maxQueryParams)
 	}
+	var sawQ, sawBinding, bindingQ bool
 	for _, p := range params {
 		key, val, err := splitParam(p)
 		if err != nil {
@@ -104,29 +104,29 @@ func ParseUpdateQuery(params []string) (UpdateQuery, error) {
 				return q, err
 			}
 		case "b":
-			var queue bool
-			if q.Binding, queue, err = parseBinding(val, false); err != nil {
+			sawBinding = true
+			if q.Binding, bindingQ, err = parseBinding(val, false); err != nil {
 				return q, err
 			}
-			q.QueueMode = &queue
 		case "Q":
-			queue := true
-			q.QueueMode = &queue
+			sawQ = true
 		case "sms":
 			q.SMS = val
 		}
 	}
+	if sawQ || sawBinding { // a new binding without Q leaves queue mode
+		queue := sawQ || bindingQ
+		q.QueueMode = &queue
+	}
 	return q, nil
 }
 
+// splitParam splits one Uri-Query option. CoAP options carry the values
+// already decoded, so nothing is unescaped here.
 func splitParam(p string) (key, val string, err error) {
 	key, val, _ = strings.Cut(p, "=")
 	if key == "" {
 		return "", "", fmt.Errorf("%w: empty parameter name in %q", ErrBadQuery, p)
-	}
-	val, err = url.QueryUnescape(val)
-	if err != nil {
-		return "", "", fmt.Errorf("%w: parameter %s: %v", ErrBadQuery, key, err)
 	}
 	return key, val, nil
 }
