@@ -33,15 +33,27 @@ type errorCode struct {
 
 // The codes this API answers with.
 var (
+	codeTimeout          = errorCode{http.StatusRequestTimeout, 1512, "Timeout"}
+	codeActiveRepeated   = errorCode{http.StatusConflict, 3710, "DeviceActiveRepeated"}
+	codeAlreadyBound     = errorCode{http.StatusConflict, 3711, "DeviceAlreadyBound"}
+	codeFactoryReset     = errorCode{http.StatusConflict, 3716, "DeviceHasResetFactory"}
 	codeProductNotExists = errorCode{http.StatusBadRequest, 3717, "ProductNotExists"}
+	codeTokenExpired     = errorCode{http.StatusUnauthorized, 3718, "TokenExpired"}
+	codePermissionDenied = errorCode{http.StatusForbidden, 3719, "PermissionDenied"}
 	codeUserSessionLoss  = errorCode{http.StatusUnauthorized, 3720, "UserSessionLoss"}
 	codeParamLoss        = errorCode{http.StatusBadRequest, 3721, "RemoteApiParamLoss"}
+	codeParamBlank       = errorCode{http.StatusBadRequest, 3722, "RemoteApiParamBlank"}
 	codeParamIllegal     = errorCode{http.StatusBadRequest, 3723, "RemoteApiParamIllegal"}
 	codeInvalidParams    = errorCode{http.StatusBadRequest, 3724, "InvalidParameters"}
 	codeNotFound         = errorCode{http.StatusNotFound, 4004, "NotFound"}
 	codeAlreadyExists    = errorCode{http.StatusConflict, 4009, "AlreadyExists"}
 	codeBodyTooLarge     = errorCode{http.StatusRequestEntityTooLarge, 4013, "BodyTooLarge"}
 	codeUnsupportedMedia = errorCode{http.StatusUnsupportedMediaType, 4015, "UnsupportedMediaType"}
+	codeDeviceNotExist   = errorCode{http.StatusNotFound, 3733, "DeviceNotExist"}
+	codeBadCredentials   = errorCode{http.StatusUnauthorized, 4010, "InvalidCredentials"}
+	codeStopped          = errorCode{http.StatusConflict, 4020, "ActivationStopped"}
+	codeQRNotRecognised  = errorCode{http.StatusBadRequest, 4100, "QRCodeNotRecognised"}
+	codeQRTooLong        = errorCode{http.StatusBadRequest, 4101, "QRCodeTooLong"}
 	codeInternal         = errorCode{http.StatusInternalServerError, 5000, "InternalError"}
 )
 
@@ -52,7 +64,21 @@ var sentinelCodes = []struct {
 	code errorCode
 }{
 	{pairing.ErrMissing, codeParamLoss},
+	{pairing.ErrBlank, codeParamBlank},
 	{pairing.ErrInvalid, codeParamIllegal},
+	{pairing.ErrTimeout, codeTimeout},
+	{pairing.ErrActiveRepeated, codeActiveRepeated},
+	{pairing.ErrAlreadyBound, codeAlreadyBound},
+	{pairing.ErrFactoryReset, codeFactoryReset},
+	{pairing.ErrSessionExpired, codeTokenExpired},
+	{pairing.ErrPermissionDenied, codePermissionDenied},
+	{pairing.ErrUnauthenticated, codeUserSessionLoss},
+	{pairing.ErrDeviceNotExist, codeDeviceNotExist},
+	{pairing.ErrBadCredentials, codeBadCredentials},
+	{pairing.ErrUsernameTaken, codeAlreadyExists},
+	{pairing.ErrActivationStopped, codeStopped},
+	{pairing.ErrQRNotRecognised, codeQRNotRecognised},
+	{pairing.ErrQRTooLong, codeQRTooLong},
 	{pairing.ErrProductNotExists, codeProductNotExists},
 	{pairing.ErrNotFound, codeNotFound},
 	{pairing.ErrDeviceExists, codeAlreadyExists},

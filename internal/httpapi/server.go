@@ -45,6 +45,21 @@ func (s *Server) routes() {
 	s.handle("POST /v1/admin/devices", s.admin(s.provision))
 	s.handle("GET /v1/admin/devices", s.admin(s.listDevices))
 	s.handle("GET /v1/admin/devices/{id}", s.admin(s.getDevice))
+
+	s.handle("POST /v1/users", s.signUp)
+	s.handle("POST /v1/sessions", s.logIn)
+	s.handle("DELETE /v1/sessions/current", s.user(s.logOut))
+	s.handle("POST /v1/homes", s.user(s.createHome))
+	s.handle("GET /v1/homes", s.user(s.listHomes))
+	s.handle("GET /v1/homes/{id}/devices", s.user(s.homeDevices))
+	s.handle("GET /v1/devices/{id}", s.user(s.getDeviceOfUser))
+	s.handle("PATCH /v1/devices/{id}", s.user(s.renameDevice))
+	s.handle("DELETE /v1/devices/{id}", s.user(s.removeDevice))
+	s.handle("POST /v1/qrcode:parse", s.user(s.parseQRCode))
+	s.handle("POST /v1/activations", s.user(s.startActivation))
+	s.handle("GET /v1/activations/{id}", s.user(s.getActivation))
+	s.handle("DELETE /v1/activations/{id}", s.user(s.stopActivation))
+	s.handle("GET /v1/activations/{id}/events", s.user(s.activationEvents))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apiError(codeNotFound, "no such API route: "+r.Method+" "+r.URL.Path))
 	})
@@ -98,6 +113,16 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// Flush lets server-sent events through the recorder.
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the real writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"hash/maphash"
 	"time"
-
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 )
 
 // task is one thing the dispatcher does for an event.
@@ -20,10 +18,20 @@ type task struct {
 var tasks = map[EventKind][]task{
 	EventRegistered: {
 		{"record first registration", (*Service).recordFirstRegistration},
+		{"bind waiting activations", (*Service).bindWaiting},
 		{"tell device its pairing state", (*Service).queuePairingState},
 		{"deliver queued downlinks", (*Service).deliverQueued},
 	},
 	EventUpdated: {
+		{"bind waiting activations", (*Service).bindWaiting},
+		{"deliver queued downlinks", (*Service).deliverQueued},
+	},
+	EventBound: {
+		{"tell device its pairing state", (*Service).queuePairingState},
+		{"deliver queued downlinks", (*Service).deliverQueued},
+	},
+	EventUnbound: {
+		{"tell device its pairing state", (*Service).queuePairingState},
 		{"deliver queued downlinks", (*Service).deliverQueued},
 	},
 	EventDeregistered: {
@@ -59,11 +67,15 @@ func (s *Service) recordOffline(_ context.Context, ev Event) error {
 }
 
 // queuePairingState queues a Write of the device's Pairing object with its
-// device ID and bind state; it goes out while the device is awake.
+// device ID and bind state as they are now; it goes out while the device is
+// awake.
 func (s *Service) queuePairingState(ctx context.Context, ev Event) error {
-	st := wire.PairingState{DeviceID: ev.DeviceID, State: wire.BindUnbound}
+	d, err := s.store.Device(ctx, ev.DeviceID)
+	if err != nil {
+		return err
+	}
 	return s.store.PutDownlink(ctx, Downlink{
-		DeviceID: ev.DeviceID, Kind: DownlinkPairingState, Pairing: st, CreatedAt: s.now().UTC(),
+		DeviceID: ev.DeviceID, Kind: DownlinkPairingState, Pairing: d.PairingState(), CreatedAt: s.now().UTC(),
 	})
 }
 

@@ -14,6 +14,10 @@ const (
 	EventUpdated      EventKind = "updated"
 	EventDeregistered EventKind = "deregistered"
 	EventExpired      EventKind = "expired"
+	// EventBound and EventUnbound are not device messages: they tell the
+	// dispatcher that the device's pairing state changed.
+	EventBound   EventKind = "bound"
+	EventUnbound EventKind = "unbound"
 )
 
 // Event is one thing that happened to a device. The dispatcher decides from

@@ -26,6 +26,15 @@ func newNbID() string { return hex.EncodeToString(randomBytes(16)) }
 // byte costs, and random so that it cannot be guessed.
 func newRegistrationID() string { return idEncoding.EncodeToString(randomBytes(8)) }
 
+// newUserID returns a user ID (the seed's uid).
+func newUserID() string { return "u_" + idEncoding.EncodeToString(randomBytes(10)) }
+
+// newHomeID returns a home ID (the seed's spaceId).
+func newHomeID() string { return "h_" + idEncoding.EncodeToString(randomBytes(10)) }
+
+// newActivationID returns an activation ID.
+func newActivationID() string { return "act_" + idEncoding.EncodeToString(randomBytes(10)) }
+
 // ValidNbID reports whether s has the form of a pairing ID.
 func ValidNbID(s string) bool {
 	if len(s) != 32 {

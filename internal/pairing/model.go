@@ -5,6 +5,7 @@
 package pairing
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,22 @@ type Device struct {
 	CreatedAt time.Time `json:"createdAt"`
 	// FirstRegisteredAt is zero until the device first registers.
 	FirstRegisteredAt time.Time `json:"firstRegisteredAt,omitzero"`
+
+	// OwnerID, HomeID, TimeZone and BoundAt are set while the device is
+	// bound to a user's home.
+	OwnerID  string    `json:"ownerUid,omitempty"`
+	HomeID   string    `json:"homeId,omitempty"`
+	TimeZone string    `json:"timeZone,omitempty"`
+	BoundAt  time.Time `json:"boundAt,omitzero"`
+}
+
+// PairingState is what the device's Pairing object should hold.
+func (d Device) PairingState() wire.PairingState {
+	st := wire.PairingState{DeviceID: d.ID, State: wire.BindUnbound}
+	if d.OwnerID != "" {
+		st.State, st.OwnerUID, st.HomeID, st.BoundAt = wire.BindBound, d.OwnerID, d.HomeID, d.BoundAt
+	}
+	return st
 }
 
 // Endpoint is the LwM2M endpoint name the device registers with.
@@ -74,6 +91,101 @@ func (r Registration) HasObject(id uint16) bool {
 
 // Online reports whether the registration is still alive at now.
 func (r Registration) Online(now time.Time) bool { return now.Before(r.ExpiresAt) }
+
+// User is an account of the app.
+type User struct {
+	ID           string    `json:"uid"`
+	Username     string    `json:"username"`
+	PasswordHash string    `json:"-"`
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+// Session is a logged-in session; only the hash of its bearer token is kept.
+type Session struct {
+	TokenHash []byte
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Role is what a member may do in a home.
+type Role string
+
+// The roles of home members.
+const (
+	RoleOwner  Role = "owner"
+	RoleAdmin  Role = "admin"
+	RoleMember Role = "member"
+)
+
+// CanManageDevices reports whether the role may add and remove devices.
+func (r Role) CanManageDevices() bool { return r == RoleOwner || r == RoleAdmin }
+
+// Home is a user's home, the seed's spaceId. Role is the role of the user
+// who asked.
+type Home struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	OwnerID   string    `json:"ownerUid"`
+	Role      Role      `json:"role"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// ActivationStatus is where an activation stands.
+type ActivationStatus string
+
+// The statuses of an activation; all but pending are final.
+const (
+	ActivationPending ActivationStatus = "pending"
+	ActivationPaired  ActivationStatus = "paired"
+	ActivationFailed  ActivationStatus = "failed"
+	ActivationStopped ActivationStatus = "stopped"
+)
+
+// FailReason says why an activation failed; it names one of the sentinel
+// errors (see Activation.Err).
+type FailReason string
+
+// The reasons an activation fails.
+const (
+	FailTimeout      FailReason = "timeout"
+	FailAlreadyBound FailReason = "already-bound"
+	FailFactoryReset FailReason = "factory-reset"
+)
+
+// Activation is one attempt of a user to bind a device to a home
+// (thing.m.nb.device.user.bind in the seed's cloud).
+type Activation struct {
+	ID         string           `json:"id"`
+	UserID     string           `json:"uid"`
+	NbID       string           `json:"nbId"`
+	DeviceID   string           `json:"devId"`
+	HomeID     string           `json:"spaceId"`
+	TimeZone   string           `json:"timeZone,omitempty"`
+	Timeout    int              `json:"timeout"`
+	Status     ActivationStatus `json:"status"`
+	Reason     FailReason       `json:"-"`
+	CreatedAt  time.Time        `json:"createdAt"`
+	Deadline   time.Time        `json:"deadline"`
+	FinishedAt time.Time        `json:"finishedAt,omitzero"`
+}
+
+// Err is the error a failed or stopped activation ended with, nil otherwise.
+func (a Activation) Err() error {
+	switch {
+	case a.Status == ActivationStopped:
+		return ErrActivationStopped
+	case a.Status != ActivationFailed:
+		return nil
+	case a.Reason == FailTimeout:
+		return ErrTimeout
+	case a.Reason == FailAlreadyBound:
+		return ErrAlreadyBound
+	case a.Reason == FailFactoryReset:
+		return ErrFactoryReset
+	}
+	return errors.New("activation failed: " + string(a.Reason))
+}
 
 // DownlinkKind says what a queued downlink carries.
 type DownlinkKind string

@@ -26,6 +26,8 @@ type Options struct {
 	SweepInterval time.Duration
 	// DownlinkTimeout bounds one downlink exchange (default 30 s).
 	DownlinkTimeout time.Duration
+	// SessionTTL is how long a login lasts (default 30 days).
+	SessionTTL time.Duration
 }
 
 // Downlinker sends messages to devices. The CoAP server implements it.
@@ -52,6 +54,7 @@ type Service struct {
 	downMu sync.RWMutex
 	down   Downlinker // guarded by downMu
 
+	watch     watchers
 	seed      maphash.Seed
 	deliverMu [64]sync.Mutex // one downlink at a time per device, sharded
 }
@@ -67,6 +70,9 @@ func NewService(store Store, bus Bus, log *slog.Logger, opts Options) *Service {
 	}
 	if opts.DownlinkTimeout <= 0 {
 		opts.DownlinkTimeout = 30 * time.Second
+	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = sessionTTL
 	}
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
 	s := &Service{store: store, bus: bus, log: log, opts: opts, now: time.Now, seed: maphash.MakeSeed()}
@@ -97,8 +103,8 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := s.ExpireRegistrations(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("expiring registrations", "err", err)
+			if err := errors.Join(s.ExpireRegistrations(ctx), s.ExpireActivations(ctx)); err != nil && ctx.Err() == nil {
+				s.log.Error("expiring registrations and activations", "err", err)
 			}
 		}
 	}

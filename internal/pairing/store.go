@@ -16,6 +16,25 @@ var (
 	ErrUnknownEndpoint  = errors.New("unknown endpoint")
 	ErrInvalid          = errors.New("invalid parameter")
 	ErrMissing          = errors.New("missing parameter")
+	ErrBlank            = errors.New("blank parameter")
+
+	// Errors of accounts and sessions.
+	ErrUsernameTaken      = errors.New("that username is taken")
+	ErrBadCredentials     = errors.New("wrong username or password")
+	ErrUnauthenticated    = errors.New("not logged in")
+	ErrSessionExpired     = errors.New("the session has expired")
+	ErrPermissionDenied   = errors.New("permission denied")
+	ErrQRNotRecognised    = errors.New("not a device label of this cloud")
+	ErrQRTooLong          = errors.New("QR text too long")
+	ErrActivationFinished = errors.New("the activation has already finished")
+
+	// Errors that end an activation; each has its code in the seed SDK.
+	ErrTimeout           = errors.New("the device did not register within the activation timeout")
+	ErrActiveRepeated    = errors.New("an activation for this device is already running")
+	ErrAlreadyBound      = errors.New("the device is bound to another account")
+	ErrFactoryReset      = errors.New("the device was factory-reset during the activation")
+	ErrDeviceNotExist    = errors.New("no device has that pairing ID")
+	ErrActivationStopped = errors.New("the activation was stopped")
 )
 
 // Store is the durable state the domain needs. Every method that returns
@@ -51,7 +70,58 @@ type Store interface {
 	// created at or before createdAt, so that a newer one survives.
 	DeleteDownlink(ctx context.Context, deviceID string, kind DownlinkKind, createdAt time.Time) error
 
+	AccountStore
+	ActivationStore
+
 	Close() error
+}
+
+// AccountStore holds users, their sessions and their homes.
+type AccountStore interface {
+	// CreateUser returns ErrUsernameTaken if the name is in use, in any case.
+	CreateUser(ctx context.Context, u User) error
+	User(ctx context.Context, id string) (User, error)
+	UserByName(ctx context.Context, username string) (User, error)
+
+	CreateSession(ctx context.Context, s Session) error
+	// Session returns the session with that token hash, expired or not.
+	Session(ctx context.Context, tokenHash []byte) (Session, error)
+	DeleteSession(ctx context.Context, tokenHash []byte) error
+
+	// CreateHome creates the home with its owner as its first member.
+	CreateHome(ctx context.Context, h Home) error
+	// Homes lists the homes the user is a member of, with the user's role.
+	Homes(ctx context.Context, userID string) ([]Home, error)
+	// Home returns the home as the user sees it; ErrNotFound if the user
+	// is not a member.
+	Home(ctx context.Context, homeID, userID string) (Home, error)
+	HomeDevices(ctx context.Context, homeID string) ([]Device, error)
+}
+
+// ActivationStore holds activations and the binding of devices to users.
+type ActivationStore interface {
+	DeviceByNbID(ctx context.Context, nbID string) (Device, error)
+	RenameDevice(ctx context.Context, deviceID, name string) error
+
+	CreateActivation(ctx context.Context, a Activation) error
+	Activation(ctx context.Context, id string) (Activation, error)
+	// PendingActivations lists the device's pending activations, oldest first.
+	PendingActivations(ctx context.Context, deviceID string) ([]Activation, error)
+	// FinishActivation ends a pending activation with a status and, for a
+	// failure, a reason; it returns ErrActivationFinished if it was not
+	// pending any more.
+	FinishActivation(ctx context.Context, id string, st ActivationStatus, reason FailReason, at time.Time) (Activation, error)
+	// ExpiredActivations lists pending activations whose deadline is at or
+	// before now.
+	ExpiredActivations(ctx context.Context, now time.Time, limit int) ([]Activation, error)
+
+	// Bind binds the activation's device to its user and home and marks the
+	// activation paired, in one transaction. It returns ErrAlreadyBound if
+	// another user owns the device and ErrActivationFinished if the
+	// activation is no longer pending.
+	Bind(ctx context.Context, activationID string, at time.Time) (Device, Activation, error)
+	// Unbind removes the device's owner and home.
+	Unbind(ctx context.Context, deviceID string) (Device, error)
 }
 
 // DeviceQuery selects devices to list.

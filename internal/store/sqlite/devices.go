@@ -61,14 +61,60 @@ func (s *Store) CreateDevice(ctx context.Context, d pairing.Device) error {
 	return err
 }
 
-const deviceColumns = "id, product_id, imei, nb_id, name, created_at, COALESCE(first_registered_at, 0)"
+const deviceColumns = `id, product_id, imei, nb_id, name, created_at, COALESCE(first_registered_at, 0),
+	COALESCE(owner_id, ''), COALESCE(home_id, ''), time_zone, COALESCE(bound_at, 0)`
 
 func scanDevice(row interface{ Scan(...any) error }) (pairing.Device, error) {
 	var d pairing.Device
-	var created, first int64
-	err := row.Scan(&d.ID, &d.ProductID, &d.IMEI, &d.NbID, &d.Name, &created, &first)
-	d.CreatedAt, d.FirstRegisteredAt = fromNanos(created), fromNanos(first)
+	var created, first, bound int64
+	err := row.Scan(&d.ID, &d.ProductID, &d.IMEI, &d.NbID, &d.Name, &created, &first,
+		&d.OwnerID, &d.HomeID, &d.TimeZone, &bound)
+	d.CreatedAt, d.FirstRegisteredAt, d.BoundAt = fromNanos(created), fromNanos(first), fromNanos(bound)
 	return d, err
+}
+
+func scanDevices(rows *sql.Rows, err error) ([]pairing.Device, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []pairing.Device
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DeviceByNbID implements pairing.Store.
+func (s *Store) DeviceByNbID(ctx context.Context, nbID string) (pairing.Device, error) {
+	d, err := scanDevice(s.r.QueryRowContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE nb_id = ?", nbID))
+	return d, notFound(err, "device with that nbId")
+}
+
+// HomeDevices implements pairing.Store.
+func (s *Store) HomeDevices(ctx context.Context, homeID string) ([]pairing.Device, error) {
+	return scanDevices(s.r.QueryContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE home_id = ? ORDER BY bound_at, id", homeID))
+}
+
+// RenameDevice implements pairing.Store.
+func (s *Store) RenameDevice(ctx context.Context, deviceID, name string) error {
+	res, err := s.w.ExecContext(ctx, "UPDATE devices SET name = ? WHERE id = ?", name, deviceID)
+	return affectedOne(res, err, "device "+deviceID)
+}
+
+// affectedOne turns "no row changed" into ErrNotFound.
+func affectedOne(res sql.Result, err error, what string) error {
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return notFound(sql.ErrNoRows, what)
+	}
+	return nil
 }
 
 // Device implements pairing.Store.
@@ -85,20 +131,7 @@ func (s *Store) DeviceByIMEI(ctx context.Context, imei string) (pairing.Device, 
 
 // Devices implements pairing.Store.
 func (s *Store) Devices(ctx context.Context, q pairing.DeviceQuery) ([]pairing.Device, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+deviceColumns+` FROM devices
+	return scanDevices(s.r.QueryContext(ctx, "SELECT "+deviceColumns+` FROM devices
 		WHERE (? = '' OR product_id = ?) AND id > ? ORDER BY id LIMIT ?`,
-		q.ProductID, q.ProductID, q.After, q.Limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []pairing.Device
-	for rows.Next() {
-		d, err := scanDevice(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+		q.ProductID, q.ProductID, q.After, q.Limit))
 }

@@ -71,13 +71,7 @@ func (s *Store) UpdateRegistration(ctx context.Context, r pairing.Registration) 
 	res, err := s.w.ExecContext(ctx, `UPDATE registrations SET lifetime = ?, binding = ?, queue_mode = ?,
 		objects = ?, addr = ?, last_seen = ?, expires_at = ? WHERE id = ?`,
 		r.Lifetime, r.Binding, r.QueueMode, string(objects), r.Addr, nanos(r.LastSeen), nanos(r.ExpiresAt), r.ID)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return notFound(sql.ErrNoRows, "registration "+r.ID)
-	}
-	return nil
+	return affectedOne(res, err, "registration "+r.ID)
 }
 
 // DeleteRegistration implements pairing.Store.

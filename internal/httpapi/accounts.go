@@ -1,0 +1,172 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/nbpair/nbpair/internal/pairing"
+)
+
+type credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func (s *Server) signUp(w http.ResponseWriter, r *http.Request) error {
+	var req credentials
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	u, err := s.svc.SignUp(r.Context(), req.Username, req.Password)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, u)
+	return nil
+}
+
+type sessionResponse struct {
+	Token     string `json:"token"`
+	UID       string `json:"uid"`
+	ExpiresAt string `json:"expiresAt"`
+}
+
+func (s *Server) logIn(w http.ResponseWriter, r *http.Request) error {
+	var req credentials
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	tok, se, err := s.svc.LogIn(r.Context(), req.Username, req.Password)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, sessionResponse{Token: tok, UID: se.UserID, ExpiresAt: se.ExpiresAt.Format(timeFormat)})
+	return nil
+}
+
+func (s *Server) logOut(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.LogOut(r.Context(), bearer(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type userKey struct{}
+
+// userID is the ID of the logged-in user of a request that went through
+// the user middleware.
+func userID(ctx context.Context) string {
+	uid, _ := ctx.Value(userKey{}).(string)
+	return uid
+}
+
+func bearer(r *http.Request) string {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return strings.TrimSpace(tok)
+}
+
+// user requires a valid session token.
+func (s *Server) user(h apiHandler) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		uid, err := s.svc.Authenticate(r.Context(), bearer(r))
+		if err != nil {
+			if errors.Is(err, pairing.ErrUnauthenticated) {
+				return apiError(codeUserSessionLoss, "log in first and send the session token as 'Authorization: Bearer <token>'")
+			}
+			if errors.Is(err, pairing.ErrSessionExpired) {
+				return apiError(codeTokenExpired, "the session has expired; log in again")
+			}
+			return err
+		}
+		return h(w, r.WithContext(context.WithValue(r.Context(), userKey{}, uid)))
+	}
+}
+
+type homeRequest struct {
+	Name string `json:"name"`
+}
+
+func (s *Server) createHome(w http.ResponseWriter, r *http.Request) error {
+	var req homeRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	h, err := s.svc.CreateHome(r.Context(), userID(r.Context()), req.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, h)
+	return nil
+}
+
+func (s *Server) listHomes(w http.ResponseWriter, r *http.Request) error {
+	hs, err := s.svc.Homes(r.Context(), userID(r.Context()))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"homes": nonNil(hs)})
+	return nil
+}
+
+func (s *Server) homeDevices(w http.ResponseWriter, r *http.Request) error {
+	ds, err := s.svc.HomeDevices(r.Context(), userID(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"devices": nonNil(ds)})
+	return nil
+}
+
+func (s *Server) getDeviceOfUser(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.svc.UserDevice(r.Context(), userID(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+type renameRequest struct {
+	Name string `json:"name"`
+}
+
+func (s *Server) renameDevice(w http.ResponseWriter, r *http.Request) error {
+	var req renameRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	d, err := s.svc.RenameDevice(r.Context(), userID(r.Context()), r.PathValue("id"), req.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) removeDevice(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.RemoveDevice(r.Context(), userID(r.Context()), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type parseRequest struct {
+	Code string `json:"code"`
+}
+
+func (s *Server) parseQRCode(w http.ResponseWriter, r *http.Request) error {
+	var req parseRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	res, err := s.svc.ParseQRCode(r.Context(), req.Code)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}

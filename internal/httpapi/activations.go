@@ -1,0 +1,170 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/nbpair/nbpair/internal/pairing"
+)
+
+// timeFormat is how times appear in the API: RFC 3339 with milliseconds.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// maxWait bounds a long-poll.
+const maxWait = 60 * time.Second
+
+type activationRequest struct {
+	Type     string `json:"type"`
+	NbID     string `json:"nbId"`
+	SpaceID  string `json:"spaceId"`
+	Timeout  int    `json:"timeout"`
+	TimeZone string `json:"timeZone"`
+}
+
+// activationView is an activation as the API shows it: its device once
+// paired, its error once failed or stopped.
+type activationView struct {
+	pairing.Activation
+	Remaining float64             `json:"remaining"` // seconds until the deadline, 0 once finished
+	Device    *pairing.UserDevice `json:"device,omitempty"`
+	Error     *Error              `json:"error,omitempty"`
+}
+
+func (s *Server) view(ctx context.Context, a pairing.Activation) (activationView, error) {
+	v := activationView{Activation: a}
+	switch a.Status {
+	case pairing.ActivationPending:
+		v.Remaining = max(0, time.Until(a.Deadline).Seconds())
+	case pairing.ActivationPaired:
+		d, err := s.svc.ActivatedDevice(ctx, a)
+		if err != nil {
+			return v, err
+		}
+		v.Device = &d
+	default:
+		v.Error = toAPIError(a.Err())
+	}
+	return v, nil
+}
+
+func (s *Server) startActivation(w http.ResponseWriter, r *http.Request) error {
+	var req activationRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	a, err := s.svc.StartActivation(r.Context(), userID(r.Context()), pairing.StartActivation{
+		Type: req.Type, NbID: req.NbID, HomeID: req.SpaceID, Timeout: req.Timeout, TimeZone: req.TimeZone,
+	})
+	if err != nil {
+		return err
+	}
+	v, err := s.view(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/activations/"+a.ID)
+	writeJSON(w, http.StatusAccepted, v)
+	return nil
+}
+
+// getActivation answers at once, or with ?wait=DURATION (at most 60 s) once
+// the activation has finished or the wait is over, whichever is first.
+func (s *Server) getActivation(w http.ResponseWriter, r *http.Request) error {
+	uid, id := userID(r.Context()), r.PathValue("id")
+	var a pairing.Activation
+	var err error
+	if ws := r.URL.Query().Get("wait"); ws != "" {
+		wait, perr := time.ParseDuration(ws)
+		if perr != nil || wait < 0 {
+			return apiError(codeParamIllegal, "wait must be a duration such as 30s")
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), min(wait, maxWait))
+		defer cancel()
+		a, err = s.svc.WaitActivation(ctx, uid, id)
+	} else {
+		a, err = s.svc.Activation(r.Context(), uid, id)
+	}
+	if err != nil {
+		return err
+	}
+	v, err := s.view(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) stopActivation(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.svc.StopActivation(r.Context(), userID(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	v, err := s.view(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// activationEvents streams the activation as server-sent events: an
+// "activation" event with its state now, then one when it ends, then the
+// stream closes. Comments keep idle proxies from closing it meanwhile.
+func (s *Server) activationEvents(w http.ResponseWriter, r *http.Request) error {
+	uid, id := userID(r.Context()), r.PathValue("id")
+	a, err := s.svc.Activation(r.Context(), uid, id)
+	if err != nil {
+		return err
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		return fmt.Errorf("streaming unsupported")
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if err := s.sendActivation(w, r.Context(), a); err != nil || a.Status != pairing.ActivationPending {
+		flusher.Flush()
+		return nil
+	}
+	flusher.Flush()
+	done := make(chan pairing.Activation, 1)
+	go func() {
+		if a, err := s.svc.WaitActivation(r.Context(), uid, id); err == nil {
+			done <- a
+		}
+	}()
+	keepalive := time.NewTicker(15 * time.Second)
+	defer keepalive.Stop()
+	for {
+		select {
+		case a := <-done:
+			s.sendActivation(w, r.Context(), a)
+			flusher.Flush()
+			return nil
+		case <-keepalive.C:
+			fmt.Fprint(w, ": keepalive\n\n")
+			flusher.Flush()
+		case <-r.Context().Done():
+			return nil
+		}
+	}
+}
+
+func (s *Server) sendActivation(w http.ResponseWriter, ctx context.Context, a pairing.Activation) error {
+	v, err := s.view(ctx, a)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "event: activation\nid: %s\ndata: %s\n\n", a.Status, b)
+	return err
+}

@@ -1,0 +1,109 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/nbpair/nbpair/internal/pairing"
+)
+
+// CreateUser implements pairing.Store.
+func (s *Store) CreateUser(ctx context.Context, u pairing.User) error {
+	_, err := s.w.ExecContext(ctx, "INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)",
+		u.ID, u.Username, u.PasswordHash, nanos(u.CreatedAt))
+	if isUnique(err) {
+		return fmt.Errorf("username %q: %w", u.Username, pairing.ErrUsernameTaken)
+	}
+	return err
+}
+
+func (s *Store) user(ctx context.Context, where string, arg any) (pairing.User, error) {
+	var u pairing.User
+	var created int64
+	err := s.r.QueryRowContext(ctx, "SELECT id, username, password_hash, created_at FROM users WHERE "+where, arg).
+		Scan(&u.ID, &u.Username, &u.PasswordHash, &created)
+	u.CreatedAt = fromNanos(created)
+	return u, notFound(err, "user")
+}
+
+// User implements pairing.Store.
+func (s *Store) User(ctx context.Context, id string) (pairing.User, error) {
+	return s.user(ctx, "id = ?", id)
+}
+
+// UserByName implements pairing.Store.
+func (s *Store) UserByName(ctx context.Context, username string) (pairing.User, error) {
+	return s.user(ctx, "username = ?", username)
+}
+
+// CreateSession implements pairing.Store.
+func (s *Store) CreateSession(ctx context.Context, se pairing.Session) error {
+	_, err := s.w.ExecContext(ctx, "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+		se.TokenHash, se.UserID, nanos(se.CreatedAt), nanos(se.ExpiresAt))
+	return err
+}
+
+// Session implements pairing.Store.
+func (s *Store) Session(ctx context.Context, tokenHash []byte) (pairing.Session, error) {
+	se := pairing.Session{TokenHash: tokenHash}
+	var created, expires int64
+	err := s.r.QueryRowContext(ctx, "SELECT user_id, created_at, expires_at FROM sessions WHERE token_hash = ?", tokenHash).
+		Scan(&se.UserID, &created, &expires)
+	se.CreatedAt, se.ExpiresAt = fromNanos(created), fromNanos(expires)
+	return se, notFound(err, "session")
+}
+
+// DeleteSession implements pairing.Store.
+func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
+	_, err := s.w.ExecContext(ctx, "DELETE FROM sessions WHERE token_hash = ?", tokenHash)
+	return err
+}
+
+// CreateHome implements pairing.Store.
+func (s *Store) CreateHome(ctx context.Context, h pairing.Home) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO homes (id, name, owner_id, created_at) VALUES (?, ?, ?, ?)",
+			h.ID, h.Name, h.OwnerID, nanos(h.CreatedAt)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "INSERT INTO home_members (home_id, user_id, role) VALUES (?, ?, ?)",
+			h.ID, h.OwnerID, string(pairing.RoleOwner))
+		return err
+	})
+}
+
+const homeQuery = `SELECT h.id, h.name, h.owner_id, m.role, h.created_at
+	FROM homes h JOIN home_members m ON m.home_id = h.id WHERE m.user_id = ?`
+
+func scanHome(row interface{ Scan(...any) error }) (pairing.Home, error) {
+	var h pairing.Home
+	var created int64
+	err := row.Scan(&h.ID, &h.Name, &h.OwnerID, &h.Role, &created)
+	h.CreatedAt = fromNanos(created)
+	return h, err
+}
+
+// Homes implements pairing.Store.
+func (s *Store) Homes(ctx context.Context, userID string) ([]pairing.Home, error) {
+	rows, err := s.r.QueryContext(ctx, homeQuery+" ORDER BY h.created_at, h.id", userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []pairing.Home
+	for rows.Next() {
+		h, err := scanHome(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// Home implements pairing.Store.
+func (s *Store) Home(ctx context.Context, homeID, userID string) (pairing.Home, error) {
+	h, err := scanHome(s.r.QueryRowContext(ctx, homeQuery+" AND h.id = ?", userID, homeID))
+	return h, notFound(err, "home "+homeID)
+}
