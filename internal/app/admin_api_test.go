@@ -1,7 +1,8 @@
-package app
+package app_test
 
 import (
 	"encoding/json"
+	"github.com/nbpair/nbpair/internal/apptest"
 	"io"
 	"net/http"
 	"strings"
@@ -9,8 +10,8 @@ import (
 )
 
 func TestAdminAPIErrors(t *testing.T) {
-	n := startNode(t, "")
-	existing := n.provision(t, imei(70))
+	n := apptest.Start(t, "")
+	existing := n.Provision(t, apptest.IMEI(70))
 	base := "http://" + n.HTTPAddr()
 
 	tests := []struct {
@@ -45,7 +46,7 @@ func TestAdminAPIErrors(t *testing.T) {
 			req, _ := http.NewRequest(tt.method, base+tt.path, strings.NewReader(tt.body))
 			switch tt.token {
 			case "":
-				req.Header.Set("Authorization", "Bearer "+n.token)
+				req.Header.Set("Authorization", "Bearer "+n.Token)
 			case "-":
 			default:
 				req.Header.Set("Authorization", "Bearer "+tt.token)
@@ -72,26 +73,26 @@ func TestAdminAPIErrors(t *testing.T) {
 		})
 	}
 
-	var list struct{ Devices []provisioned }
-	n.api(t, "GET", "/v1/admin/devices", nil, &list)
+	var list struct{ Devices []apptest.Provisioned }
+	n.API(t, "GET", "/v1/admin/devices", nil, &list)
 	if len(list.Devices) != 1 || list.Devices[0].ID != existing.ID {
 		t.Errorf("bad requests changed the devices: %+v", list.Devices)
 	}
 }
 
 func TestAdminAPIListsAndPages(t *testing.T) {
-	n := startNode(t, "")
+	n := apptest.Start(t, "")
 	for i := range 5 {
-		n.provision(t, imei(80+i))
+		n.Provision(t, apptest.IMEI(80+i))
 	}
 	var page struct {
-		Devices []provisioned
+		Devices []apptest.Provisioned
 		Next    string
 	}
 	seen := map[string]bool{}
 	for path := "/v1/admin/devices?limit=2"; ; path = "/v1/admin/devices?limit=2&after=" + page.Next {
 		page.Devices, page.Next = nil, ""
-		if code := n.api(t, "GET", path, nil, &page); code != 200 {
+		if code := n.API(t, "GET", path, nil, &page); code != 200 {
 			t.Fatalf("GET %s: %d", path, code)
 		}
 		if len(page.Devices) == 0 {

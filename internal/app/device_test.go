@@ -1,7 +1,8 @@
-package app
+package app_test
 
 import (
 	"context"
+	"github.com/nbpair/nbpair/internal/apptest"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +14,7 @@ import (
 
 // runDevice starts a simulated device against the node and stops it (with
 // its De-register) when the test ends.
-func runDevice(t *testing.T, n *node, cfg device.Config) *device.Client {
+func runDevice(t *testing.T, n *apptest.Node, cfg device.Config) *device.Client {
 	t.Helper()
 	cfg.Server = "coap://" + n.CoAPAddr()
 	cfg.AckTimeout = 500 * time.Millisecond
@@ -45,14 +46,14 @@ func waitStatus(t *testing.T, c *device.Client, what string, cond func(device.St
 }
 
 func TestDeviceLearnsItsDeviceID(t *testing.T) {
-	n := startNode(t, "")
-	d := n.provision(t, imei(60))
+	n := apptest.Start(t, "")
+	d := n.Provision(t, apptest.IMEI(60))
 	c := runDevice(t, n, device.Config{IMEI: d.IMEI})
 	st := waitStatus(t, c, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID != "" })
 	if st.Pairing.DeviceID != d.ID || st.Pairing.State != device.BindUnbound || st.Pairing.OwnerUID != "" {
 		t.Fatalf("the device holds %+v, want device ID %s, registered and not bound", st.Pairing, d.ID)
 	}
-	got := n.device(t, d.ID)
+	got := n.Device(t, d.ID)
 	if !got.Online || "rd/"+got.Reg.ID != st.Location {
 		t.Errorf("admin API: %+v, device location %q", got, st.Location)
 	}
@@ -60,11 +61,11 @@ func TestDeviceLearnsItsDeviceID(t *testing.T) {
 
 // A stock client without the Pairing object registers all the same.
 func TestDeviceWithoutPairingObject(t *testing.T) {
-	n := startNode(t, "")
-	d := n.provision(t, imei(61))
+	n := apptest.Start(t, "")
+	d := n.Provision(t, apptest.IMEI(61))
 	c := runDevice(t, n, device.Config{IMEI: d.IMEI, WithoutPairingObject: true})
 	waitStatus(t, c, "registration", func(s device.Status) bool { return s.Location != "" })
-	got := n.device(t, d.ID)
+	got := n.Device(t, d.ID)
 	if !got.Online {
 		t.Fatalf("not online: %+v", got)
 	}
@@ -81,8 +82,8 @@ func TestDeviceWithoutPairingObject(t *testing.T) {
 // A queue-mode device sleeps with its socket closed and wakes on a new
 // source port, like an NB-IoT module behind a NAT; the server follows it.
 func TestQueueModeDeviceWakesFromNewAddress(t *testing.T) {
-	n := startNode(t, "", func(c *config.Config) { c.AwakeWindow = config.Duration(time.Second) })
-	d := n.provision(t, imei(62))
+	n := apptest.Start(t, "", func(c *config.Config) { c.AwakeWindow = config.Duration(time.Second) })
+	d := n.Provision(t, apptest.IMEI(62))
 	var mu sync.Mutex
 	var addrs []string
 	c := runDevice(t, n, device.Config{IMEI: d.IMEI, QueueMode: true, AwakeTime: time.Second, SleepTime: 300 * time.Millisecond,
@@ -94,7 +95,7 @@ func TestQueueModeDeviceWakesFromNewAddress(t *testing.T) {
 			}
 		}})
 	waitStatus(t, c, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID == d.ID })
-	waitFor(t, "two wake-ups", 30*time.Second, func() bool {
+	apptest.WaitFor(t, "two wake-ups", 30*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(addrs) >= 2
@@ -104,12 +105,12 @@ func TestQueueModeDeviceWakesFromNewAddress(t *testing.T) {
 		t.Errorf("the device woke twice from %s: the test needs a new source port per wake-up", addrs[0])
 	}
 	mu.Unlock()
-	waitFor(t, "the server to see the device's latest address", 30*time.Second, func() bool {
+	apptest.WaitFor(t, "the server to see the device's latest address", 30*time.Second, func() bool {
 		st := c.Status()
-		got := n.device(t, d.ID)
+		got := n.Device(t, d.ID)
 		return st.Awake && got.Reg != nil && got.Reg.Addr == st.LocalAddr
 	})
-	if got := n.device(t, d.ID); !got.Reg.QueueMode {
+	if got := n.Device(t, d.ID); !got.Reg.QueueMode {
 		t.Errorf("registration not in queue mode: %+v", got.Reg)
 	}
 }

@@ -1,8 +1,9 @@
-package app
+package app_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/nbpair/nbpair/internal/apptest"
 	"os"
 	"os/exec"
 	"reflect"
@@ -123,9 +124,9 @@ func TestParseLibcoapOutput(t *testing.T) {
 		},
 		"Register refused": {
 			out: "v:1 t:CON c:POST i:5444 {01} [ Uri-Path:rd, Content-Format:application/link-format, Uri-Query:ep=urn:imei:868000000000002, Uri-Query:lt=60, Uri-Query:lwm2m=1.1, Uri-Query:b=U ] :: '</1/0>,</3/0>'\n" +
-				"v:1 t:ACK c:4.03 i:5444 {01} [ Content-Format:text/plain ] :: 'register urn:imei:868000000000002: resolve device: unknown endpoint: no device is provisioned with IMEI 868000000000002'\n" +
-				"4.03 register urn:imei:868000000000002: resolve device: unknown endpoint: no device is provisioned with IMEI 868000000000002\n",
-			want: coapResult{Code: "4.03", Payload: "register urn:imei:868000000000002: resolve device: unknown endpoint: no device is provisioned with IMEI 868000000000002"},
+				"v:1 t:ACK c:4.03 i:5444 {01} [ Content-Format:text/plain ] :: 'register urn:imei:868000000000002: resolve device: unknown endpoint: no device is apptest.Provisioned with IMEI 868000000000002'\n" +
+				"4.03 register urn:imei:868000000000002: resolve device: unknown endpoint: no device is apptest.Provisioned with IMEI 868000000000002\n",
+			want: coapResult{Code: "4.03", Payload: "register urn:imei:868000000000002: resolve device: unknown endpoint: no device is apptest.Provisioned with IMEI 868000000000002"},
 		},
 		"request options holding brackets and commas": {
 			out: "v:1 t:CON c:POST i:5c01 {01} [ Uri-Path:rd, Uri-Query:ep=x]y z ] :: '</1/0>,</3/0>'\n" +
@@ -217,8 +218,8 @@ func libcoapRequest(t *testing.T, bin string, args ...string) coapResult {
 // client, an implementation nbpair shares no code with.
 func TestInteropLibcoapClient(t *testing.T) {
 	bin := requireTool(t, libcoapClient)
-	n := startNode(t, "")
-	d := n.provision(t, imei(1))
+	n := apptest.Start(t, "")
+	d := n.Provision(t, apptest.IMEI(1))
 	base := "coap://" + n.CoAPAddr()
 	ep := "urn:imei:" + d.IMEI
 
@@ -232,9 +233,9 @@ func TestInteropLibcoapClient(t *testing.T) {
 	}
 	loc := base + "/rd/" + reg.LocationPath[1]
 
-	var got provisioned
-	waitFor(t, "the admin API to show the device online", 10*time.Second, func() bool {
-		got = n.device(t, d.ID)
+	var got apptest.Provisioned
+	apptest.WaitFor(t, "the admin API to show the device online", 10*time.Second, func() bool {
+		got = n.Device(t, d.ID)
 		return got.Online && got.Reg != nil
 	})
 	if got.Reg.Endpoint != ep || got.Reg.Lifetime != 60 || got.Reg.QueueMode || got.Reg.Binding != "U" ||
@@ -248,16 +249,16 @@ func TestInteropLibcoapClient(t *testing.T) {
 	if upd := libcoapRequest(t, bin, "-m", "post", loc+"?lt=120"); upd.Code != "2.04" {
 		t.Fatalf("Update: got %s %q, want 2.04", upd.Code, upd.Payload)
 	}
-	waitFor(t, "the Update's lifetime in the admin API", 10*time.Second, func() bool {
-		got = n.device(t, d.ID)
+	apptest.WaitFor(t, "the Update's lifetime in the admin API", 10*time.Second, func() bool {
+		got = n.Device(t, d.ID)
 		return got.Reg != nil && got.Reg.Lifetime == 120
 	})
 
 	if del := libcoapRequest(t, bin, "-m", "delete", loc); del.Code != "2.02" {
 		t.Fatalf("De-register: got %s %q, want 2.02", del.Code, del.Payload)
 	}
-	waitFor(t, "the admin API to show the device offline", 10*time.Second, func() bool {
-		got = n.device(t, d.ID)
+	apptest.WaitFor(t, "the admin API to show the device offline", 10*time.Second, func() bool {
+		got = n.Device(t, d.ID)
 		return !got.Online && got.Reg == nil
 	})
 	if again := libcoapRequest(t, bin, "-m", "post", loc); again.Code != "4.04" {
@@ -265,7 +266,7 @@ func TestInteropLibcoapClient(t *testing.T) {
 	}
 
 	unknown := libcoapRequest(t, bin, "-m", "post", "-t", "40", "-e", "</1/0>,</3/0>",
-		base+"/rd?ep=urn:imei:"+imei(2)+"&lt=60&lwm2m=1.1&b=U")
+		base+"/rd?ep=urn:imei:"+apptest.IMEI(2)+"&lt=60&lwm2m=1.1&b=U")
 	if unknown.Code != "4.03" || len(unknown.LocationPath) != 0 {
 		t.Errorf("Register of an unprovisioned IMEI: got %s %q, want 4.03 without Location-Path", unknown.Code, unknown.LocationPath)
 	}

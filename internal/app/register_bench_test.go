@@ -1,8 +1,9 @@
-package app
+package app_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/nbpair/nbpair/internal/apptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,7 +20,7 @@ import (
 	"github.com/nbpair/nbpair/internal/pairing"
 )
 
-// BenchmarkRegister measures LwM2M Registers of provisioned devices over
+// BenchmarkRegister measures LwM2M Registers of apptest.Provisioned devices over
 // real UDP on loopback, each a durable write, next to a bare go-coap server
 // whose handler answers 2.01 without doing anything, measured in the same
 // run with the same clients:
@@ -27,7 +28,7 @@ import (
 //	go test -run '^$' -bench BenchmarkRegister -benchtime 3000x ./internal/app/
 func BenchmarkRegister(b *testing.B) {
 	b.Run("nbpair", func(b *testing.B) {
-		n := startNode(b, "", quietLogs)
+		n := apptest.Start(b, "", apptest.QuietLogs)
 		imeis := make([]string, b.N)
 		for i := range imeis {
 			imeis[i] = fmt.Sprintf("35%013d", i)

@@ -1,8 +1,9 @@
-package app
+package app_test
 
 import (
 	"bytes"
 	"context"
+	"github.com/nbpair/nbpair/internal/apptest"
 	"strings"
 	"testing"
 	"time"
@@ -61,8 +62,8 @@ func location(t *testing.T, resp *pool.Message) string {
 }
 
 func TestRegisterUpdateDeregister(t *testing.T) {
-	n := startNode(t, "")
-	d := n.provision(t, imei(1))
+	n := apptest.Start(t, "")
+	d := n.Provision(t, apptest.IMEI(1))
 	cc := rawDevice(t, n.CoAPAddr())
 
 	resp := post(t, cc, "/rd", "</1/0>,</3/0>", "ep=urn:imei:"+d.IMEI, "lt=60", "lwm2m=1.1", "b=U", "Q")
@@ -73,7 +74,7 @@ func TestRegisterUpdateDeregister(t *testing.T) {
 	if !strings.HasPrefix(loc, "rd/") {
 		t.Fatalf("Location-Path %q, want rd/<id>", loc)
 	}
-	got := n.device(t, d.ID)
+	got := n.Device(t, d.ID)
 	if !got.Online || got.Reg == nil || got.Reg.Endpoint != "urn:imei:"+d.IMEI || got.Reg.Lifetime != 60 || !got.Reg.QueueMode {
 		t.Fatalf("after Register the admin API shows %+v", got)
 	}
@@ -84,7 +85,7 @@ func TestRegisterUpdateDeregister(t *testing.T) {
 	if resp := post(t, cc, "/"+loc, "", "lt=120"); resp.Code() != codes.Changed {
 		t.Fatalf("Update: got %v, want 2.04", resp.Code())
 	}
-	if got := n.device(t, d.ID); got.Reg.Lifetime != 120 {
+	if got := n.Device(t, d.ID); got.Reg.Lifetime != 120 {
 		t.Errorf("Update did not change the lifetime: %d", got.Reg.Lifetime)
 	}
 
@@ -94,7 +95,7 @@ func TestRegisterUpdateDeregister(t *testing.T) {
 	if err != nil || del.Code() != codes.Deleted {
 		t.Fatalf("De-register: %v %v, want 2.02", del, err)
 	}
-	if got := n.device(t, d.ID); got.Online || got.Reg != nil {
+	if got := n.Device(t, d.ID); got.Online || got.Reg != nil {
 		t.Errorf("after De-register the device is still online: %+v", got)
 	}
 	if resp := post(t, cc, "/"+loc, ""); resp.Code() != codes.NotFound {
@@ -103,16 +104,16 @@ func TestRegisterUpdateDeregister(t *testing.T) {
 }
 
 func TestRegistrationBadInput(t *testing.T) {
-	n := startNode(t, "")
-	good := n.provision(t, imei(10))
-	other := n.provision(t, imei(11))
+	n := apptest.Start(t, "")
+	good := n.Provision(t, apptest.IMEI(10))
+	other := n.Provision(t, apptest.IMEI(11))
 	sock := dialRaw(t, n.CoAPAddr())
 	reg := sock.exchange(t, rawRequest{typ: message.Confirmable, code: codes.POST, mid: 1, path: []string{"rd"},
 		queries: []string{"ep=urn:imei:" + good.IMEI, "lt=300"}, payload: "</1/0>,</3/0>"})
 	if reg.Code != codes.Created {
 		t.Fatalf("good Register: %v", reg.Code)
 	}
-	before := n.device(t, good.ID)
+	before := n.Device(t, good.ID)
 
 	ep := "ep=urn:imei:" + other.IMEI
 	tests := []struct {
@@ -169,18 +170,18 @@ func TestRegistrationBadInput(t *testing.T) {
 		}
 	})
 
-	after := n.device(t, good.ID)
+	after := n.Device(t, good.ID)
 	if !after.Online || after.Reg == nil || after.Reg.ID != before.Reg.ID {
 		t.Errorf("bad input disturbed a stored registration: before %+v, after %+v", before.Reg, after.Reg)
 	}
-	if d := n.device(t, other.ID); d.Online {
+	if d := n.Device(t, other.ID); d.Online {
 		t.Errorf("a refused Register left %s online", other.ID)
 	}
 }
 
 func TestRetransmittedRegisterProcessedOnce(t *testing.T) {
-	n := startNode(t, "")
-	d := n.provision(t, imei(20))
+	n := apptest.Start(t, "")
+	d := n.Provision(t, apptest.IMEI(20))
 	sock := dialRaw(t, n.CoAPAddr())
 	req := rawRequest{typ: message.Confirmable, code: codes.POST, mid: 7, path: []string{"rd"},
 		queries: []string{"ep=urn:imei:" + d.IMEI}, payload: "</1/0>,</3/0>"}
@@ -192,7 +193,7 @@ func TestRetransmittedRegisterProcessedOnce(t *testing.T) {
 	if locationOf(first) != locationOf(second) {
 		t.Fatalf("the retransmission was processed again: locations %q and %q", locationOf(first), locationOf(second))
 	}
-	if got := n.device(t, d.ID); got.Reg == nil || "rd/"+got.Reg.ID != locationOf(first) {
+	if got := n.Device(t, d.ID); got.Reg == nil || "rd/"+got.Reg.ID != locationOf(first) {
 		t.Fatalf("stored registration %+v, answered %q", got.Reg, locationOf(first))
 	}
 	// A new message ID is a new Register and gets a new registration.
@@ -203,18 +204,18 @@ func TestRetransmittedRegisterProcessedOnce(t *testing.T) {
 }
 
 func TestLifetimeExpiry(t *testing.T) {
-	n := startNode(t, "")
-	d := n.provision(t, imei(30))
+	n := apptest.Start(t, "")
+	d := n.Provision(t, apptest.IMEI(30))
 	cc := rawDevice(t, n.CoAPAddr())
 	resp := post(t, cc, "/rd", "</1/0>,</3/0>", "ep=urn:imei:"+d.IMEI, "lt=2")
 	if resp.Code() != codes.Created {
 		t.Fatalf("Register: %v", resp.Code())
 	}
-	if !n.device(t, d.ID).Online {
+	if !n.Device(t, d.ID).Online {
 		t.Fatal("not online right after Register")
 	}
-	waitFor(t, "the registration to expire", 30*time.Second, func() bool {
-		got := n.device(t, d.ID)
+	apptest.WaitFor(t, "the registration to expire", 30*time.Second, func() bool {
+		got := n.Device(t, d.ID)
 		return !got.Online && got.Reg == nil
 	})
 	if resp := post(t, cc, "/"+location(t, resp), ""); resp.Code() != codes.NotFound {
@@ -223,16 +224,16 @@ func TestLifetimeExpiry(t *testing.T) {
 }
 
 func TestAutoRegistration(t *testing.T) {
-	n := startNode(t, "")
-	if code := n.api(t, "POST", "/v1/admin/products", map[string]any{"id": "meter", "name": "Water meter", "autoRegister": true}, nil); code != 201 {
+	n := apptest.Start(t, "")
+	if code := n.API(t, "POST", "/v1/admin/products", map[string]any{"id": "meter", "name": "Water meter", "autoRegister": true}, nil); code != 201 {
 		t.Fatalf("create product: HTTP %d", code)
 	}
 	cc := rawDevice(t, n.CoAPAddr())
-	ep := "urn:imei:" + imei(40)
+	ep := "urn:imei:" + apptest.IMEI(40)
 	if resp := post(t, cc, "/rd", "</1/0>", "ep="+ep, "pid=meter"); resp.Code() != codes.Created {
 		t.Fatalf("auto-registration: %v", resp.Code())
 	}
-	got := n.device(t, imei(40)) // the admin API finds devices by IMEI too
+	got := n.Device(t, apptest.IMEI(40)) // the admin API finds devices by IMEI too
 	if got.ID == "" || !got.Online || got.NbID == "" {
 		t.Fatalf("auto-registered device: %+v", got)
 	}
@@ -240,23 +241,23 @@ func TestAutoRegistration(t *testing.T) {
 
 func TestRestartKeepsIdentities(t *testing.T) {
 	dir := t.TempDir()
-	n := startNode(t, dir)
-	d := n.provision(t, imei(50))
+	n := apptest.Start(t, dir)
+	d := n.Provision(t, apptest.IMEI(50))
 	cc := rawDevice(t, n.CoAPAddr())
 	if resp := post(t, cc, "/rd", "</1/0>", "ep=urn:imei:"+d.IMEI, "lt=3600"); resp.Code() != codes.Created {
 		t.Fatalf("Register: %v", resp.Code())
 	}
-	n.stop(t)
+	n.Stop(t)
 
-	n2 := startNode(t, dir)
-	got := n2.device(t, d.ID)
+	n2 := apptest.Start(t, dir)
+	got := n2.Device(t, d.ID)
 	if got.ID != d.ID || got.NbID != d.NbID || got.IMEI != d.IMEI {
 		t.Fatalf("after restart: %+v, before: %+v", got, d)
 	}
 	if !got.Online {
 		t.Errorf("a registration with time left did not survive the restart")
 	}
-	if n2.token != n.token {
+	if n2.Token != n.Token {
 		t.Errorf("the admin token changed across a restart")
 	}
 }
