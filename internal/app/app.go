@@ -62,6 +62,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		PublicURL:   cfg.PublicBase(a.HTTPAddr()),
 		AwakeWindow: time.Duration(cfg.AwakeWindow),
 		ExpiryGrace: time.Duration(cfg.ExpiryGrace),
+		SessionTTL:  time.Duration(cfg.SessionTTL),
 	})
 	a.coap = lwm2m.New(a.svc, log.With("component", "coap"), lwm2m.Config{
 		Addr: cfg.CoAPAddr, ACKTimeout: time.Duration(cfg.CoAPACKTimeout), MaxRetransmit: cfg.CoAPMaxRetransmit,

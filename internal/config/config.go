@@ -29,6 +29,7 @@ type Config struct {
 	CoAPMaxRetransmit int      `json:"coapMaxRetransmit"`
 	AwakeWindow       Duration `json:"awakeWindow"`
 	ExpiryGrace       Duration `json:"expiryGrace"`
+	SessionTTL        Duration `json:"sessionTtl"`
 	ShutdownTimeout   Duration `json:"shutdownTimeout"`
 }
 
@@ -44,6 +45,7 @@ func Default() Config {
 		CoAPMaxRetransmit: 4,
 		AwakeWindow:       Duration(93 * time.Second),
 		ExpiryGrace:       0,
+		SessionTTL:        Duration(30 * 24 * time.Hour),
 		ShutdownTimeout:   Duration(10 * time.Second),
 	}
 }
@@ -93,6 +95,7 @@ func (c *Config) fields() []field {
 		{"coap-max-retransmit", "CoAP MAX_RETRANSMIT for downlinks", (*intValue)(&c.CoAPMaxRetransmit)},
 		{"awake-window", "how long a queue-mode device listens after an uplink", &c.AwakeWindow},
 		{"expiry-grace", "extra time after a registration's lifetime before it expires", &c.ExpiryGrace},
+		{"session-ttl", "how long a login lasts", &c.SessionTTL},
 		{"shutdown-timeout", "how long a graceful shutdown may take", &c.ShutdownTimeout},
 	}
 }
@@ -179,8 +182,8 @@ func (c *Config) Validate() error {
 	if c.CoAPACKTimeout < Duration(100*time.Millisecond) || c.CoAPMaxRetransmit < 0 || c.CoAPMaxRetransmit > 10 {
 		errs = append(errs, errors.New("coapAckTimeout/coapMaxRetransmit: need a timeout of at least 100ms and 0..10 retransmissions"))
 	}
-	if c.AwakeWindow <= 0 || c.ExpiryGrace < 0 || c.ShutdownTimeout <= 0 {
-		errs = append(errs, errors.New("awakeWindow and shutdownTimeout must be positive, expiryGrace not negative"))
+	if c.AwakeWindow <= 0 || c.SessionTTL <= 0 || c.ExpiryGrace < 0 || c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("awakeWindow, sessionTtl and shutdownTimeout must be positive, expiryGrace not negative"))
 	}
 	return errors.Join(errs...)
 }
