@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/qr"
 )
 
 // Error is the one JSON error shape of the API. Codes 1512 and 37xx are the
@@ -54,6 +55,8 @@ var (
 	codeStopped          = errorCode{http.StatusConflict, 4020, "ActivationStopped"}
 	codeQRNotRecognised  = errorCode{http.StatusBadRequest, 4100, "QRCodeNotRecognised"}
 	codeQRTooLong        = errorCode{http.StatusBadRequest, 4101, "QRCodeTooLong"}
+	codeNotAnImage       = errorCode{http.StatusUnsupportedMediaType, 4102, "NotAnImage"}
+	codeNoQRCode         = errorCode{http.StatusUnprocessableEntity, 4103, "NoQRCodeFound"}
 	codeInternal         = errorCode{http.StatusInternalServerError, 5000, "InternalError"}
 )
 
@@ -79,6 +82,9 @@ var sentinelCodes = []struct {
 	{pairing.ErrActivationStopped, codeStopped},
 	{pairing.ErrQRNotRecognised, codeQRNotRecognised},
 	{pairing.ErrQRTooLong, codeQRTooLong},
+	{qr.ErrNotImage, codeNotAnImage},
+	{qr.ErrTooLarge, codeBodyTooLarge},
+	{qr.ErrNoCode, codeNoQRCode},
 	{pairing.ErrProductNotExists, codeProductNotExists},
 	{pairing.ErrNotFound, codeNotFound},
 	{pairing.ErrDeviceExists, codeAlreadyExists},

@@ -6,6 +6,7 @@ package httpapi
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,10 +18,14 @@ import (
 	"time"
 
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/qr"
 )
 
-// maxBody bounds every request body.
+// maxBody bounds every request body but uploaded images.
 const maxBody = 64 << 10
+
+// bodyLimits are the routes that take more than maxBody.
+var bodyLimits = map[string]int64{"/v1/qrcode:scan": qr.MaxImageBytes + 1}
 
 // Server holds the HTTP handlers.
 type Server struct {
@@ -28,6 +33,7 @@ type Server struct {
 	log        *slog.Logger
 	adminToken [sha256.Size]byte
 	mux        *http.ServeMux
+	patterns   []string
 }
 
 // New returns the API's handler set. adminToken is the bearer token of the
@@ -39,12 +45,14 @@ func New(svc *pairing.Service, log *slog.Logger, adminToken string) *Server {
 }
 
 func (s *Server) routes() {
-	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.handle("GET /healthz", s.healthz)
+	s.handle("GET /v1/openapi.json", s.openAPI)
 	s.handle("POST /v1/admin/products", s.admin(s.createProduct))
 	s.handle("GET /v1/admin/products", s.admin(s.listProducts))
 	s.handle("POST /v1/admin/devices", s.admin(s.provision))
 	s.handle("GET /v1/admin/devices", s.admin(s.listDevices))
 	s.handle("GET /v1/admin/devices/{id}", s.admin(s.getDevice))
+	s.handle("GET /v1/admin/devices/{id}/label.png", s.admin(s.deviceLabel))
 
 	s.handle("POST /v1/users", s.signUp)
 	s.handle("POST /v1/sessions", s.logIn)
@@ -56,6 +64,7 @@ func (s *Server) routes() {
 	s.handle("PATCH /v1/devices/{id}", s.user(s.renameDevice))
 	s.handle("DELETE /v1/devices/{id}", s.user(s.removeDevice))
 	s.handle("POST /v1/qrcode:parse", s.user(s.parseQRCode))
+	s.handle("POST /v1/qrcode:scan", s.user(s.scanQRCode))
 	s.handle("POST /v1/activations", s.user(s.startActivation))
 	s.handle("GET /v1/activations/{id}", s.user(s.getActivation))
 	s.handle("DELETE /v1/activations/{id}", s.user(s.stopActivation))
@@ -69,6 +78,7 @@ func (s *Server) routes() {
 type apiHandler func(w http.ResponseWriter, r *http.Request) error
 
 func (s *Server) handle(pattern string, h apiHandler) {
+	s.patterns = append(s.patterns, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
@@ -89,7 +99,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("http", "method", r.Method, "route", pattern, "status", rec.status,
 			"took", time.Since(start).Round(time.Microsecond), "remote_addr", r.RemoteAddr)
 	}()
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	limit, ok := bodyLimits[r.URL.Path]
+	if !ok {
+		limit = maxBody
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	s.mux.ServeHTTP(rec, r)
 }
 
@@ -124,8 +138,22 @@ func (r *statusRecorder) Flush() {
 // Unwrap gives http.ResponseController the real writer.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+// Routes lists the API's routes as "METHOD /path/{param}" patterns.
+func (s *Server) Routes() []string { return append([]string(nil), s.patterns...) }
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+// openAPI serves the OpenAPI 3.1 document of this API.
+func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(openAPIDoc)
+	return nil
 }
 
 // admin requires the admin bearer token.

@@ -1,0 +1,69 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/qr"
+)
+
+// deviceLabel renders the device's QR label as a PNG (?size=PIXELS).
+func (s *Server) deviceLabel(w http.ResponseWriter, r *http.Request) error {
+	size := 0
+	if v := r.URL.Query().Get("size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 64 || n > 4096 {
+			return apiError(codeParamIllegal, "size must be a number of pixels from 64 to 4096")
+		}
+		size = n
+	}
+	st, err := s.svc.DeviceStatus(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	png, err := qr.EncodePNG(st.QR, size)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s.png"`, st.ID))
+	w.Write(png)
+	return nil
+}
+
+// scanResult is a parsed label with the text read from the image.
+type scanResult struct {
+	pairing.ScanResult
+	Code string `json:"code"`
+}
+
+// scanQRCode reads the QR code in an uploaded photo or image of a label
+// (the body: image/png, image/jpeg or image/gif, up to 10 MiB) and parses it.
+func (s *Server) scanQRCode(w http.ResponseWriter, r *http.Request) error {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case "image/png", "image/jpeg", "image/gif":
+	default:
+		return apiError(codeNotAnImage, "send the photo of the label as the body, with Content-Type image/png, image/jpeg or image/gif")
+	}
+	text, err := qr.Decode(r.Body)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return apiError(codeBodyTooLarge, "the image is larger than 10 MiB; send a smaller photo")
+	case errors.Is(err, qr.ErrNoCode):
+		return apiError(codeNoQRCode, "no QR code could be read in the image; take the photo closer, in focus, with the whole label in view")
+	case err != nil:
+		return err
+	}
+	res, err := s.svc.ParseQRCode(r.Context(), text)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, scanResult{ScanResult: res, Code: text})
+	return nil
+}
