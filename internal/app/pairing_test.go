@@ -105,7 +105,9 @@ func TestPairActivationFirstOverHTTP(t *testing.T) {
 		t.Errorf("the device holds %+v", st.Pairing)
 	}
 
-	var list struct{ Devices []struct{ DevID, Name string } }
+	var list struct {
+		Devices []struct{ DevID, Name string }
+	}
 	n.Call(t, alice.token, "GET", "/v1/homes/"+alice.home+"/devices", nil, &list)
 	if len(list.Devices) != 1 || list.Devices[0].DevID != d.ID {
 		t.Fatalf("home devices: %+v", list)

@@ -51,19 +51,22 @@ type Store interface {
 
 	// Register stores r as the device's only registration, replacing any
 	// earlier one, and sets the device's FirstRegisteredAt if it was zero.
-	// It reports whether this was the device's first registration ever.
+	// It reports whether this was the device's first registration ever, and
+	// returns ErrNotFound if the device does not exist.
 	Register(ctx context.Context, r Registration) (first bool, err error)
 	Registration(ctx context.Context, id string) (Registration, error)
 	RegistrationOfDevice(ctx context.Context, deviceID string) (Registration, error)
-	// UpdateRegistration stores an updated registration (same ID).
+	// UpdateRegistration stores what an Update can change (Lifetime,
+	// Binding, QueueMode, Objects, Addr, LastSeen, ExpiresAt) of the
+	// registration with r's ID.
 	UpdateRegistration(ctx context.Context, r Registration) error
 	DeleteRegistration(ctx context.Context, id string) (Registration, error)
 	// DeleteExpired removes registrations that expired at or before now and
-	// returns them, at most limit of them.
+	// returns them, at most limit (> 0) of them.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) ([]Registration, error)
 
 	// PutDownlink queues d, replacing a queued downlink of the same device
-	// and kind.
+	// and kind; ErrNotFound if the device does not exist.
 	PutDownlink(ctx context.Context, d Downlink) error
 	Downlinks(ctx context.Context, deviceID string) ([]Downlink, error)
 	// DeleteDownlink removes the device's downlink of that kind if it was

@@ -39,7 +39,8 @@ func scanActivations(rows *sql.Rows, err error) ([]pairing.Activation, error) {
 
 // CreateActivation implements pairing.Store.
 func (s *Store) CreateActivation(ctx context.Context, a pairing.Activation) error {
-	_, err := s.w.ExecContext(ctx, "INSERT INTO activations ("+activationColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := s.w.ExecContext(ctx, `INSERT INTO activations (id, user_id, nb_id, device_id, home_id, time_zone, timeout, status, reason,
+		created_at, deadline, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.UserID, a.NbID, a.DeviceID, a.HomeID, a.TimeZone, a.Timeout, string(a.Status), string(a.Reason),
 		nanos(a.CreatedAt), nanos(a.Deadline), nanos(a.FinishedAt))
 	return err

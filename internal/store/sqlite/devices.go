@@ -58,6 +58,9 @@ func (s *Store) CreateDevice(ctx context.Context, d pairing.Device) error {
 	if isUnique(err) {
 		return fmt.Errorf("imei %s: %w", d.IMEI, pairing.ErrDeviceExists)
 	}
+	if isForeignKey(err) {
+		return fmt.Errorf("product %q: %w", d.ProductID, pairing.ErrProductNotExists)
+	}
 	return err
 }
 

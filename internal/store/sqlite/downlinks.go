@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"time"
 
@@ -19,6 +20,9 @@ func (s *Store) PutDownlink(ctx context.Context, d pairing.Downlink) error {
 		VALUES (?, ?, ?, ?) ON CONFLICT (device_id, kind) DO UPDATE SET
 		payload = excluded.payload, created_at = excluded.created_at`,
 		d.DeviceID, string(d.Kind), string(payload), nanos(d.CreatedAt))
+	if isForeignKey(err) {
+		return notFound(sql.ErrNoRows, "device "+d.DeviceID)
+	}
 	return err
 }
 

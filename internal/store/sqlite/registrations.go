@@ -50,6 +50,9 @@ func (s *Store) Register(ctx context.Context, r pairing.Registration) (first boo
 		first = n == 1
 		return err
 	})
+	if isForeignKey(err) {
+		return false, notFound(sql.ErrNoRows, "device "+r.DeviceID)
+	}
 	return first, err
 }
 

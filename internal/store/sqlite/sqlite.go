@@ -161,6 +161,13 @@ func isUnique(err error) bool {
 	return false
 }
 
+// isForeignKey reports whether err is a FOREIGN KEY violation: a row names
+// a device, product or user that does not exist.
+func isForeignKey(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
 func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: %w", what, pairing.ErrNotFound)
