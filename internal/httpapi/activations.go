@@ -128,23 +128,30 @@ func (s *Server) activationEvents(w http.ResponseWriter, r *http.Request) error 
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	if err := s.sendActivation(w, r.Context(), a); err != nil || a.Status != pairing.ActivationPending {
+	if err := s.sendActivation(w, r.Context(), 1, a); err != nil || a.Status != pairing.ActivationPending {
 		flusher.Flush()
 		return nil
 	}
 	flusher.Flush()
-	done := make(chan pairing.Activation, 1)
+	type result struct {
+		a   pairing.Activation
+		err error
+	}
+	done := make(chan result, 1)
 	go func() {
-		if a, err := s.svc.WaitActivation(r.Context(), uid, id); err == nil {
-			done <- a
-		}
+		a, err := s.svc.WaitActivation(r.Context(), uid, id)
+		done <- result{a, err}
 	}()
 	keepalive := time.NewTicker(15 * time.Second)
 	defer keepalive.Stop()
 	for {
 		select {
-		case a := <-done:
-			s.sendActivation(w, r.Context(), a)
+		case res := <-done:
+			if res.err != nil { // end the stream; the client falls back to GET
+				s.log.Warn("activation events", "activation", id, "err", res.err)
+				return nil
+			}
+			s.sendActivation(w, r.Context(), 2, res.a)
 			flusher.Flush()
 			return nil
 		case <-keepalive.C:
@@ -156,7 +163,8 @@ func (s *Server) activationEvents(w http.ResponseWriter, r *http.Request) error 
 	}
 }
 
-func (s *Server) sendActivation(w http.ResponseWriter, ctx context.Context, a pairing.Activation) error {
+// sendActivation writes one "activation" event; seq is its event ID.
+func (s *Server) sendActivation(w http.ResponseWriter, ctx context.Context, seq int, a pairing.Activation) error {
 	v, err := s.view(ctx, a)
 	if err != nil {
 		return err
@@ -165,6 +173,6 @@ func (s *Server) sendActivation(w http.ResponseWriter, ctx context.Context, a pa
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "event: activation\nid: %s\ndata: %s\n\n", a.Status, b)
+	_, err = fmt.Fprintf(w, "event: activation\nid: %d\ndata: %s\n\n", seq, b)
 	return err
 }

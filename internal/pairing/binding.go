@@ -212,6 +212,12 @@ func (s *Service) ExpireActivations(ctx context.Context) error {
 	return err
 }
 
+// PendingActivations lists the activations waiting for a device, for
+// operators and tools.
+func (s *Service) PendingActivations(ctx context.Context, deviceID string) ([]Activation, error) {
+	return s.store.PendingActivations(ctx, deviceID)
+}
+
 // Activation returns the user's activation.
 func (s *Service) Activation(ctx context.Context, userID, id string) (Activation, error) {
 	a, err := s.store.Activation(ctx, id)

@@ -36,11 +36,18 @@ func (s *Service) userDevice(ctx context.Context, d Device) (UserDevice, error) 
 	return ud, nil
 }
 
-// ActivatedDevice returns the device an activation bound, as its user sees it.
+// ActivatedDevice returns the device an activation bound, as its user sees
+// it. Once the device has left that user, the binding shown is the one the
+// activation made, not whoever holds the device now.
 func (s *Service) ActivatedDevice(ctx context.Context, a Activation) (UserDevice, error) {
 	d, err := s.store.Device(ctx, a.DeviceID)
 	if err != nil {
 		return UserDevice{}, err
+	}
+	if d.OwnerID != a.UserID || d.HomeID != a.HomeID {
+		d.OwnerID, d.HomeID, d.TimeZone, d.BoundAt = a.UserID, a.HomeID, a.TimeZone, a.FinishedAt
+		return UserDevice{UniqueID: d.IMEI, DevID: d.ID, Name: d.Name, ProductID: d.ProductID, HomeID: d.HomeID,
+			OwnerID: d.OwnerID, Type: ActivatorTypeNB, BoundAt: d.BoundAt, TimeZone: d.TimeZone}, nil
 	}
 	return s.userDevice(ctx, d)
 }

@@ -1,0 +1,159 @@
+package activator
+
+import (
+	"errors"
+	"strconv"
+)
+
+// Error is an error the nbpair server answered with, in the API's one JSON
+// shape, or the outcome of an activation that did not pair (the seed's
+// ThingSmartActivatorDiscoveryError). Branch on Code, or use errors.Is with
+// the Err* sentinels, which match any *Error with the same Code.
+type Error struct {
+	// Code is the stable numeric code, one of the Code* constants. It is 0
+	// when the server's answer was not the API's JSON error (a proxy's
+	// page, say), and CodeNetwork when the SDK could not reach the server.
+	Code int `json:"code"`
+	// Name is the code's stable name, such as "DeviceAlreadyBound".
+	Name string `json:"name"`
+	// Message says, for people, what was wrong; it may change between
+	// server versions.
+	Message string `json:"message"`
+	// HTTPStatus is the status of the HTTP answer that carried the error,
+	// or 0 when the error is the outcome of an activation (the server
+	// answered 200 with a failed or stopped activation) or CodeNetwork.
+	HTTPStatus int `json:"-"`
+
+	cause error // the failure behind an error the SDK made itself
+}
+
+// The codes of the API. 1512 and 37xx are the seed's
+// ThingSmartActivatorDiscoveryError codes; 40xx and 50xx are nbpair's own.
+const (
+	// CodeTimeout: the device did not register, or the bind did not
+	// finish, within the activation's timeout.
+	CodeTimeout = 1512
+	// CodeDeviceActiveRepeated: the user has an activation for this
+	// device running already.
+	CodeDeviceActiveRepeated = 3710
+	// CodeDeviceAlreadyBound: the device is bound to another account; its
+	// owner must remove it or the device must be reset.
+	CodeDeviceAlreadyBound = 3711
+	// CodeDeviceHasResetFactory: the device was factory-reset while the
+	// activation ran.
+	CodeDeviceHasResetFactory = 3716
+	// CodeProductNotExists: the request names a product the server does
+	// not know.
+	CodeProductNotExists = 3717
+	// CodeTokenExpired: the session has expired; log in again.
+	CodeTokenExpired = 3718
+	// CodePermissionDenied: the user may not do this, for example add
+	// devices to a home that is not theirs.
+	CodePermissionDenied = 3719
+	// CodeUserSessionLoss: not logged in (no token, or an unknown one).
+	CodeUserSessionLoss = 3720
+	// CodeRemoteAPIParamLoss: a required parameter is missing.
+	CodeRemoteAPIParamLoss = 3721
+	// CodeRemoteAPIParamBlank: a parameter is blank.
+	CodeRemoteAPIParamBlank = 3722
+	// CodeRemoteAPIParamIllegal: a parameter is malformed.
+	CodeRemoteAPIParamIllegal = 3723
+	// CodeInvalidParameters: the request body is not JSON of the right
+	// shape.
+	CodeInvalidParameters = 3724
+	// CodeDeviceNotExist: no device has that pairing ID (nbId).
+	CodeDeviceNotExist = 3733
+	// CodeNotFound: no such device, home, activation or API route.
+	CodeNotFound = 4004
+	// CodeAlreadyExists: the username is taken (or the thing exists).
+	CodeAlreadyExists = 4009
+	// CodeInvalidCredentials: wrong username or password.
+	CodeInvalidCredentials = 4010
+	// CodeBodyTooLarge: the request body was larger than the server
+	// accepts.
+	CodeBodyTooLarge = 4013
+	// CodeUnsupportedMediaType: the request body was not JSON.
+	CodeUnsupportedMediaType = 4015
+	// CodeActivationStopped: the activation was stopped (StopActive, or a
+	// DELETE from another client of the same user).
+	CodeActivationStopped = 4020
+	// CodeQRCodeNotRecognised: the scanned text is not a device label of
+	// this cloud.
+	CodeQRCodeNotRecognised = 4100
+	// CodeQRCodeTooLong: the scanned text is too long to be a label.
+	CodeQRCodeTooLong = 4101
+	// CodeInternalError: a fault in the server; the request can be
+	// retried.
+	CodeInternalError = 5000
+	// CodeNetwork is not a server code: the SDK could not reach the server
+	// or read its answer. It appears only in an ErrorModel (Discovery's
+	// delegate has no other way to say so); errors.Unwrap gives the cause.
+	// Client methods return network failures as plain wrapped errors.
+	CodeNetwork = -1
+)
+
+// Sentinels for errors.Is: each matches any *Error with its Code, whatever
+// the Name, Message and HTTPStatus.
+var (
+	ErrTimeout               = &Error{Code: CodeTimeout, Name: "Timeout"}
+	ErrDeviceActiveRepeated  = &Error{Code: CodeDeviceActiveRepeated, Name: "DeviceActiveRepeated"}
+	ErrDeviceAlreadyBound    = &Error{Code: CodeDeviceAlreadyBound, Name: "DeviceAlreadyBound"}
+	ErrDeviceHasResetFactory = &Error{Code: CodeDeviceHasResetFactory, Name: "DeviceHasResetFactory"}
+	ErrProductNotExists      = &Error{Code: CodeProductNotExists, Name: "ProductNotExists"}
+	ErrTokenExpired          = &Error{Code: CodeTokenExpired, Name: "TokenExpired"}
+	ErrPermissionDenied      = &Error{Code: CodePermissionDenied, Name: "PermissionDenied"}
+	ErrUserSessionLoss       = &Error{Code: CodeUserSessionLoss, Name: "UserSessionLoss"}
+	ErrRemoteAPIParamLoss    = &Error{Code: CodeRemoteAPIParamLoss, Name: "RemoteApiParamLoss"}
+	ErrRemoteAPIParamBlank   = &Error{Code: CodeRemoteAPIParamBlank, Name: "RemoteApiParamBlank"}
+	ErrRemoteAPIParamIllegal = &Error{Code: CodeRemoteAPIParamIllegal, Name: "RemoteApiParamIllegal"}
+	ErrInvalidParameters     = &Error{Code: CodeInvalidParameters, Name: "InvalidParameters"}
+	ErrDeviceNotExist        = &Error{Code: CodeDeviceNotExist, Name: "DeviceNotExist"}
+	ErrNotFound              = &Error{Code: CodeNotFound, Name: "NotFound"}
+	ErrAlreadyExists         = &Error{Code: CodeAlreadyExists, Name: "AlreadyExists"}
+	ErrInvalidCredentials    = &Error{Code: CodeInvalidCredentials, Name: "InvalidCredentials"}
+	ErrBodyTooLarge          = &Error{Code: CodeBodyTooLarge, Name: "BodyTooLarge"}
+	ErrUnsupportedMediaType  = &Error{Code: CodeUnsupportedMediaType, Name: "UnsupportedMediaType"}
+	ErrActivationStopped     = &Error{Code: CodeActivationStopped, Name: "ActivationStopped"}
+	ErrQRCodeNotRecognised   = &Error{Code: CodeQRCodeNotRecognised, Name: "QRCodeNotRecognised"}
+	ErrQRCodeTooLong         = &Error{Code: CodeQRCodeTooLong, Name: "QRCodeTooLong"}
+	ErrInternalError         = &Error{Code: CodeInternalError, Name: "InternalError"}
+	ErrNetwork               = &Error{Code: CodeNetwork, Name: "NetworkError"}
+)
+
+// Error formats the error as "activator: 3711 DeviceAlreadyBound: message".
+func (e *Error) Error() string {
+	s := "activator: " + strconv.Itoa(e.Code)
+	if e.Name != "" {
+		s += " " + e.Name
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// Is reports whether target is an *Error with the same Code, so that
+// errors.Is(err, ErrDeviceAlreadyBound) holds for every 3711.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t != nil && e != nil && t.Code == e.Code
+}
+
+// Unwrap returns the failure behind an error the SDK made itself: the
+// network error of a CodeNetwork error, or what failed meanwhile when a
+// Discovery gave up waiting for the server (CodeTimeout). It returns nil
+// for the errors the server answered with.
+func (e *Error) Unwrap() error { return e.cause }
+
+// asError turns any error into an *Error for an ErrorModel: an *Error in
+// err's chain as it is, anything else as a CodeNetwork error wrapping it.
+func asError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: CodeNetwork, Name: ErrNetwork.Name, Message: err.Error(), cause: err}
+}
