@@ -22,10 +22,16 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"demo", "the whole pairing story on this machine: server, device, QR label, app; ends paired", runDemo},
 		{"serve", "run the pairing cloud (CoAP/LwM2M for devices, HTTP for apps and admins)", runServe},
 		{"provision", "provision a device by IMEI and print its device ID, nbId and QR text", runProvision},
 		{"devices", "list provisioned devices, or show one with its registration", runDevices},
 		{"device", "simulate an NB-IoT device: register, wake up, print each state change", runDevice},
+		{"signup", "create an app account and log in", runSignUp},
+		{"login", "log in to an nbpair server; the session is kept in your config directory", runLogIn},
+		{"homes", "list your homes, or create one (--create NAME)", runHomes},
+		{"pair", "pair a device: scan its label (--qr-image or --code) into a home (--home)", runPair},
+		{"qr", "encode text as a QR label PNG, or decode a label image", runQR},
 		{"config", "print the default configuration, or check a file (config print-default | check FILE)", runConfig},
 	}
 }

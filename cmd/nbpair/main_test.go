@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -202,5 +203,64 @@ func TestConfigPrintDefaultIsALoadableFile(t *testing.T) {
 	out, err := exec.Command(binary, "config", "check", bad).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "httpAddr") {
 		t.Fatalf("config check of a bad file: %v\n%s", err, out)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	out := runCLI(t, "demo")
+	if !strings.HasSuffix(strings.TrimSpace(out), "Device is paired") {
+		t.Fatalf("demo printed:\n%s", out)
+	}
+	for step := 1; step <= 10; step++ {
+		if !regexp.MustCompile(fmt.Sprintf(`(?m)^\s+%d\s+\S`, step)).MatchString(out) {
+			t.Errorf("step %d missing from:\n%s", step, out)
+		}
+	}
+	m := regexp.MustCompile(`written to (\S+\.png)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no label path in:\n%s", out)
+	}
+	defer os.RemoveAll(filepath.Dir(m[1]))
+	if decoded := runCLI(t, "qr", "decode", m[1]); !strings.Contains(decoded, "/nb/") {
+		t.Errorf("the demo's label decodes to %q", decoded)
+	}
+}
+
+// The app on the command line: sign up, create a home, pair a device from
+// a photo of its label.
+func TestPairCommand(t *testing.T) {
+	dir := t.TempDir()
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
+	coapAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
+	start(t, "serve", "--data-dir", dir, "--http-addr", httpAddr, "--coap-addr", coapAddr)
+	base := "http://" + httpAddr
+	waitHealthy(t, base)
+	admin := []string{"--server", base, "--token-file", filepath.Join(dir, "admin.token")}
+	runCLI(t, append([]string{"provision", "--imei", "868000000000002"}, admin...)...)
+	var dev struct{ QR string }
+	if err := json.Unmarshal([]byte(runCLI(t, append(append([]string{"devices", "--json"}, admin...), "868000000000002")...)), &dev); err != nil {
+		t.Fatal(err)
+	}
+	label := filepath.Join(t.TempDir(), "label.png")
+	runCLI(t, "qr", "encode", "-o", label, dev.QR)
+
+	session := filepath.Join(t.TempDir(), "session.json")
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("a long password\n"), 0o600)
+	runCLI(t, "signup", "--server", base, "--username", "alice", "--password-file", pw, "--session-file", session)
+	runCLI(t, "homes", "--session-file", session, "--create", "Flat")
+	start(t, "device", "--server", "coap://"+coapAddr, "--imei", "868000000000002")
+
+	out := runCLI(t, "pair", "--session-file", session, "--home", "flat", "--qr-image", label, "--timeout", "30s")
+	if !strings.Contains(out, "Device is paired") {
+		t.Fatalf("pair printed:\n%s", out)
+	}
+	// Pairing it again for another user says whose it is and what to do.
+	runCLI(t, "signup", "--server", base, "--username", "bob", "--password-file", pw, "--session-file", session)
+	runCLI(t, "homes", "--session-file", session, "--create", "Bob's")
+	cmd := exec.Command(binary, "pair", "--session-file", session, "--home", "Bob's", "--code", dev.QR)
+	b, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "3711") || !strings.Contains(string(b), "what to do") {
+		t.Fatalf("pairing a bound device: %v\n%s", err, b)
 	}
 }

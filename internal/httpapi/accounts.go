@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/nbpair/nbpair/internal/pairing"
 )
@@ -28,9 +29,9 @@ func (s *Server) signUp(w http.ResponseWriter, r *http.Request) error {
 }
 
 type sessionResponse struct {
-	Token     string `json:"token"`
-	UID       string `json:"uid"`
-	ExpiresAt string `json:"expiresAt"`
+	Token     string    `json:"token"`
+	UID       string    `json:"uid"`
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 func (s *Server) logIn(w http.ResponseWriter, r *http.Request) error {
@@ -42,7 +43,7 @@ func (s *Server) logIn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, sessionResponse{Token: tok, UID: se.UserID, ExpiresAt: se.ExpiresAt.Format(timeFormat)})
+	writeJSON(w, http.StatusCreated, sessionResponse{Token: tok, UID: se.UserID, ExpiresAt: se.ExpiresAt})
 	return nil
 }
 

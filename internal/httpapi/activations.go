@@ -10,9 +10,6 @@ import (
 	"github.com/nbpair/nbpair/internal/pairing"
 )
 
-// timeFormat is how times appear in the API: RFC 3339 with milliseconds.
-const timeFormat = "2006-01-02T15:04:05.000Z07:00"
-
 // maxWait bounds a long-poll.
 const maxWait = 60 * time.Second
 

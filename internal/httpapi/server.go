@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/nbpair/nbpair/internal/pairing"
@@ -159,8 +158,8 @@ func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) error {
 // admin requires the admin bearer token.
 func (s *Server) admin(h apiHandler) apiHandler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
+		tok := bearer(r)
+		if tok == "" {
 			return apiError(codeUserSessionLoss, "send the admin token as 'Authorization: Bearer <token>' (it is in the data directory, file admin.token)")
 		}
 		sum := sha256.Sum256([]byte(tok))

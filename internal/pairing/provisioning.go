@@ -49,6 +49,9 @@ func (s *Service) Provision(ctx context.Context, req ProvisionRequest) (Device, 
 
 // CreateProduct creates a product.
 func (s *Service) CreateProduct(ctx context.Context, p Product) (Product, error) {
+	if p.ID == "" || p.Name == "" {
+		return Product{}, fmt.Errorf("%w: id and name are required", ErrMissing)
+	}
 	if err := validProductID(p.ID); err != nil {
 		return Product{}, err
 	}

@@ -1,0 +1,78 @@
+package qr
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzDecode feeds Decode arbitrary bytes, starting from small real labels
+// in every format. Decode must never panic, must fail only with one of its
+// sentinels, and must return only non-empty UTF-8 text. Found inputs
+// live in testdata/fuzz/FuzzDecode.
+func FuzzDecode(f *testing.F) {
+	png, err := EncodePNG("x", 29) // version 1, 1 px a module
+	if err != nil {
+		f.Fatal(err)
+	}
+	img := labelImage(f, "https://pair.example.com/nb/0123", 0)
+	for _, seed := range [][]byte{
+		png,
+		encodeGIF(f, img),
+		encodeJPEG(f, img, 50),
+		pngHeader(50000, 50000),
+		png[:len(png)/2],
+		nil,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		text, err := Decode(bytes.NewReader(data))
+		if err != nil {
+			if !errors.Is(err, ErrNotImage) && !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrNoCode) {
+				t.Fatalf("error %v wraps none of the sentinels", err)
+			}
+			return
+		}
+		if text == "" {
+			t.Fatal("decoded an empty text without error")
+		}
+		if !utf8.ValidString(text) {
+			t.Fatalf("decoded text is not UTF-8: %q", text)
+		}
+	})
+}
+
+// FuzzScan feeds the QR reader grey pixels directly, past the image
+// decoders' checksums that keep FuzzDecode's mutations from reaching it:
+// the first byte is the width, the rest are the pixels row by row. scan
+// must never panic and must return only non-empty UTF-8 text or ErrNoCode.
+func FuzzScan(f *testing.F) {
+	for _, seed := range []*image.Gray{
+		labelImage(f, "x", 29),
+		labelImage(f, "https://pair.example.com/nb/0123", 2*37),
+		rotate(labelImage(f, "nbpair", 3*25), 20),
+	} {
+		f.Add(append([]byte{byte(seed.Rect.Dx())}, seed.Pix...))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 2 || data[0] == 0 {
+			return
+		}
+		w := int(data[0])
+		h := (len(data) - 1) / w
+		if h == 0 {
+			return
+		}
+		g := &image.Gray{Pix: data[1 : 1+w*h], Stride: w, Rect: image.Rect(0, 0, w, h)}
+		text, err := scan(g)
+		switch {
+		case err != nil && !errors.Is(err, ErrNoCode):
+			t.Fatalf("error %v does not wrap ErrNoCode", err)
+		case err == nil && (text == "" || !utf8.ValidString(text)):
+			t.Fatalf("decoded %q", text)
+		}
+	})
+}
