@@ -91,16 +91,22 @@ func (s *rawSocket) recv(t *testing.T, timeout time.Duration) (message.Message, 
 }
 
 // exchange sends a request and returns the answer to it, skipping the
-// server's own requests (such as a Write of the Pairing object).
+// server's own requests (such as a Write of the Pairing object). Like a
+// CoAP client it sends the same datagram again each second without an
+// answer: a retransmission that arrives while the first copy is still
+// being handled is dropped by the server, and answered once it is done.
 func (s *rawSocket) exchange(t *testing.T, r rawRequest) message.Message {
 	t.Helper()
 	req := r.encode(t)
-	s.send(t, req)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		m, ok := s.recv(t, time.Until(deadline))
-		if ok && string(m.Token) == string(r.token()) && m.Code >= 64 {
-			return m
+		s.send(t, req)
+		wait := time.Now().Add(time.Second)
+		for time.Now().Before(wait) {
+			m, ok := s.recv(t, time.Until(wait))
+			if ok && string(m.Token) == string(r.token()) && m.Code >= 64 {
+				return m
+			}
 		}
 	}
 	t.Fatalf("no answer to %v %s", r.code, strings.Join(r.path, "/"))
