@@ -147,7 +147,7 @@ func TestServeProvisionDevice(t *testing.T) {
 	}
 	admin := []string{"--server", "http://" + httpAddr, "--token-file", filepath.Join(dir, "admin.token")}
 	out := runCLI(t, append([]string{"provision", "--imei", "868000000000001"}, admin...)...)
-	id := regexp.MustCompile(`device ID: (dev_\w+)`).FindStringSubmatch(out)
+	id := regexp.MustCompile(`device ID:\s+(dev_\w+)`).FindStringSubmatch(out)
 	if id == nil || !regexp.MustCompile(`QR text:\s+https://pair\.example\.com/nb/[0-9a-f]{32}`).MatchString(out) {
 		t.Fatalf("provision printed:\n%s", out)
 	}

@@ -65,7 +65,10 @@ func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := json.Unmarshal(d, &v); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "device ID: %s\nIMEI:      %s\nnbId:      %s\nQR text:   %s\n", v.ID, v.IMEI, v.NbID, v.QR)
+	var cred struct{ PSKIdentity, PSK string }
+	json.Unmarshal(d, &cred)
+	fmt.Fprintf(stdout, "device ID:    %s\nIMEI:         %s\nnbId:         %s\nQR text:      %s\nPSK identity: %s\nPSK (hex):    %s\n",
+		v.ID, v.IMEI, v.NbID, v.QR, cred.PSKIdentity, cred.PSK)
 	return nil
 }
 

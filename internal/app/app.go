@@ -26,8 +26,13 @@ import (
 	"github.com/nbpair/nbpair/internal/store/sqlite"
 )
 
-// AdminTokenFile is the name of the admin token file in the data directory.
-const AdminTokenFile = "admin.token"
+// Files in the data directory besides the database.
+const (
+	// AdminTokenFile holds the bearer token of the admin API.
+	AdminTokenFile = "admin.token"
+	// SecretKeyFile holds the key that seals device PSKs at rest.
+	SecretKeyFile = "secret.key"
+)
 
 // App is a running nbpair node.
 type App struct {
@@ -46,10 +51,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	token, err := ensureAdminToken(cfg.DataDir, log)
+	token, err := ensureSecretFile(filepath.Join(cfg.DataDir, AdminTokenFile), 32, log,
+		"created the admin token; admin requests send 'Authorization: Bearer <token>'")
 	if err != nil {
 		return nil, err
 	}
+	secret, err := ensureSecretFile(filepath.Join(cfg.DataDir, SecretKeyFile), pairing.SecretKeyLen, log,
+		"created the key that seals device PSKs in the database; back it up with the database, apart from it")
+	if err != nil {
+		return nil, err
+	}
+	secretKey, _ := hex.DecodeString(secret)
 	a := &App{cfg: cfg, log: log, bus: events.New(4, 1024)}
 	if a.httpL, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
@@ -58,12 +70,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		a.httpL.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	a.svc = pairing.NewService(a.store, a.bus, log, pairing.Options{
+	a.svc, err = pairing.NewService(a.store, a.bus, log, pairing.Options{
 		PublicURL:   cfg.PublicBase(a.HTTPAddr()),
 		AwakeWindow: time.Duration(cfg.AwakeWindow),
 		ExpiryGrace: time.Duration(cfg.ExpiryGrace),
 		SessionTTL:  time.Duration(cfg.SessionTTL),
+		SecretKey:   secretKey,
+		RequireDTLS: cfg.Profile == config.ProfileProduction,
 	})
+	if err != nil {
+		a.httpL.Close()
+		a.store.Close()
+		return nil, err
+	}
 	a.coap = lwm2m.New(a.svc, log.With("component", "coap"), lwm2m.Config{
 		Addr: cfg.CoAPAddr, ACKTimeout: time.Duration(cfg.CoAPACKTimeout), MaxRetransmit: cfg.CoAPMaxRetransmit,
 	})
@@ -126,25 +145,26 @@ func (a *App) shutdown(sweeperDone <-chan struct{}) error {
 	return errors.Join(errs...)
 }
 
-// ensureAdminToken returns the admin token, creating it (mode 0600) on
-// first start.
-func ensureAdminToken(dir string, log *slog.Logger) (string, error) {
-	path := filepath.Join(dir, AdminTokenFile)
+// ensureSecretFile returns the hex secret in path, creating it with n
+// random bytes (mode 0600) on first start and logging msg.
+func ensureSecretFile(path string, n int, log *slog.Logger, msg string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
-		if tok := strings.TrimSpace(string(b)); tok != "" {
-			return tok, nil
+		tok := strings.TrimSpace(string(b))
+		if raw, err := hex.DecodeString(tok); err != nil || len(raw) != n {
+			return "", fmt.Errorf("%s: want %d bytes as hex", path, n)
 		}
+		return tok, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("admin token: %w", err)
+		return "", err
 	}
-	raw := make([]byte, 32)
+	raw := make([]byte, n)
 	rand.Read(raw)
 	tok := hex.EncodeToString(raw)
 	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("admin token: %w", err)
+		return "", err
 	}
 	abs, _ := filepath.Abs(path)
-	log.Info("created the admin token; admin requests send 'Authorization: Bearer <token>'", "file", abs)
+	log.Info(msg, "file", abs)
 	return tok, nil
 }

@@ -16,8 +16,16 @@ import (
 	"time"
 )
 
+// The configuration profiles.
+const (
+	ProfileDevelopment = "development"
+	// ProfileProduction refuses plain CoAP from every device.
+	ProfileProduction = "production"
+)
+
 // Config is everything `nbpair serve` can be told.
 type Config struct {
+	Profile   string `json:"profile"` // development or production
 	DataDir   string `json:"dataDir"`
 	HTTPAddr  string `json:"httpAddr"`
 	CoAPAddr  string `json:"coapAddr"`
@@ -36,6 +44,7 @@ type Config struct {
 // Default is the configuration `nbpair serve` runs with when told nothing.
 func Default() Config {
 	return Config{
+		Profile:           ProfileDevelopment,
 		DataDir:           "nbpair-data",
 		HTTPAddr:          ":8080",
 		CoAPAddr:          ":5683",
@@ -85,7 +94,8 @@ type field struct {
 
 func (c *Config) fields() []field {
 	return []field{
-		{"data-dir", "directory of the database and the admin token", (*stringValue)(&c.DataDir)},
+		{"profile", "development, or production (devices must use DTLS)", (*stringValue)(&c.Profile)},
+		{"data-dir", "directory of the database, the admin token and the secret key", (*stringValue)(&c.DataDir)},
 		{"http-addr", "HTTP listen address (apps, admins, /healthz)", (*stringValue)(&c.HTTPAddr)},
 		{"coap-addr", "CoAP/UDP listen address (LwM2M devices)", (*stringValue)(&c.CoAPAddr)},
 		{"public-url", "base URL of QR labels, e.g. https://pair.example.com", (*stringValue)(&c.PublicURL)},
@@ -156,6 +166,9 @@ func (c *Config) loadFile(path string) error {
 // Validate checks every field and names the first bad one.
 func (c *Config) Validate() error {
 	var errs []error
+	if c.Profile != ProfileDevelopment && c.Profile != ProfileProduction {
+		errs = append(errs, fmt.Errorf("profile: %q is not development or production", c.Profile))
+	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("dataDir: must not be empty"))
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/hex"
 	"net/http"
 	"strconv"
 
@@ -11,6 +12,7 @@ type createProductRequest struct {
 	ID           string `json:"id"`
 	Name         string `json:"name"`
 	AutoRegister bool   `json:"autoRegister"`
+	PlainCoAP    *bool  `json:"plainCoap"` // true when absent
 }
 
 func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) error {
@@ -18,7 +20,8 @@ func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	p, err := s.svc.CreateProduct(r.Context(), pairing.Product{ID: req.ID, Name: req.Name, AutoRegister: req.AutoRegister})
+	plain := req.PlainCoAP == nil || *req.PlainCoAP
+	p, err := s.svc.CreateProduct(r.Context(), pairing.Product{ID: req.ID, Name: req.Name, AutoRegister: req.AutoRegister, PlainCoAP: plain})
 	if err != nil {
 		return err
 	}
@@ -55,8 +58,16 @@ func (s *Server) provision(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/v1/admin/devices/"+d.ID)
-	writeJSON(w, http.StatusCreated, st)
+	writeJSON(w, http.StatusCreated, provisionedView{DeviceStatus: st, PSKIdentity: d.PSKIdentity(), PSK: hex.EncodeToString(d.PSK)})
 	return nil
+}
+
+// provisionedView is the answer to provisioning: the device with its DTLS
+// credentials, shown this once.
+type provisionedView struct {
+	pairing.DeviceStatus
+	PSKIdentity string `json:"pskIdentity"`
+	PSK         string `json:"psk"` // hex
 }
 
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {

@@ -52,7 +52,7 @@ func (s *Server) register(w mux.ResponseWriter, r *mux.Message) error {
 		return err
 	}
 	reg, err := s.svc.Register(r.Context(), pairing.RegisterRequest{
-		Query: q, Objects: objs, Addr: w.Conn().RemoteAddr().String(),
+		Query: q, Objects: objs, Addr: w.Conn().RemoteAddr().String(), Peer: s.peer(w.Conn()),
 	})
 	if err != nil {
 		return err
@@ -74,7 +74,7 @@ func (s *Server) update(w mux.ResponseWriter, r *mux.Message, regID string) erro
 		return err
 	}
 	reg, err := s.svc.Update(r.Context(), pairing.UpdateRequest{
-		RegistrationID: regID, Query: q, Objects: objs, Addr: w.Conn().RemoteAddr().String(),
+		RegistrationID: regID, Query: q, Objects: objs, Addr: w.Conn().RemoteAddr().String(), Peer: s.peer(w.Conn()),
 	})
 	if err != nil {
 		return err
@@ -84,12 +84,15 @@ func (s *Server) update(w mux.ResponseWriter, r *mux.Message, regID string) erro
 }
 
 func (s *Server) deregister(w mux.ResponseWriter, r *mux.Message, regID string) error {
-	if err := s.svc.Deregister(r.Context(), regID); err != nil {
+	if err := s.svc.Deregister(r.Context(), regID, s.peer(w.Conn())); err != nil {
 		return err
 	}
 	s.log.Info("de-registered", "registration", regID, "remote_addr", w.Conn().RemoteAddr().String())
 	return w.SetResponse(codes.Deleted, message.TextPlain, nil)
 }
+
+// peer says who sent a request: plain CoAP knows nothing of the sender.
+func (s *Server) peer(mux.Conn) pairing.Peer { return pairing.Peer{} }
 
 func queries(r *mux.Message) []string {
 	q, err := r.Queries()
@@ -146,7 +149,7 @@ func codeOf(err error) codes.Code {
 		return ce.code
 	case errors.Is(err, wire.ErrBadQuery), errors.Is(err, wire.ErrBadLinkFormat), errors.Is(err, pairing.ErrInvalid):
 		return codes.BadRequest
-	case errors.Is(err, pairing.ErrUnknownEndpoint):
+	case errors.Is(err, pairing.ErrUnknownEndpoint), errors.Is(err, pairing.ErrPlainRefused):
 		return codes.Forbidden
 	case errors.Is(err, pairing.ErrNotFound):
 		return codes.NotFound

@@ -19,8 +19,12 @@ type Product struct {
 	Name string `json:"name"`
 	// AutoRegister lets devices of this product that were never provisioned
 	// create themselves when they first register (they send pid=<ID>).
-	AutoRegister bool      `json:"autoRegister"`
-	CreatedAt    time.Time `json:"createdAt"`
+	AutoRegister bool `json:"autoRegister"`
+	// PlainCoAP lets devices of this product register without DTLS. It is
+	// for development; the production profile refuses plain CoAP whatever
+	// the product says.
+	PlainCoAP bool      `json:"plainCoap"`
+	CreatedAt time.Time `json:"createdAt"`
 }
 
 // DefaultProductID is the product created with a new store, so that a device
@@ -38,6 +42,9 @@ type Device struct {
 	CreatedAt time.Time `json:"createdAt"`
 	// FirstRegisteredAt is zero until the device first registers.
 	FirstRegisteredAt time.Time `json:"firstRegisteredAt,omitzero"`
+
+	// SealedPSK is the device's DTLS pre-shared key, encrypted at rest.
+	SealedPSK []byte `json:"-"`
 
 	// OwnerID, HomeID, TimeZone and BoundAt are set while the device is
 	// bound to a user's home.
@@ -72,7 +79,9 @@ type Registration struct {
 	Objects   []string `json:"objects"`
 	// Addr is the source address of the last uplink; NB-IoT NATs rebind
 	// often, so every uplink refreshes it.
-	Addr         string    `json:"remoteAddr"`
+	Addr string `json:"remoteAddr"`
+	// Secure is set when the device registered over DTLS.
+	Secure       bool      `json:"secure"`
 	RegisteredAt time.Time `json:"registeredAt"`
 	LastSeen     time.Time `json:"lastSeen"`
 	ExpiresAt    time.Time `json:"expiresAt"`

@@ -16,8 +16,33 @@ type ProvisionRequest struct {
 	Name      string
 }
 
-// Provision creates a device with a new device ID and pairing ID.
-func (s *Service) Provision(ctx context.Context, req ProvisionRequest) (Device, error) {
+// Provisioned is a newly provisioned device with its PSK in the clear:
+// shown once, to the admin who provisions, for the factory.
+type Provisioned struct {
+	Device
+	PSK []byte
+}
+
+// PSKIdentity is the DTLS PSK identity of the device: its endpoint name.
+func (p Provisioned) PSKIdentity() string { return p.Endpoint() }
+
+// Provision creates a device with a new device ID, pairing ID and PSK.
+func (s *Service) Provision(ctx context.Context, req ProvisionRequest) (Provisioned, error) {
+	d, err := s.newDevice(ctx, req)
+	if err != nil {
+		return Provisioned{}, err
+	}
+	psk := randomBytes(PSKLen)
+	d.SealedPSK = s.sealer.seal(d.ID, psk)
+	if err := s.store.CreateDevice(ctx, d); err != nil {
+		return Provisioned{}, err
+	}
+	s.log.Info("device provisioned", "device_id", d.ID, "imei", d.IMEI, "product_id", d.ProductID)
+	return Provisioned{Device: d, PSK: psk}, nil
+}
+
+// newDevice validates a provisioning request and builds its device.
+func (s *Service) newDevice(ctx context.Context, req ProvisionRequest) (Device, error) {
 	if req.IMEI == "" {
 		return Device{}, fmt.Errorf("%w: imei is required", ErrMissing)
 	}
@@ -40,11 +65,21 @@ func (s *Service) Provision(ctx context.Context, req ProvisionRequest) (Device, 
 	if d.Name == "" {
 		d.Name = "NB-IoT device " + req.IMEI[len(req.IMEI)-4:]
 	}
-	if err := s.store.CreateDevice(ctx, d); err != nil {
-		return Device{}, err
-	}
-	s.log.Info("device provisioned", "device_id", d.ID, "imei", d.IMEI, "product_id", d.ProductID)
 	return d, nil
+}
+
+// DevicePSK returns the PSK of the device whose DTLS PSK identity (its
+// endpoint name) is given.
+func (s *Service) DevicePSK(ctx context.Context, identity string) ([]byte, error) {
+	imei, ok := wire.IMEIFromEndpoint(identity)
+	if !ok {
+		return nil, fmt.Errorf("%w: identity %q is not urn:imei:<IMEI>", ErrUnknownEndpoint, identity)
+	}
+	d, err := s.store.DeviceByIMEI(ctx, imei)
+	if err != nil {
+		return nil, err
+	}
+	return s.sealer.open(d.ID, d.SealedPSK)
 }
 
 // CreateProduct creates a product.

@@ -14,6 +14,29 @@ type RegisterRequest struct {
 	Query   wire.RegisterQuery
 	Objects []wire.ObjectLink
 	Addr    string // source address, host:port
+	// Peer is who sent the request: over DTLS, the PSK identity the
+	// handshake proved.
+	Peer Peer
+}
+
+// Peer is the sender of a device request.
+type Peer struct {
+	// Secure is set when the request came over DTLS.
+	Secure bool
+	// Identity is the DTLS PSK identity; it must be the endpoint name.
+	Identity string
+}
+
+// may reports whether the peer may act for the registration: a device that
+// registered over DTLS is only ever heard over DTLS, under its own identity.
+func (p Peer) may(r Registration) error {
+	switch {
+	case r.Secure && !p.Secure:
+		return fmt.Errorf("%w: registration %s was made over DTLS; plain CoAP may not change it", ErrPlainRefused, r.ID)
+	case p.Secure && p.Identity != r.Endpoint:
+		return fmt.Errorf("%w: PSK identity %q may not act for %s", ErrUnknownEndpoint, p.Identity, r.Endpoint)
+	}
+	return nil
 }
 
 // UpdateRequest is an LwM2M Update. Objects is nil when the Update carried
@@ -23,6 +46,7 @@ type UpdateRequest struct {
 	Query          wire.UpdateQuery
 	Objects        []wire.ObjectLink
 	Addr           string
+	Peer           Peer
 }
 
 // registerContext carries a Register through its steps.
@@ -44,6 +68,7 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (Registrati
 		run  func(context.Context, *registerContext) error
 	}{
 		{"resolve device", s.resolveDevice},
+		{"check transport", s.checkTransport},
 		{"build registration", s.buildRegistration},
 		{"store registration", s.storeRegistration},
 		{"publish event", s.publishRegistered},
@@ -83,7 +108,8 @@ func (s *Service) autoRegister(ctx context.Context, rc *registerContext, imei st
 	if err != nil || !p.AutoRegister {
 		return fmt.Errorf("%w: IMEI %s is not provisioned and product %q does not allow auto-registration", ErrUnknownEndpoint, imei, pid)
 	}
-	d, err := s.Provision(ctx, ProvisionRequest{IMEI: imei, ProductID: pid})
+	prov, err := s.Provision(ctx, ProvisionRequest{IMEI: imei, ProductID: pid})
+	d := prov.Device
 	if errors.Is(err, ErrDeviceExists) { // a concurrent Register created it
 		d, err = s.store.DeviceByIMEI(ctx, imei)
 	}
@@ -95,12 +121,34 @@ func (s *Service) autoRegister(ctx context.Context, rc *registerContext, imei st
 	return nil
 }
 
+// checkTransport refuses plain CoAP for a product that requires DTLS, and
+// for every product in the production profile.
+func (s *Service) checkTransport(ctx context.Context, rc *registerContext) error {
+	if p := rc.req.Peer; p.Secure {
+		if p.Identity != rc.req.Query.Endpoint {
+			return fmt.Errorf("%w: PSK identity %q may not register as %s", ErrUnknownEndpoint, p.Identity, rc.req.Query.Endpoint)
+		}
+		return nil
+	}
+	if s.opts.RequireDTLS {
+		return fmt.Errorf("%w: this cloud accepts devices over DTLS only (coaps)", ErrPlainRefused)
+	}
+	p, err := s.store.Product(ctx, rc.device.ProductID)
+	if err != nil {
+		return err
+	}
+	if !p.PlainCoAP {
+		return fmt.Errorf("%w: product %q requires DTLS (coaps)", ErrPlainRefused, p.ID)
+	}
+	return nil
+}
+
 func (s *Service) buildRegistration(_ context.Context, rc *registerContext) error {
 	q := rc.req.Query
 	rc.reg = Registration{
 		ID: newRegistrationID(), DeviceID: rc.device.ID, Endpoint: q.Endpoint,
 		Lifetime: q.Lifetime, Version: q.Version, Binding: q.Binding, QueueMode: q.QueueMode,
-		Objects: objectPaths(rc.req.Objects), Addr: rc.req.Addr,
+		Objects: objectPaths(rc.req.Objects), Addr: rc.req.Addr, Secure: rc.req.Peer.Secure,
 		RegisteredAt: rc.now, LastSeen: rc.now,
 	}
 	rc.reg.ExpiresAt = s.expiry(rc.now, q.Lifetime)
@@ -141,6 +189,9 @@ func (s *Service) Update(ctx context.Context, req UpdateRequest) (Registration, 
 	if !r.Online(now) { // expired but not yet swept: gone all the same
 		return Registration{}, fmt.Errorf("registration %s expired: %w", r.ID, ErrNotFound)
 	}
+	if err := req.Peer.may(r); err != nil {
+		return Registration{}, err
+	}
 	if req.Query.Lifetime > 0 {
 		r.Lifetime = req.Query.Lifetime
 	}
@@ -162,9 +213,15 @@ func (s *Service) Update(ctx context.Context, req UpdateRequest) (Registration, 
 }
 
 // Deregister handles a device's De-register.
-func (s *Service) Deregister(ctx context.Context, registrationID string) error {
-	r, err := s.store.DeleteRegistration(ctx, registrationID)
+func (s *Service) Deregister(ctx context.Context, registrationID string, peer Peer) error {
+	r, err := s.store.Registration(ctx, registrationID)
 	if err != nil {
+		return err
+	}
+	if err := peer.may(r); err != nil {
+		return err
+	}
+	if r, err = s.store.DeleteRegistration(ctx, registrationID); err != nil {
 		return err
 	}
 	s.publish(ctx, Event{Kind: EventDeregistered, DeviceID: r.DeviceID, Registration: r, At: s.now().UTC()})

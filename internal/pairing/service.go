@@ -28,6 +28,10 @@ type Options struct {
 	DownlinkTimeout time.Duration
 	// SessionTTL is how long a login lasts (default 30 days).
 	SessionTTL time.Duration
+	// SecretKey (32 bytes) seals device PSKs at rest.
+	SecretKey []byte
+	// RequireDTLS refuses plain CoAP registrations for every product.
+	RequireDTLS bool
 }
 
 // Downlinker sends messages to devices. The CoAP server implements it.
@@ -54,6 +58,7 @@ type Service struct {
 	downMu sync.RWMutex
 	down   Downlinker // guarded by downMu
 
+	sealer    *sealer
 	watch     watchers
 	seed      maphash.Seed
 	deliverMu [64]sync.Mutex // one downlink at a time per device, sharded
@@ -61,7 +66,7 @@ type Service struct {
 
 // NewService returns a service on store and bus and subscribes its
 // dispatcher to the bus.
-func NewService(store Store, bus Bus, log *slog.Logger, opts Options) *Service {
+func NewService(store Store, bus Bus, log *slog.Logger, opts Options) (*Service, error) {
 	if opts.AwakeWindow <= 0 {
 		opts.AwakeWindow = 93 * time.Second
 	}
@@ -75,9 +80,13 @@ func NewService(store Store, bus Bus, log *slog.Logger, opts Options) *Service {
 		opts.SessionTTL = sessionTTL
 	}
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
-	s := &Service{store: store, bus: bus, log: log, opts: opts, now: time.Now, seed: maphash.MakeSeed()}
+	sl, err := newSealer(opts.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{store: store, bus: bus, log: log, opts: opts, now: time.Now, seed: maphash.MakeSeed(), sealer: sl}
 	bus.Subscribe(s.dispatch)
-	return s
+	return s, nil
 }
 
 // SetDownlinker sets what downlinks go out through. Until it is set they

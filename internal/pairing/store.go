@@ -14,6 +14,7 @@ var (
 	ErrProductExists    = errors.New("a product with that ID already exists")
 	ErrProductNotExists = errors.New("no such product")
 	ErrUnknownEndpoint  = errors.New("unknown endpoint")
+	ErrPlainRefused     = errors.New("plain CoAP refused")
 	ErrInvalid          = errors.New("invalid parameter")
 	ErrMissing          = errors.New("missing parameter")
 	ErrBlank            = errors.New("blank parameter")

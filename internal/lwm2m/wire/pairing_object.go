@@ -17,7 +17,29 @@ const (
 	PairingResOwnerUID  = 2 // string, empty while unbound
 	PairingResHomeID    = 3 // string, empty while unbound
 	PairingResBoundAt   = 4 // time (Unix seconds), 0 while unbound
+	PairingResReset     = 5 // integer, a ResetKind; sent by the device (LwM2M Send), never written by the server
 )
+
+// ResetKind is the value of the Pairing object's Reset resource: the reset
+// a device asks the cloud for.
+type ResetKind int64
+
+// The resets a device can ask for.
+const (
+	ResetNormal  ResetKind = 1 // unbind, keep the device's data
+	ResetFactory ResetKind = 2 // unbind and erase the device's data
+)
+
+// String names the kind, for example "factory reset".
+func (k ResetKind) String() string {
+	switch k {
+	case ResetNormal:
+		return "normal reset"
+	case ResetFactory:
+		return "factory reset"
+	}
+	return "reset kind " + strconv.FormatInt(int64(k), 10)
+}
 
 // BindState is the value of the Pairing object's bind-state resource.
 type BindState int64

@@ -10,8 +10,8 @@ import (
 
 // CreateProduct implements pairing.Store.
 func (s *Store) CreateProduct(ctx context.Context, p pairing.Product) error {
-	_, err := s.w.ExecContext(ctx, "INSERT INTO products (id, name, auto_register, created_at) VALUES (?, ?, ?, ?)",
-		p.ID, p.Name, p.AutoRegister, nanos(p.CreatedAt))
+	_, err := s.w.ExecContext(ctx, "INSERT INTO products (id, name, auto_register, plain_coap, created_at) VALUES (?, ?, ?, ?, ?)",
+		p.ID, p.Name, p.AutoRegister, p.PlainCoAP, nanos(p.CreatedAt))
 	if isUnique(err) {
 		return fmt.Errorf("product %q: %w", p.ID, pairing.ErrProductExists)
 	}
@@ -22,8 +22,8 @@ func (s *Store) CreateProduct(ctx context.Context, p pairing.Product) error {
 func (s *Store) Product(ctx context.Context, id string) (pairing.Product, error) {
 	var p pairing.Product
 	var created int64
-	err := s.r.QueryRowContext(ctx, "SELECT id, name, auto_register, created_at FROM products WHERE id = ?", id).
-		Scan(&p.ID, &p.Name, &p.AutoRegister, &created)
+	err := s.r.QueryRowContext(ctx, "SELECT id, name, auto_register, plain_coap, created_at FROM products WHERE id = ?", id).
+		Scan(&p.ID, &p.Name, &p.AutoRegister, &p.PlainCoAP, &created)
 	if err == sql.ErrNoRows {
 		return p, pairing.ErrProductNotExists
 	}
@@ -33,7 +33,7 @@ func (s *Store) Product(ctx context.Context, id string) (pairing.Product, error)
 
 // Products implements pairing.Store.
 func (s *Store) Products(ctx context.Context) ([]pairing.Product, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT id, name, auto_register, created_at FROM products ORDER BY id")
+	rows, err := s.r.QueryContext(ctx, "SELECT id, name, auto_register, plain_coap, created_at FROM products ORDER BY id")
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func (s *Store) Products(ctx context.Context) ([]pairing.Product, error) {
 	for rows.Next() {
 		var p pairing.Product
 		var created int64
-		if err := rows.Scan(&p.ID, &p.Name, &p.AutoRegister, &created); err != nil {
+		if err := rows.Scan(&p.ID, &p.Name, &p.AutoRegister, &p.PlainCoAP, &created); err != nil {
 			return nil, err
 		}
 		p.CreatedAt = fromNanos(created)
@@ -53,8 +53,8 @@ func (s *Store) Products(ctx context.Context) ([]pairing.Product, error) {
 
 // CreateDevice implements pairing.Store.
 func (s *Store) CreateDevice(ctx context.Context, d pairing.Device) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO devices (id, product_id, imei, nb_id, name, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, d.ID, d.ProductID, d.IMEI, d.NbID, d.Name, nanos(d.CreatedAt))
+	_, err := s.w.ExecContext(ctx, `INSERT INTO devices (id, product_id, imei, nb_id, name, created_at, psk_sealed)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, d.ID, d.ProductID, d.IMEI, d.NbID, d.Name, nanos(d.CreatedAt), d.SealedPSK)
 	if isUnique(err) {
 		return fmt.Errorf("imei %s: %w", d.IMEI, pairing.ErrDeviceExists)
 	}
@@ -65,13 +65,13 @@ func (s *Store) CreateDevice(ctx context.Context, d pairing.Device) error {
 }
 
 const deviceColumns = `id, product_id, imei, nb_id, name, created_at, COALESCE(first_registered_at, 0),
-	COALESCE(owner_id, ''), COALESCE(home_id, ''), time_zone, COALESCE(bound_at, 0)`
+	COALESCE(owner_id, ''), COALESCE(home_id, ''), time_zone, COALESCE(bound_at, 0), psk_sealed`
 
 func scanDevice(row interface{ Scan(...any) error }) (pairing.Device, error) {
 	var d pairing.Device
 	var created, first, bound int64
 	err := row.Scan(&d.ID, &d.ProductID, &d.IMEI, &d.NbID, &d.Name, &created, &first,
-		&d.OwnerID, &d.HomeID, &d.TimeZone, &bound)
+		&d.OwnerID, &d.HomeID, &d.TimeZone, &bound, &d.SealedPSK)
 	d.CreatedAt, d.FirstRegisteredAt, d.BoundAt = fromNanos(created), fromNanos(first), fromNanos(bound)
 	return d, err
 }
