@@ -46,12 +46,14 @@ type Client struct {
 	// changes. It is held across network I/O and never taken by the
 	// handlers of server requests.
 	opMu   sync.Mutex
-	active bool // guarded by opMu; between the first Register and shutdown
+	active bool          // guarded by opMu; between the first Register and shutdown
+	sec    secureSession // coaps only; see dtls.go
 
 	mu         sync.Mutex
 	conn       *udpclient.Conn // guarded by mu; nil while asleep or stopped
 	location   string          // guarded by mu; "" while not registered
 	pairing    PairingState    // guarded by mu
+	writes     uint64          // guarded by mu; the server's Writes to the Pairing object
 	awakeUntil time.Time       // guarded by mu; queue mode: when to go to sleep
 	nextUplink time.Time       // guarded by mu; when the next Update (or retry) is due
 	failures   int             // guarded by mu; uplinks failed in a row
@@ -118,7 +120,7 @@ func (c *Client) Run(ctx context.Context) error {
 func (c *Client) start(ctx context.Context) error {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
-	if _, err := c.openSocket(); err != nil {
+	if _, err := c.openSocket(ctx); err != nil {
 		return err
 	}
 	if err := c.register(ctx); err != nil {

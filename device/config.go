@@ -44,9 +44,13 @@ var ErrConfig = errors.New("device: bad config")
 // Config describes one simulated device. Only Server and IMEI are required;
 // New fills in the rest.
 type Config struct {
-	// Server is the LwM2M server as "coap://host:port"; the port defaults
-	// to 5683. DTLS (coaps) is not supported yet.
+	// Server is the LwM2M server as "coap://host:port" (the port defaults
+	// to 5683), or "coaps://host:port" for DTLS 1.2 with PSK (the port
+	// defaults to 5684), which needs PSK.
 	Server string
+	// PSK is the device's pre-shared key for coaps; Endpoint is its PSK
+	// identity. It must be empty for coap.
+	PSK []byte
 	// IMEI is the device's 15-digit IMEI.
 	IMEI string
 	// Endpoint is the LwM2M endpoint name; it defaults to urn:imei:<IMEI>.
@@ -80,6 +84,9 @@ type Config struct {
 	// that too, so that the registration does not expire. It needs
 	// QueueMode.
 	SleepTime time.Duration
+	// SenMLJSON makes RequestReset send its SenML in JSON (content format
+	// 110) instead of CBOR (112), which NB-IoT clients prefer for its size.
+	SenMLJSON bool
 	// Logger receives the client's diagnostics; nil discards them.
 	Logger *slog.Logger
 	// OnEvent, when set, is called for every state change, in order, from
@@ -97,6 +104,7 @@ type Config struct {
 type settings struct {
 	Config
 	addr          string // host:port of the server
+	secure        bool   // coaps: DTLS with PSK
 	maxRetransmit uint32
 }
 
@@ -105,11 +113,11 @@ func newSettings(cfg Config) (settings, error) {
 	if !wire.ValidIMEI(cfg.IMEI) {
 		return s, fmt.Errorf("%w: IMEI %q is not 15 digits", ErrConfig, cfg.IMEI)
 	}
-	addr, err := serverAddr(cfg.Server)
+	addr, secure, err := serverAddr(cfg.Server)
 	if err != nil {
 		return s, err
 	}
-	s.addr = addr
+	s.addr, s.secure = addr, secure
 	s.applyDefaults()
 	if err := s.validate(); err != nil {
 		return s, err
@@ -164,31 +172,34 @@ func (s *settings) validate() error {
 	case s.MaxRetransmit > maxMaxRetransmit:
 		return fmt.Errorf("%w: MaxRetransmit %d is more than %d", ErrConfig, s.MaxRetransmit, maxMaxRetransmit)
 	}
-	return nil
+	return s.validatePSK()
 }
 
-// serverAddr turns "coap://host[:port]" into host:port.
-func serverAddr(server string) (string, error) {
+// serverAddr turns "coap://host[:port]" or "coaps://host[:port]" into
+// host:port; secure is set for coaps.
+func serverAddr(server string) (addr string, secure bool, err error) {
 	if server == "" {
-		return "", fmt.Errorf("%w: Server is required (coap://host:port)", ErrConfig)
+		return "", false, fmt.Errorf("%w: Server is required (coap://host:port or coaps://host:port)", ErrConfig)
 	}
 	u, err := url.Parse(server)
 	if err != nil {
-		return "", fmt.Errorf("%w: Server %q: %v", ErrConfig, server, err)
+		return "", false, fmt.Errorf("%w: Server %q: %v", ErrConfig, server, err)
 	}
 	switch {
-	case u.Scheme == "coaps":
-		return "", fmt.Errorf("%w: Server %q: coaps (DTLS) is not supported yet", ErrConfig, server)
-	case u.Scheme != "coap" || u.Hostname() == "":
-		return "", fmt.Errorf("%w: Server %q is not of the form coap://host:port", ErrConfig, server)
+	case u.Scheme != "coap" && u.Scheme != "coaps" || u.Hostname() == "":
+		return "", false, fmt.Errorf("%w: Server %q is not of the form coap://host:port or coaps://host:port", ErrConfig, server)
 	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.User != nil:
-		return "", fmt.Errorf("%w: Server %q must not have a path, query or user", ErrConfig, server)
+		return "", false, fmt.Errorf("%w: Server %q must not have a path, query or user", ErrConfig, server)
 	}
+	secure = u.Scheme == "coaps"
 	port := u.Port()
-	if port == "" {
+	switch {
+	case port == "" && secure:
+		port = DefaultSecurePort
+	case port == "":
 		port = DefaultPort
 	}
-	return net.JoinHostPort(u.Hostname(), port), nil
+	return net.JoinHostPort(u.Hostname(), port), secure, nil
 }
 
 func printableASCII(s string) bool {

@@ -39,6 +39,10 @@ const (
 	// EventError is reported when an uplink failed; Err says why. The
 	// client retries.
 	EventError
+	// EventResetRequested is reported when the server accepted the
+	// device's reset request (RequestReset); Reset says which reset and
+	// Pairing holds the state, normally BindResetRequested.
+	EventResetRequested
 )
 
 // String names the kind.
@@ -60,6 +64,8 @@ func (k EventKind) String() string {
 		return "deregistered"
 	case EventError:
 		return "error"
+	case EventResetRequested:
+		return "reset requested"
 	}
 	return fmt.Sprintf("event kind %d", int(k))
 }
@@ -81,6 +87,8 @@ type Event struct {
 	Sleep time.Duration
 	// Err is what went wrong.
 	Err error
+	// Reset is the reset the device asked for.
+	Reset ResetKind
 }
 
 // String describes the event in one line, as the device command prints it,
@@ -103,6 +111,8 @@ func (e Event) String() string {
 		return "de-registered " + e.Location
 	case EventError:
 		return fmt.Sprintf("error: %v", e.Err)
+	case EventResetRequested:
+		return resetText(e.Reset) + "; state: " + bindText(e.Pairing)
 	}
 	return e.Kind.String()
 }
@@ -118,6 +128,18 @@ func pairingChange(prev, next wire.PairingState) string {
 	default:
 		return state
 	}
+}
+
+// resetText describes a reset request, for example "asked the server for a
+// factory reset (unbind, erase data)".
+func resetText(k wire.ResetKind) string {
+	switch k {
+	case wire.ResetNormal:
+		return "asked the server for a normal reset (unbind, keep data)"
+	case wire.ResetFactory:
+		return "asked the server for a factory reset (unbind, erase data)"
+	}
+	return "asked the server for a " + k.String()
 }
 
 func bindText(s wire.PairingState) string {

@@ -29,6 +29,14 @@ func TestEventString(t *testing.T) {
 		"deregistered":    {Event{Kind: EventDeregistered, Location: "rd/abc"}, "de-registered rd/abc"},
 		"error":           {Event{Kind: EventError, Err: errors.New("boom")}, "error: boom"},
 		"unknown":         {Event{Kind: 99}, "event kind 99"},
+		"normal reset": {
+			Event{Kind: EventResetRequested, Reset: ResetNormal, Pairing: wire.PairingState{DeviceID: "dev_1", State: wire.BindResetRequested}},
+			"asked the server for a normal reset (unbind, keep data); state: reset requested",
+		},
+		"factory reset": {
+			Event{Kind: EventResetRequested, Reset: ResetFactory, Pairing: wire.PairingState{DeviceID: "dev_1", State: wire.BindResetRequested}},
+			"asked the server for a factory reset (unbind, erase data); state: reset requested",
+		},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

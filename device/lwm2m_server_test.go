@@ -22,6 +22,7 @@ import (
 // request is what the fake server saw of one device request.
 type request struct {
 	method  codes.Code
+	typ     message.Type
 	path    string
 	queries []string
 	format  int // noFormat when absent
@@ -44,6 +45,7 @@ type fakeServer struct {
 	refuseCode   codes.Code // guarded by mu; answer to Register when set
 	refuseDiag   string     // guarded by mu
 	updateAnswer codes.Code // guarded by mu; answer to Update when set, once
+	sendAnswer   codes.Code // guarded by mu; answer to Send (/dp) when set
 }
 
 func startFakeServer(t *testing.T) *fakeServer {
@@ -87,6 +89,12 @@ func (s *fakeServer) serve(w mux.ResponseWriter, r *mux.Message) {
 			code, s.updateAnswer = s.updateAnswer, 0
 		}
 		_ = w.SetResponse(code, message.TextPlain, nil)
+	case req.method == codes.POST && req.path == "/dp":
+		code := codes.Changed
+		if s.sendAnswer != 0 {
+			code = s.sendAnswer
+		}
+		_ = w.SetResponse(code, message.TextPlain, nil)
 	case req.method == codes.DELETE && strings.HasPrefix(req.path, "/rd/"):
 		_ = w.SetResponse(codes.Deleted, message.TextPlain, nil)
 	default:
@@ -108,7 +116,7 @@ func (s *fakeServer) answerRegister(w mux.ResponseWriter) {
 }
 
 func recordRequest(w mux.ResponseWriter, r *mux.Message) request {
-	req := request{method: r.Code(), format: noFormat, remote: w.Conn().RemoteAddr().String()}
+	req := request{method: r.Code(), typ: r.Type(), format: noFormat, remote: w.Conn().RemoteAddr().String()}
 	req.path, _ = r.Options().Path()
 	req.queries, _ = r.Options().Queries()
 	if cf, err := r.Options().ContentFormat(); err == nil {
@@ -132,6 +140,13 @@ func (s *fakeServer) answerNextUpdate(code codes.Code) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.updateAnswer = code
+}
+
+// answerSend makes the server answer every Send (POST /dp) with code.
+func (s *fakeServer) answerSend(code codes.Code) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sendAnswer = code
 }
 
 // seen returns the requests with this method whose path starts with prefix.

@@ -65,6 +65,7 @@ func (c *Client) serveWrite(w mux.ResponseWriter, r *mux.Message, p objectPath) 
 		return
 	}
 	_ = w.SetResponse(codes.Changed, message.TextPlain, nil)
+	c.writes++
 	if samePairing(prev, next) {
 		return
 	}

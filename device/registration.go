@@ -15,7 +15,6 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message/pool"
 	"github.com/plgd-dev/go-coap/v3/mux"
 	"github.com/plgd-dev/go-coap/v3/options"
-	"github.com/plgd-dev/go-coap/v3/udp"
 	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
 
 	"github.com/nbpair/nbpair/internal/lwm2m/wire"
@@ -24,10 +23,10 @@ import (
 // maxDiagnostic bounds the diagnostic text kept from an error response.
 const maxDiagnostic = 256
 
-// ResponseError is returned when the server answers Register, Update or
-// De-register with a code other than the expected one.
+// ResponseError is returned when the server answers Register, Update,
+// De-register or Send with a code other than the expected one.
 type ResponseError struct {
-	// Op is "register", "update" or "de-register".
+	// Op is "register", "update", "de-register" or "send" (RequestReset).
 	Op string
 	// Code is the server's CoAP response code.
 	Code codes.Code
@@ -156,7 +155,7 @@ func (c *Client) update(ctx context.Context) error {
 // deregister sends De-register, waking up first if asleep. The location is
 // forgotten whatever the answer. c.opMu must be held.
 func (c *Client) deregister(ctx context.Context) error {
-	if err := c.ensureSocket(); err != nil {
+	if err := c.ensureSocket(ctx); err != nil {
 		return err
 	}
 	conn, loc := c.socket(), c.Location()
@@ -177,7 +176,7 @@ func (c *Client) deregister(ctx context.Context) error {
 // it is not registered. A failure is reported as EventError and retried
 // later. c.opMu must be held.
 func (c *Client) uplink(ctx context.Context) error {
-	if err := c.ensureSocket(); err != nil {
+	if err := c.ensureSocket(ctx); err != nil {
 		c.failed(ctx, err)
 		return err
 	}
@@ -221,6 +220,7 @@ func (c *Client) failed(ctx context.Context, err error) {
 	c.nextUplink = now.Add(min(backoff, c.cfg.refreshInterval()))
 	c.awakeUntil = now
 	c.mu.Unlock()
+	c.dropSessionAfter(err)
 	c.rescheduled()
 	c.emit(Event{Kind: EventError, Err: err})
 }
@@ -240,11 +240,11 @@ func (c *Client) socket() *udpclient.Conn {
 }
 
 // openSocket dials the server from a new UDP socket, hence a new source
-// port. c.opMu must be held.
-func (c *Client) openSocket() (*udpclient.Conn, error) {
+// port; for coaps it sets up DTLS too (see dial). c.opMu must be held.
+func (c *Client) openSocket(ctx context.Context) (*udpclient.Conn, error) {
 	router := mux.NewRouter()
 	router.DefaultHandle(mux.HandlerFunc(c.serveCOAP))
-	conn, err := udp.Dial(c.cfg.addr,
+	conn, err := c.dial(ctx,
 		options.WithMux(router),
 		options.WithTransmission(1, c.cfg.AckTimeout, c.cfg.maxRetransmit),
 		options.WithErrors(func(err error) { c.log.Debug("coap", "err", err) }),
@@ -263,19 +263,19 @@ func (c *Client) openSocket() (*udpclient.Conn, error) {
 // go-coap closed the old one: an ICMP error (server down) ends go-coap's
 // session on a connected socket, where a real modem would just send again.
 // c.opMu must be held.
-func (c *Client) ensureSocket() error {
+func (c *Client) ensureSocket(ctx context.Context) error {
 	if conn := c.socket(); conn != nil && isClosed(conn) {
 		c.closeSocket()
 	}
 	if c.socket() != nil {
 		return nil
 	}
-	return c.wake()
+	return c.wake(ctx)
 }
 
 // wake opens a new socket after sleeping. c.opMu must be held.
-func (c *Client) wake() error {
-	conn, err := c.openSocket()
+func (c *Client) wake(ctx context.Context) error {
+	conn, err := c.openSocket(ctx)
 	if err != nil {
 		return err
 	}

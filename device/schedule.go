@@ -63,6 +63,6 @@ func (c *Client) sleep(now time.Time) {
 	}
 	d := c.nextUplink.Sub(now)
 	c.mu.Unlock()
-	c.closeSocket()
+	c.suspendSocket()
 	c.emit(Event{Kind: EventSleeping, Sleep: d.Round(time.Millisecond)})
 }

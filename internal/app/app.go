@@ -85,6 +85,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 	a.coap = lwm2m.New(a.svc, log.With("component", "coap"), lwm2m.Config{
 		Addr: cfg.CoAPAddr, ACKTimeout: time.Duration(cfg.CoAPACKTimeout), MaxRetransmit: cfg.CoAPMaxRetransmit,
+		SecureAddr: cfg.CoAPSAddr, HandshakeTimeout: time.Duration(cfg.CoAPSHandshakeTimeout),
+		SessionIdle: time.Duration(cfg.CoAPSSessionIdle),
 	})
 	if err := a.coap.Listen(); err != nil {
 		a.httpL.Close()
@@ -93,7 +95,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 	a.svc.SetDownlinker(a.coap)
 	a.http = &http.Server{
-		Handler:           httpapi.New(a.svc, log.With("component", "http"), token),
+		Handler: httpapi.New(a.svc, log.With("component", "http"), token, httpapi.Limits{
+			PerUser: cfg.RateLimitPerUser, PerAddr: cfg.RateLimitPerAddr, LoginFailures: cfg.LoginFailures,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -105,6 +109,14 @@ func (a *App) HTTPAddr() string { return a.httpL.Addr().String() }
 
 // CoAPAddr is the bound CoAP/UDP address.
 func (a *App) CoAPAddr() string { return a.coap.Addr().String() }
+
+// CoAPSAddr is the bound CoAP-over-DTLS address, empty when DTLS is off.
+func (a *App) CoAPSAddr() string {
+	if addr := a.coap.SecureAddr(); addr != nil {
+		return addr.String()
+	}
+	return ""
+}
 
 // Service is the pairing service, for tests and tools in this module.
 func (a *App) Service() *pairing.Service { return a.svc }

@@ -41,6 +41,7 @@ func Start(t testing.TB, dir string, mutate ...func(*config.Config)) *Node {
 	}
 	cfg := config.Default()
 	cfg.DataDir, cfg.HTTPAddr, cfg.CoAPAddr = dir, "127.0.0.1:0", "127.0.0.1:0"
+	cfg.CoAPSAddr = "127.0.0.1:0"
 	cfg.CoAPACKTimeout = config.Duration(500 * time.Millisecond)
 	cfg.LogLevel = "debug"
 	for _, m := range mutate {
@@ -135,7 +136,10 @@ type Provisioned struct {
 	NbID   string `json:"nbId"`
 	QR     string `json:"qr"`
 	Online bool   `json:"online"`
-	Reg    *struct {
+	// PSKIdentity and PSK (hex) are in the answer to provisioning only.
+	PSKIdentity string `json:"pskIdentity"`
+	PSK         string `json:"psk"`
+	Reg         *struct {
 		ID        string    `json:"id"`
 		Endpoint  string    `json:"endpoint"`
 		Lifetime  int       `json:"lifetime"`

@@ -29,6 +29,7 @@ type Config struct {
 	DataDir   string `json:"dataDir"`
 	HTTPAddr  string `json:"httpAddr"`
 	CoAPAddr  string `json:"coapAddr"`
+	CoAPSAddr string `json:"coapsAddr"` // DTLS 1.2 with PSK; empty turns DTLS off
 	PublicURL string `json:"publicUrl"` // base of QR label URLs; derived from httpAddr when empty
 	LogLevel  string `json:"logLevel"`  // debug, info, warn, error
 	LogFormat string `json:"logFormat"` // text or json
@@ -38,7 +39,13 @@ type Config struct {
 	AwakeWindow       Duration `json:"awakeWindow"`
 	ExpiryGrace       Duration `json:"expiryGrace"`
 	SessionTTL        Duration `json:"sessionTtl"`
+	RateLimitPerUser  int      `json:"rateLimitPerUser"` // QR parse/scan and activation starts a minute, per user
+	RateLimitPerAddr  int      `json:"rateLimitPerAddr"` // the same, per source address
+	LoginFailures     int      `json:"loginFailures"`    // failed logins per 15 minutes per username and per address
 	ShutdownTimeout   Duration `json:"shutdownTimeout"`
+
+	CoAPSHandshakeTimeout Duration `json:"coapsHandshakeTimeout"`
+	CoAPSSessionIdle      Duration `json:"coapsSessionIdle"`
 }
 
 // Default is the configuration `nbpair serve` runs with when told nothing.
@@ -48,6 +55,7 @@ func Default() Config {
 		DataDir:           "nbpair-data",
 		HTTPAddr:          ":8080",
 		CoAPAddr:          ":5683",
+		CoAPSAddr:         ":5684",
 		LogLevel:          "info",
 		LogFormat:         "text",
 		CoAPACKTimeout:    Duration(2 * time.Second),
@@ -55,7 +63,13 @@ func Default() Config {
 		AwakeWindow:       Duration(93 * time.Second),
 		ExpiryGrace:       0,
 		SessionTTL:        Duration(30 * 24 * time.Hour),
+		RateLimitPerUser:  30,
+		RateLimitPerAddr:  60,
+		LoginFailures:     5,
 		ShutdownTimeout:   Duration(10 * time.Second),
+
+		CoAPSHandshakeTimeout: Duration(30 * time.Second),
+		CoAPSSessionIdle:      Duration(24*time.Hour + 5*time.Minute),
 	}
 }
 
@@ -98,6 +112,9 @@ func (c *Config) fields() []field {
 		{"data-dir", "directory of the database, the admin token and the secret key", (*stringValue)(&c.DataDir)},
 		{"http-addr", "HTTP listen address (apps, admins, /healthz)", (*stringValue)(&c.HTTPAddr)},
 		{"coap-addr", "CoAP/UDP listen address (LwM2M devices)", (*stringValue)(&c.CoAPAddr)},
+		{"coaps-addr", "CoAP over DTLS (PSK) listen address; empty turns DTLS off", (*stringValue)(&c.CoAPSAddr)},
+		{"coaps-handshake-timeout", "how long a DTLS handshake may take", &c.CoAPSHandshakeTimeout},
+		{"coaps-session-idle", "how long a silent DTLS session is kept for a sleeping device", &c.CoAPSSessionIdle},
 		{"public-url", "base URL of QR labels, e.g. https://pair.example.com", (*stringValue)(&c.PublicURL)},
 		{"log-level", "debug, info, warn or error", (*stringValue)(&c.LogLevel)},
 		{"log-format", "text or json", (*stringValue)(&c.LogFormat)},
@@ -106,6 +123,9 @@ func (c *Config) fields() []field {
 		{"awake-window", "how long a queue-mode device listens after an uplink", &c.AwakeWindow},
 		{"expiry-grace", "extra time after a registration's lifetime before it expires", &c.ExpiryGrace},
 		{"session-ttl", "how long a login lasts", &c.SessionTTL},
+		{"rate-limit-per-user", "QR parses and activation starts a minute per user (0: no limit)", (*intValue)(&c.RateLimitPerUser)},
+		{"rate-limit-per-addr", "QR parses and activation starts a minute per source address (0: no limit)", (*intValue)(&c.RateLimitPerAddr)},
+		{"login-failures", "failed logins allowed per 15 minutes per username and per address (0: no limit)", (*intValue)(&c.LoginFailures)},
 		{"shutdown-timeout", "how long a graceful shutdown may take", &c.ShutdownTimeout},
 	}
 }
@@ -172,7 +192,11 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("dataDir: must not be empty"))
 	}
-	for name, addr := range map[string]string{"httpAddr": c.HTTPAddr, "coapAddr": c.CoAPAddr} {
+	addrs := map[string]string{"httpAddr": c.HTTPAddr, "coapAddr": c.CoAPAddr}
+	if c.CoAPSAddr != "" {
+		addrs["coapsAddr"] = c.CoAPSAddr
+	}
+	for name, addr := range addrs {
 		if _, port, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, addr))
 		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
@@ -194,6 +218,12 @@ func (c *Config) Validate() error {
 	}
 	if c.CoAPACKTimeout < Duration(100*time.Millisecond) || c.CoAPMaxRetransmit < 0 || c.CoAPMaxRetransmit > 10 {
 		errs = append(errs, errors.New("coapAckTimeout/coapMaxRetransmit: need a timeout of at least 100ms and 0..10 retransmissions"))
+	}
+	if c.RateLimitPerUser < 0 || c.RateLimitPerAddr < 0 || c.LoginFailures < 0 {
+		errs = append(errs, errors.New("rateLimitPerUser, rateLimitPerAddr and loginFailures must not be negative"))
+	}
+	if c.CoAPSHandshakeTimeout < Duration(time.Second) || c.CoAPSSessionIdle <= 0 {
+		errs = append(errs, errors.New("coapsHandshakeTimeout/coapsSessionIdle: need a handshake timeout of at least 1s and a positive session idle time"))
 	}
 	if c.AwakeWindow <= 0 || c.SessionTTL <= 0 || c.ExpiryGrace < 0 || c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("awakeWindow, sessionTtl and shutdownTimeout must be positive, expiryGrace not negative"))

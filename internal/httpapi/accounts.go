@@ -39,11 +39,35 @@ func (s *Server) logIn(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
+	name, ip := strings.ToLower(req.Username), clientIP(r)
+	ok, wait := s.loginUser.left(name)
+	if ok {
+		ok, wait = s.loginAddr.left(ip)
+	}
+	if !ok {
+		s.svc.Audit(r.Context(), pairing.AuditEntry{Action: pairing.AuditLogin, Outcome: pairing.OutcomeRefused,
+			Actor: "user", Detail: "throttled after failed logins as " + req.Username})
+		return s.tooMany(w, rateLimited{wait}, "failed logins")
+	}
 	tok, se, err := s.svc.LogIn(r.Context(), req.Username, req.Password)
+	if errors.Is(err, pairing.ErrBadCredentials) {
+		s.loginUser.take(name)
+		s.loginAddr.take(ip)
+		s.svc.Audit(r.Context(), pairing.AuditEntry{Action: pairing.AuditLogin, Outcome: pairing.OutcomeRefused,
+			Actor: "user", Detail: "wrong password for " + req.Username})
+	}
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, sessionResponse{Token: tok, UID: se.UserID, ExpiresAt: se.ExpiresAt})
+	return nil
+}
+
+func (s *Server) logOutEverywhere(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.LogOutEverywhere(r.Context(), userID(r.Context())); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
@@ -82,7 +106,8 @@ func (s *Server) user(h apiHandler) apiHandler {
 			}
 			return err
 		}
-		return h(w, r.WithContext(context.WithValue(r.Context(), userKey{}, uid)))
+		ctx := pairing.WithUser(context.WithValue(r.Context(), userKey{}, uid), uid)
+		return h(w, r.WithContext(ctx))
 	}
 }
 
@@ -169,5 +194,53 @@ func (s *Server) parseQRCode(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (s *Server) renameHome(w http.ResponseWriter, r *http.Request) error {
+	var req homeRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	h, err := s.svc.RenameHome(r.Context(), userID(r.Context()), r.PathValue("id"), req.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, h)
+	return nil
+}
+
+func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
+	ms, err := s.svc.Members(r.Context(), userID(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"members": nonNil(ms)})
+	return nil
+}
+
+type memberRequest struct {
+	Username string `json:"username"`
+	Role     string `json:"role"`
+}
+
+func (s *Server) addMember(w http.ResponseWriter, r *http.Request) error {
+	var req memberRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	m, err := s.svc.AddMember(r.Context(), userID(r.Context()), r.PathValue("id"), req.Username, pairing.Role(req.Role))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, m)
+	return nil
+}
+
+func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.RemoveMember(r.Context(), userID(r.Context()), r.PathValue("id"), r.PathValue("uid")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -107,3 +107,32 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
+
+func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) error {
+	v := r.URL.Query()
+	q := pairing.AuditQuery{DeviceID: v.Get("deviceId"), UserID: v.Get("uid"), Action: v.Get("action"), Outcome: v.Get("outcome")}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			return apiError(codeParamIllegal, "limit must be a number from 1 to 1000")
+		}
+		q.Limit = n
+	}
+	if b := v.Get("before"); b != "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 1 {
+			return apiError(codeParamIllegal, "before must be the id of an audit entry")
+		}
+		q.Before = n
+	}
+	entries, total, err := s.svc.AuditLog(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	resp := map[string]any{"entries": nonNil(entries), "total": total}
+	if len(entries) > 0 {
+		resp["next"] = entries[len(entries)-1].ID
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}

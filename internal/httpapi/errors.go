@@ -53,10 +53,13 @@ var (
 	codeDeviceNotExist   = errorCode{http.StatusNotFound, 3733, "DeviceNotExist"}
 	codeBadCredentials   = errorCode{http.StatusUnauthorized, 4010, "InvalidCredentials"}
 	codeStopped          = errorCode{http.StatusConflict, 4020, "ActivationStopped"}
+	codeRateLimited      = errorCode{http.StatusTooManyRequests, 4290, "RateLimited"}
 	codeQRNotRecognised  = errorCode{http.StatusBadRequest, 4100, "QRCodeNotRecognised"}
 	codeQRTooLong        = errorCode{http.StatusBadRequest, 4101, "QRCodeTooLong"}
 	codeNotAnImage       = errorCode{http.StatusUnsupportedMediaType, 4102, "NotAnImage"}
 	codeNoQRCode         = errorCode{http.StatusUnprocessableEntity, 4103, "NoQRCodeFound"}
+	codeCSVInvalid       = errorCode{http.StatusBadRequest, 4200, "CSVInvalid"}
+	codeCSVRowInvalid    = errorCode{http.StatusBadRequest, 4201, "CSVRowInvalid"}
 	codeInternal         = errorCode{http.StatusInternalServerError, 5000, "InternalError"}
 )
 
@@ -79,12 +82,16 @@ var sentinelCodes = []struct {
 	{pairing.ErrDeviceNotExist, codeDeviceNotExist},
 	{pairing.ErrBadCredentials, codeBadCredentials},
 	{pairing.ErrUsernameTaken, codeAlreadyExists},
+	{pairing.ErrAlreadyMember, codeAlreadyExists},
 	{pairing.ErrActivationStopped, codeStopped},
 	{pairing.ErrQRNotRecognised, codeQRNotRecognised},
 	{pairing.ErrQRTooLong, codeQRTooLong},
 	{qr.ErrNotImage, codeNotAnImage},
 	{qr.ErrTooLarge, codeBodyTooLarge},
 	{qr.ErrNoCode, codeNoQRCode},
+	{pairing.ErrBatchCSV, codeCSVInvalid},
+	{pairing.ErrBatchRows, codeCSVRowInvalid},
+	{pairing.ErrBatchTooLarge, codeBodyTooLarge},
 	{pairing.ErrProductNotExists, codeProductNotExists},
 	{pairing.ErrNotFound, codeNotFound},
 	{pairing.ErrDeviceExists, codeAlreadyExists},

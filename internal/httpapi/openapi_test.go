@@ -281,7 +281,7 @@ func short(v any) string {
 }
 
 func routes(n *apptest.Node) []string {
-	return httpapi.New(n.Service(), slog.New(slog.DiscardHandler), "x").Routes()
+	return httpapi.New(n.Service(), slog.New(slog.DiscardHandler), "x", httpapi.Limits{}).Routes()
 }
 
 func TestOpenAPIServed(t *testing.T) {
@@ -696,13 +696,14 @@ func (a *apiClient) checkJSON(c call, schema any, body []byte) {
 }
 
 // fail sends c and requires an Error with status and code.
-func (a *apiClient) fail(c call, status, code int) {
+func (a *apiClient) fail(c call, status, code int) reply {
 	a.t.Helper()
 	var e struct{ Code int }
-	a.do(c, status, &e)
+	r := a.do(c, status, &e)
 	if e.Code != code {
 		a.t.Errorf("%s: code %d, want %d", c, e.Code, code)
 	}
+	return r
 }
 
 // sseEvent is one server-sent event.
@@ -812,6 +813,7 @@ func TestOpenAPIShapes(t *testing.T) {
 		{"products", stepProducts},
 		{"provisioning", stepProvision},
 		{"admin device list and labels", stepAdminDevices},
+		{"batches", stepBatches},
 		{"accounts", stepAccounts},
 		{"bodies not JSON or too large", stepBodies},
 		{"homes", stepHomes},
@@ -821,8 +823,11 @@ func TestOpenAPIShapes(t *testing.T) {
 		{"activation events", stepEvents},
 		{"activation timeout", stepTimeout},
 		{"pairing", stepPairing},
+		{"home members", stepMembers},
 		{"bound device", stepBoundDevice},
+		{"audit log", stepAudit},
 		{"log out", stepLogOut},
+		{"log out everywhere", stepLogOutEverywhere},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) { s.run(a.with(t), w) }) {

@@ -33,12 +33,20 @@ type Server struct {
 	adminToken [sha256.Size]byte
 	mux        *http.ServeMux
 	patterns   []string
+
+	perUser, perAddr     *keyedLimiter
+	loginUser, loginAddr *keyedLimiter
 }
 
 // New returns the API's handler set. adminToken is the bearer token of the
 // admin API.
-func New(svc *pairing.Service, log *slog.Logger, adminToken string) *Server {
-	s := &Server{svc: svc, log: log, adminToken: sha256.Sum256([]byte(adminToken)), mux: http.NewServeMux()}
+func New(svc *pairing.Service, log *slog.Logger, adminToken string, limits Limits) *Server {
+	s := &Server{svc: svc, log: log, adminToken: sha256.Sum256([]byte(adminToken)), mux: http.NewServeMux(),
+		perUser:   newKeyedLimiter(limits.PerUser, time.Minute),
+		perAddr:   newKeyedLimiter(limits.PerAddr, time.Minute),
+		loginUser: newKeyedLimiter(limits.LoginFailures, 15*time.Minute),
+		loginAddr: newKeyedLimiter(limits.LoginFailures, 15*time.Minute),
+	}
 	s.routes()
 	return s
 }
@@ -52,19 +60,30 @@ func (s *Server) routes() {
 	s.handle("GET /v1/admin/devices", s.admin(s.listDevices))
 	s.handle("GET /v1/admin/devices/{id}", s.admin(s.getDevice))
 	s.handle("GET /v1/admin/devices/{id}/label.png", s.admin(s.deviceLabel))
+	s.handle("POST /v1/admin/batches", s.admin(s.importBatch))
+	s.handle("GET /v1/admin/batches", s.admin(s.listBatches))
+	s.handle("GET /v1/admin/batches/{id}", s.admin(s.getBatch))
+	s.handle("GET /v1/admin/batches/{id}/factory.csv", s.admin(s.batchFactoryCSV))
+	s.handle("GET /v1/admin/batches/{id}/labels.png", s.admin(s.batchLabels))
+	s.handle("GET /v1/admin/audit", s.admin(s.auditLog))
 
 	s.handle("POST /v1/users", s.signUp)
 	s.handle("POST /v1/sessions", s.logIn)
 	s.handle("DELETE /v1/sessions/current", s.user(s.logOut))
+	s.handle("DELETE /v1/sessions", s.user(s.logOutEverywhere))
 	s.handle("POST /v1/homes", s.user(s.createHome))
 	s.handle("GET /v1/homes", s.user(s.listHomes))
+	s.handle("PATCH /v1/homes/{id}", s.user(s.renameHome))
 	s.handle("GET /v1/homes/{id}/devices", s.user(s.homeDevices))
+	s.handle("GET /v1/homes/{id}/members", s.user(s.listMembers))
+	s.handle("POST /v1/homes/{id}/members", s.user(s.addMember))
+	s.handle("DELETE /v1/homes/{id}/members/{uid}", s.user(s.removeMember))
 	s.handle("GET /v1/devices/{id}", s.user(s.getDeviceOfUser))
 	s.handle("PATCH /v1/devices/{id}", s.user(s.renameDevice))
 	s.handle("DELETE /v1/devices/{id}", s.user(s.removeDevice))
-	s.handle("POST /v1/qrcode:parse", s.user(s.parseQRCode))
-	s.handle("POST /v1/qrcode:scan", s.user(s.scanQRCode))
-	s.handle("POST /v1/activations", s.user(s.startActivation))
+	s.handle("POST /v1/qrcode:parse", s.user(s.limited(s.parseQRCode)))
+	s.handle("POST /v1/qrcode:scan", s.user(s.limited(s.scanQRCode)))
+	s.handle("POST /v1/activations", s.user(s.limited(s.startActivation)))
 	s.handle("GET /v1/activations/{id}", s.user(s.getActivation))
 	s.handle("DELETE /v1/activations/{id}", s.user(s.stopActivation))
 	s.handle("GET /v1/activations/{id}/events", s.user(s.activationEvents))
@@ -103,6 +122,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		limit = maxBody
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	r = r.WithContext(pairing.WithRemoteAddr(r.Context(), r.RemoteAddr))
 	s.mux.ServeHTTP(rec, r)
 }
 

@@ -16,6 +16,7 @@ import (
 // serveCOAP routes a device request. The registration interface is small
 // enough that a switch reads better than a router.
 func (s *Server) serveCOAP(w mux.ResponseWriter, r *mux.Message) {
+	s.heard(w.Conn())
 	path, _ := r.Path()
 	regID, isReg := strings.CutPrefix(path, "rd/")
 	if !isReg {
@@ -29,7 +30,9 @@ func (s *Server) serveCOAP(w mux.ResponseWriter, r *mux.Message) {
 		err = s.update(w, r, regID)
 	case isReg && regID != "" && !strings.Contains(regID, "/") && r.Code() == codes.DELETE:
 		err = s.deregister(w, r, regID)
-	case path == "rd" || path == "/rd" || isReg:
+	case (path == "dp" || path == "/dp") && r.Code() == codes.POST:
+		err = s.send(w, r)
+	case path == "rd" || path == "/rd" || isReg || path == "dp" || path == "/dp":
 		err = &coapError{codes.MethodNotAllowed, "method not allowed on " + path}
 	default:
 		err = &coapError{codes.NotFound, "no resource " + path}
@@ -91,9 +94,6 @@ func (s *Server) deregister(w mux.ResponseWriter, r *mux.Message, regID string) 
 	return w.SetResponse(codes.Deleted, message.TextPlain, nil)
 }
 
-// peer says who sent a request: plain CoAP knows nothing of the sender.
-func (s *Server) peer(mux.Conn) pairing.Peer { return pairing.Peer{} }
-
 func queries(r *mux.Message) []string {
 	q, err := r.Queries()
 	if err != nil {
@@ -147,7 +147,8 @@ func codeOf(err error) codes.Code {
 	switch {
 	case errors.As(err, &ce):
 		return ce.code
-	case errors.Is(err, wire.ErrBadQuery), errors.Is(err, wire.ErrBadLinkFormat), errors.Is(err, pairing.ErrInvalid):
+	case errors.Is(err, wire.ErrBadQuery), errors.Is(err, wire.ErrBadLinkFormat), errors.Is(err, wire.ErrBadSenML),
+		errors.Is(err, pairing.ErrInvalid):
 		return codes.BadRequest
 	case errors.Is(err, pairing.ErrUnknownEndpoint), errors.Is(err, pairing.ErrPlainRefused):
 		return codes.Forbidden

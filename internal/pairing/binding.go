@@ -47,8 +47,12 @@ func (s *Service) StartActivation(ctx context.Context, userID string, req StartA
 	steps := []func(context.Context, *activationContext) error{
 		s.validateActivation, s.checkHome, s.checkDevice, s.createActivation,
 	}
-	for _, step := range steps {
+	for i, step := range steps {
 		if err := step(ctx, ac); err != nil {
+			if i > 0 { // a well-formed request refused by the rules
+				s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeRefused, Actor: "user", UserID: userID,
+					DeviceID: ac.device.ID, Detail: "nbId " + ac.req.NbID + ": " + err.Error()})
+			}
 			return Activation{}, err
 		}
 	}
@@ -158,6 +162,8 @@ func (s *Service) tryBind(ctx context.Context, a Activation) error {
 	switch {
 	case errors.Is(err, ErrAlreadyBound):
 		s.finishActivation(ctx, a.ID, ActivationFailed, FailAlreadyBound)
+		s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeRefused, Actor: "user", UserID: a.UserID,
+			DeviceID: a.DeviceID, Detail: "activation " + a.ID + ": " + ErrAlreadyBound.Error()})
 		return nil
 	case errors.Is(err, ErrActivationFinished):
 		return nil
@@ -165,6 +171,8 @@ func (s *Service) tryBind(ctx context.Context, a Activation) error {
 		return err
 	}
 	s.log.Info("device bound", "device_id", d.ID, "uid", d.OwnerID, "home_id", d.HomeID, "activation", a.ID)
+	s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeOK, Actor: "user", UserID: d.OwnerID, DeviceID: d.ID,
+		Detail: "home " + d.HomeID + ", activation " + a.ID})
 	s.watch.notify(bound)
 	s.publish(ctx, Event{Kind: EventBound, DeviceID: d.ID, At: now.UTC()})
 	return nil

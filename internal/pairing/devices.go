@@ -135,6 +135,7 @@ func (s *Service) RemoveDevice(ctx context.Context, userID, deviceID string) err
 		return err
 	}
 	s.log.Info("device unbound", "device_id", d.ID, "uid", userID)
+	s.audit(ctx, AuditEntry{Action: AuditUnbind, Outcome: OutcomeOK, Actor: "user", UserID: userID, DeviceID: d.ID})
 	s.publish(ctx, Event{Kind: EventUnbound, DeviceID: d.ID, At: s.now().UTC()})
 	return nil
 }

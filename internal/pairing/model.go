@@ -140,6 +140,13 @@ type Home struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
+// Member is a user's membership of a home.
+type Member struct {
+	UserID   string `json:"uid"`
+	Username string `json:"username"`
+	Role     Role   `json:"role"`
+}
+
 // ActivationStatus is where an activation stands.
 type ActivationStatus string
 

@@ -14,6 +14,8 @@ type ProvisionRequest struct {
 	IMEI      string
 	ProductID string // DefaultProductID when empty
 	Name      string
+	// AutoRegistered is set when the device created itself by registering.
+	AutoRegistered bool
 }
 
 // Provisioned is a newly provisioned device with its PSK in the clear:
@@ -38,6 +40,12 @@ func (s *Service) Provision(ctx context.Context, req ProvisionRequest) (Provisio
 		return Provisioned{}, err
 	}
 	s.log.Info("device provisioned", "device_id", d.ID, "imei", d.IMEI, "product_id", d.ProductID)
+	actor := "admin"
+	if req.AutoRegistered {
+		actor = "device"
+	}
+	s.audit(ctx, AuditEntry{Action: AuditProvision, Outcome: OutcomeOK, Actor: actor, DeviceID: d.ID,
+		Detail: "imei " + d.IMEI + ", product " + d.ProductID})
 	return Provisioned{Device: d, PSK: psk}, nil
 }
 
@@ -63,7 +71,7 @@ func (s *Service) newDevice(ctx context.Context, req ProvisionRequest) (Device, 
 		NbID: newNbID(), Name: req.Name, CreatedAt: s.now().UTC(),
 	}
 	if d.Name == "" {
-		d.Name = "NB-IoT device " + req.IMEI[len(req.IMEI)-4:]
+		d.Name = defaultDeviceName(req.IMEI)
 	}
 	return d, nil
 }

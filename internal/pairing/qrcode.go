@@ -36,6 +36,8 @@ func (s *Service) ParseQRCode(ctx context.Context, code string) (ScanResult, err
 	}
 	d, err := s.store.DeviceByNbID(ctx, nbID)
 	if isNotFound(err) {
+		s.audit(ctx, AuditEntry{Action: AuditParse, Outcome: OutcomeRefused, Actor: "user", UserID: actingUser(ctx),
+			Detail: "unknown nbId " + nbID})
 		return ScanResult{}, ErrDeviceNotExist
 	} else if err != nil {
 		return ScanResult{}, err

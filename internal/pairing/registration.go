@@ -108,7 +108,7 @@ func (s *Service) autoRegister(ctx context.Context, rc *registerContext, imei st
 	if err != nil || !p.AutoRegister {
 		return fmt.Errorf("%w: IMEI %s is not provisioned and product %q does not allow auto-registration", ErrUnknownEndpoint, imei, pid)
 	}
-	prov, err := s.Provision(ctx, ProvisionRequest{IMEI: imei, ProductID: pid})
+	prov, err := s.Provision(ctx, ProvisionRequest{IMEI: imei, ProductID: pid, AutoRegistered: true})
 	d := prov.Device
 	if errors.Is(err, ErrDeviceExists) { // a concurrent Register created it
 		d, err = s.store.DeviceByIMEI(ctx, imei)

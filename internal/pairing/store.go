@@ -21,6 +21,7 @@ var (
 
 	// Errors of accounts and sessions.
 	ErrUsernameTaken      = errors.New("that username is taken")
+	ErrAlreadyMember      = errors.New("already a member of the home")
 	ErrBadCredentials     = errors.New("wrong username or password")
 	ErrUnauthenticated    = errors.New("not logged in")
 	ErrSessionExpired     = errors.New("the session has expired")
@@ -57,6 +58,9 @@ type Store interface {
 	Register(ctx context.Context, r Registration) (first bool, err error)
 	Registration(ctx context.Context, id string) (Registration, error)
 	RegistrationOfDevice(ctx context.Context, deviceID string) (Registration, error)
+	// RegistrationByAddr returns the registration whose last uplink came
+	// from addr.
+	RegistrationByAddr(ctx context.Context, addr string) (Registration, error)
 	// UpdateRegistration stores what an Update can change (Lifetime,
 	// Binding, QueueMode, Objects, Addr, LastSeen, ExpiresAt) of the
 	// registration with r's ID.
@@ -76,6 +80,12 @@ type Store interface {
 
 	AccountStore
 	ActivationStore
+	BatchStore
+
+	// AppendAudit adds an entry to the audit log.
+	AppendAudit(ctx context.Context, e AuditEntry) error
+	// Audit lists matching entries, newest first, and counts all matches.
+	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, int, error)
 
 	Close() error
 }
@@ -91,6 +101,8 @@ type AccountStore interface {
 	// Session returns the session with that token hash, expired or not.
 	Session(ctx context.Context, tokenHash []byte) (Session, error)
 	DeleteSession(ctx context.Context, tokenHash []byte) error
+	// DeleteUserSessions ends every session of the user.
+	DeleteUserSessions(ctx context.Context, userID string) error
 
 	// CreateHome creates the home with its owner as its first member.
 	CreateHome(ctx context.Context, h Home) error
@@ -100,6 +112,11 @@ type AccountStore interface {
 	// is not a member.
 	Home(ctx context.Context, homeID, userID string) (Home, error)
 	HomeDevices(ctx context.Context, homeID string) ([]Device, error)
+	RenameHome(ctx context.Context, homeID, name string) error
+	// AddMember returns ErrAlreadyMember if the user is a member already.
+	AddMember(ctx context.Context, homeID, userID string, role Role) error
+	Members(ctx context.Context, homeID string) ([]Member, error)
+	RemoveMember(ctx context.Context, homeID, userID string) error
 }
 
 // ActivationStore holds activations and the binding of devices to users.
@@ -126,6 +143,10 @@ type ActivationStore interface {
 	Bind(ctx context.Context, activationID string, at time.Time) (Device, Activation, error)
 	// Unbind removes the device's owner and home.
 	Unbind(ctx context.Context, deviceID string) (Device, error)
+	// FactoryReset unbinds the device, gives it back its default name,
+	// clears its time zone and drops its queued downlinks, in one
+	// transaction.
+	FactoryReset(ctx context.Context, deviceID, name string) (Device, error)
 }
 
 // DeviceQuery selects devices to list.

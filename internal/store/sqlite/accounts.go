@@ -107,3 +107,52 @@ func (s *Store) Home(ctx context.Context, homeID, userID string) (pairing.Home, 
 	h, err := scanHome(s.r.QueryRowContext(ctx, homeQuery+" AND h.id = ?", userID, homeID))
 	return h, notFound(err, "home "+homeID)
 }
+
+// DeleteUserSessions implements pairing.Store.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
+	_, err := s.w.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ?", userID)
+	return err
+}
+
+// RenameHome implements pairing.Store.
+func (s *Store) RenameHome(ctx context.Context, homeID, name string) error {
+	res, err := s.w.ExecContext(ctx, "UPDATE homes SET name = ? WHERE id = ?", name, homeID)
+	return affectedOne(res, err, "home "+homeID)
+}
+
+// AddMember implements pairing.Store.
+func (s *Store) AddMember(ctx context.Context, homeID, userID string, role pairing.Role) error {
+	_, err := s.w.ExecContext(ctx, "INSERT INTO home_members (home_id, user_id, role) VALUES (?, ?, ?)", homeID, userID, string(role))
+	switch {
+	case isUnique(err):
+		return fmt.Errorf("user %s: %w", userID, pairing.ErrAlreadyMember)
+	case isForeignKey(err):
+		return notFound(sql.ErrNoRows, "home or user")
+	}
+	return err
+}
+
+// Members implements pairing.Store.
+func (s *Store) Members(ctx context.Context, homeID string) ([]pairing.Member, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT m.user_id, u.username, m.role FROM home_members m
+		JOIN users u ON u.id = m.user_id WHERE m.home_id = ? ORDER BY m.role = 'owner' DESC, u.username`, homeID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []pairing.Member
+	for rows.Next() {
+		var m pairing.Member
+		if err := rows.Scan(&m.UserID, &m.Username, &m.Role); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// RemoveMember implements pairing.Store.
+func (s *Store) RemoveMember(ctx context.Context, homeID, userID string) error {
+	res, err := s.w.ExecContext(ctx, "DELETE FROM home_members WHERE home_id = ? AND user_id = ?", homeID, userID)
+	return affectedOne(res, err, "member "+userID)
+}

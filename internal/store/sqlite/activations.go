@@ -112,3 +112,19 @@ func (s *Store) Unbind(ctx context.Context, deviceID string) (pairing.Device, er
 		bound_at = NULL WHERE id = ? RETURNING `+deviceColumns, deviceID))
 	return d, notFound(err, "device "+deviceID)
 }
+
+// FactoryReset implements pairing.Store.
+func (s *Store) FactoryReset(ctx context.Context, deviceID, name string) (pairing.Device, error) {
+	var d pairing.Device
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		d, err = scanDevice(tx.QueryRowContext(ctx, `UPDATE devices SET owner_id = NULL, home_id = NULL, time_zone = '',
+			bound_at = NULL, name = ? WHERE id = ? RETURNING `+deviceColumns, name, deviceID))
+		if err != nil {
+			return notFound(err, "device "+deviceID)
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM downlinks WHERE device_id = ?", deviceID)
+		return err
+	})
+	return d, err
+}

@@ -102,3 +102,10 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]
 	}
 	return out, rows.Err()
 }
+
+// RegistrationByAddr implements pairing.Store.
+func (s *Store) RegistrationByAddr(ctx context.Context, addr string) (pairing.Registration, error) {
+	r, err := scanRegistration(s.r.QueryRowContext(ctx, "SELECT "+regColumns+
+		" FROM registrations WHERE addr = ? ORDER BY last_seen DESC LIMIT 1", addr))
+	return r, notFound(err, "registration from "+addr)
+}

@@ -108,12 +108,14 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(names)
+	last := 0
 	for _, name := range names {
 		base := filepath.Base(name)
 		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: name must start with its number", base)
+		if err != nil || v <= last {
+			return fmt.Errorf("migration %s: name must start with its number, each number once", base)
 		}
+		last = v
 		if v <= current {
 			continue
 		}

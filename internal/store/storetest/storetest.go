@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) pairing.Store) {
 		{"Binding", bindingTests},
 		{"CancelledContext", []test{{"EveryMethod", cancelledContext}}},
 		{"Concurrency", concurrencyTests},
+		{"Batches", batchTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

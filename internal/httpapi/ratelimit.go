@@ -1,0 +1,134 @@
+package httpapi
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/nbpair/nbpair/internal/pairing"
+)
+
+// Limits says how fast one user or one address may call the guarded routes
+// (QR parse and scan, starting activations) and fail to log in.
+type Limits struct {
+	PerUser       int // requests a minute per user; 0 turns the limit off
+	PerAddr       int // requests a minute per source address
+	LoginFailures int // failed logins per 15 minutes per username and per address
+}
+
+// keyedLimiter is a token bucket per key, forgetting keys idle for long.
+type keyedLimiter struct {
+	every rate.Limit
+	burst int
+
+	mu      sync.Mutex
+	buckets map[string]*bucket // guarded by mu
+	swept   time.Time          // guarded by mu
+}
+
+type bucket struct {
+	l    *rate.Limiter
+	seen time.Time
+}
+
+func newKeyedLimiter(n int, per time.Duration) *keyedLimiter {
+	if n <= 0 {
+		return nil
+	}
+	return &keyedLimiter{every: rate.Every(per / time.Duration(n)), burst: n, buckets: map[string]*bucket{}}
+}
+
+func (k *keyedLimiter) get(key string, now time.Time) *rate.Limiter {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if now.Sub(k.swept) > time.Minute {
+		for key, b := range k.buckets { // a full bucket idle this long is as good as new
+			if now.Sub(b.seen) > time.Duration(float64(k.burst)/float64(k.every)*float64(time.Second)) {
+				delete(k.buckets, key)
+			}
+		}
+		k.swept = now
+	}
+	b, ok := k.buckets[key]
+	if !ok {
+		b = &bucket{l: rate.NewLimiter(k.every, k.burst)}
+		k.buckets[key] = b
+	}
+	b.seen = now
+	return b.l
+}
+
+// take spends a token of key; without one it says how long to wait.
+func (k *keyedLimiter) take(key string) (bool, time.Duration) {
+	if k == nil {
+		return true, 0
+	}
+	now := time.Now()
+	r := k.get(key, now).ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// left says whether key has a token, without spending it, and when it will.
+func (k *keyedLimiter) left(key string) (bool, time.Duration) {
+	if k == nil {
+		return true, 0
+	}
+	now := time.Now()
+	l := k.get(key, now)
+	if l.TokensAt(now) >= 1 {
+		return true, 0
+	}
+	return false, time.Duration((1 - l.TokensAt(now)) / float64(k.every) * float64(time.Second))
+}
+
+// rateLimited is the 429 answer, with Retry-After in whole seconds.
+type rateLimited struct{ wait time.Duration }
+
+func (e rateLimited) Error() string { return "rate limited" }
+
+func (e rateLimited) apiError(what string) *Error {
+	return apiError(codeRateLimited, fmt.Sprintf("too many %s; try again in %d s", what, e.seconds()))
+}
+
+func (e rateLimited) seconds() int { return int(math.Ceil(e.wait.Seconds())) }
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// limited guards a user route with the per-user and per-address limits;
+// every hit is audited.
+func (s *Server) limited(h apiHandler) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		uid := userID(r.Context())
+		ok, wait := s.perUser.take(uid)
+		if ok {
+			ok, wait = s.perAddr.take(clientIP(r))
+		}
+		if !ok {
+			s.svc.Audit(r.Context(), pairing.AuditEntry{Action: pairing.AuditRateLimited, Outcome: pairing.OutcomeRefused,
+				Actor: "user", UserID: uid, Detail: r.Method + " " + r.URL.Path})
+			return s.tooMany(w, rateLimited{wait}, "requests")
+		}
+		return h(w, r)
+	}
+}
+
+func (s *Server) tooMany(w http.ResponseWriter, e rateLimited, what string) error {
+	w.Header().Set("Retry-After", strconv.Itoa(e.seconds()))
+	return e.apiError(what)
+}

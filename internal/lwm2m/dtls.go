@@ -1,0 +1,197 @@
+package lwm2m
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/dtls/v3"
+	"github.com/plgd-dev/go-coap/v3/mux"
+	coapnet "github.com/plgd-dev/go-coap/v3/net"
+
+	"github.com/nbpair/nbpair/internal/pairing"
+)
+
+// cipherSuites are the PSK suites the server accepts: CCM_8, which LwM2M
+// 1.1 requires of PSK clients, and CBC, which some modules offer instead.
+var cipherSuites = []dtls.CipherSuiteID{
+	dtls.TLS_PSK_WITH_AES_128_CCM_8,
+	dtls.TLS_PSK_WITH_AES_128_CBC_SHA256,
+}
+
+// cidLen is the length of the Connection IDs (RFC 9146) the server hands
+// out: records that carry one reach their session from any address.
+const cidLen = 8
+
+// pskLookupTimeout bounds the store lookup of a handshake's PSK.
+const pskLookupTimeout = 5 * time.Second
+
+// maxLoggedIdentity bounds the PSK identity quoted in logs and errors; the
+// client chooses it.
+const maxLoggedIdentity = 64
+
+// listenDTLS binds the DTLS socket.
+func (s *Server) listenDTLS() (*secureListener, error) {
+	l, err := coapnet.NewDTLSListener("udp", s.cfg.SecureAddr, coapnet.NewDTLSServerOptions(
+		dtls.WithPSK(s.psk),
+		dtls.WithCipherSuites(cipherSuites...),
+		dtls.WithConnectionIDGenerator(dtls.RandomCIDGenerator(cidLen)),
+		dtls.WithExtendedMasterSecret(dtls.RequestExtendedMasterSecret),
+	))
+	if err != nil {
+		return nil, fmt.Errorf("coaps listen %s: %w", s.cfg.SecureAddr, err)
+	}
+	return &secureListener{DTLSListener: l, log: s.log}, nil
+}
+
+// psk answers a handshake's PSK identity (the endpoint name) with the
+// device's key. An unknown identity, or a key that does not open, fails
+// the handshake; secureConn logs it with the peer's address.
+func (s *Server) psk(identity []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), pskLookupTimeout)
+	defer cancel()
+	key, err := s.svc.DevicePSK(ctx, string(identity))
+	if err != nil {
+		return nil, fmt.Errorf("no PSK for identity %q: %w", quoteable(identity), err)
+	}
+	return key, nil
+}
+
+func quoteable(identity []byte) string {
+	if len(identity) > maxLoggedIdentity {
+		return string(identity[:maxLoggedIdentity]) + "…"
+	}
+	return string(identity)
+}
+
+// secureListener hands go-coap's DTLS server connections that remember
+// the PSK identity their handshake proved.
+type secureListener struct {
+	*coapnet.DTLSListener
+	log *slog.Logger
+}
+
+// AcceptWithContext implements go-coap's dtls/server.Listener.
+func (l *secureListener) AcceptWithContext(ctx context.Context) (net.Conn, error) {
+	c, err := l.DTLSListener.AcceptWithContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dc, ok := c.(*dtls.Conn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("dtls listener returned a %T", c)
+	}
+	return &secureConn{Conn: dc, log: l.log}, nil
+}
+
+// secureConn is a server-side DTLS connection. go-coap runs its handshake
+// (bounded by the handshake timeout) before it reads any CoAP, and calls
+// HandshakeContext again before every read and write.
+type secureConn struct {
+	*dtls.Conn
+	log      *slog.Logger
+	identity atomic.Pointer[string] // set once the handshake succeeded
+}
+
+// HandshakeContext runs the DTLS handshake once and records the PSK
+// identity the client proved it holds the key of.
+func (c *secureConn) HandshakeContext(ctx context.Context) error {
+	if c.identity.Load() != nil {
+		return nil
+	}
+	if err := c.Conn.HandshakeContext(ctx); err != nil {
+		c.log.Info("dtls handshake failed", "remote_addr", c.RemoteAddr().String(), "err", err)
+		return err
+	}
+	st, ok := c.Conn.ConnectionState()
+	if !ok {
+		return fmt.Errorf("dtls handshake with %s: no connection state", c.RemoteAddr())
+	}
+	id := string(st.IdentityHint) // on the server: the client's PSK identity
+	c.identity.Store(&id)
+	c.log.Debug("dtls session established", "remote_addr", c.RemoteAddr().String(), "identity", quoteable(st.IdentityHint),
+		"cipher_suite", st.CipherSuiteID.String())
+	return nil
+}
+
+// peer says who sent a request: over DTLS, the PSK identity the handshake
+// proved; plain CoAP knows nothing of the sender.
+func (s *Server) peer(c mux.Conn) pairing.Peer {
+	sc, ok := c.NetConn().(*secureConn)
+	if !ok {
+		return pairing.Peer{}
+	}
+	p := pairing.Peer{Secure: true}
+	if id := sc.identity.Load(); id != nil {
+		p.Identity = *id
+	}
+	return p
+}
+
+// sessions keeps, per endpoint, the DTLS connection the device was last
+// heard on; downlinks to a device that registered over DTLS go through it.
+type sessions struct {
+	mu sync.Mutex
+	m  map[string]mux.Conn // guarded by mu
+}
+
+// heard records that endpoint (a proven PSK identity) sent on cc.
+func (ss *sessions) heard(endpoint string, cc mux.Conn) {
+	ss.mu.Lock()
+	if ss.m == nil {
+		ss.m = make(map[string]mux.Conn)
+	}
+	prev := ss.m[endpoint]
+	ss.m[endpoint] = cc
+	ss.mu.Unlock()
+	if prev == cc {
+		return
+	}
+	cc.AddOnClose(func() { ss.drop(endpoint, cc) })
+	if isDone(cc) { // closed before the hook was added
+		ss.drop(endpoint, cc)
+	}
+}
+
+// drop forgets cc if it is still endpoint's connection.
+func (ss *sessions) drop(endpoint string, cc mux.Conn) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.m[endpoint] == cc {
+		delete(ss.m, endpoint)
+	}
+}
+
+// get returns endpoint's live DTLS connection.
+func (ss *sessions) get(endpoint string) (mux.Conn, bool) {
+	ss.mu.Lock()
+	cc, ok := ss.m[endpoint]
+	ss.mu.Unlock()
+	if ok && isDone(cc) {
+		ss.drop(endpoint, cc)
+		return nil, false
+	}
+	return cc, ok
+}
+
+func isDone(cc mux.Conn) bool {
+	select {
+	case <-cc.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// heard records the DTLS connection a device was heard on, before its
+// request is handled, so that the downlinks the request leads to find it.
+func (s *Server) heard(c mux.Conn) {
+	if p := s.peer(c); p.Secure && p.Identity != "" {
+		s.sessions.heard(p.Identity, c)
+	}
+}

@@ -1,0 +1,86 @@
+package pairing
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+)
+
+// ResetRequest is a device asking, through LwM2M Send of its Pairing
+// object's Reset resource, to be unbound.
+type ResetRequest struct {
+	Kind wire.ResetKind
+	Addr string // source address of the Send
+	Peer Peer
+}
+
+// RequestReset handles a device's reset request. A normal reset unbinds the
+// device and keeps its data; a factory reset unbinds it, erases what the
+// cloud holds for it (name, time zone, queued downlinks) and fails every
+// activation waiting for it with ErrFactoryReset. Either way the device is
+// then told it is unbound, and anyone holding its label may bind it.
+func (s *Service) RequestReset(ctx context.Context, req ResetRequest) error {
+	r, err := s.senderRegistration(ctx, req)
+	if err != nil {
+		return err
+	}
+	if err := req.Peer.may(r); err != nil {
+		return err
+	}
+	var d Device
+	switch req.Kind {
+	case wire.ResetNormal:
+		d, err = s.store.Unbind(ctx, r.DeviceID)
+	case wire.ResetFactory:
+		d, err = s.factoryReset(ctx, r.DeviceID)
+	default:
+		return fmt.Errorf("%w: reset kind %d", ErrInvalid, req.Kind)
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("device reset", "device_id", d.ID, "kind", req.Kind.String(), "remote_addr", req.Addr)
+	s.audit(ctx, AuditEntry{Action: AuditReset, Outcome: OutcomeOK, Actor: "device", DeviceID: d.ID,
+		RemoteAddr: req.Addr, Detail: req.Kind.String()})
+	s.publish(ctx, Event{Kind: EventUnbound, DeviceID: d.ID, At: s.now().UTC()})
+	return nil
+}
+
+// senderRegistration finds the registration of the device that sent a
+// request outside the registration interface: by its DTLS identity, or
+// else by its source address.
+func (s *Service) senderRegistration(ctx context.Context, req ResetRequest) (Registration, error) {
+	if !req.Peer.Secure {
+		return s.store.RegistrationByAddr(ctx, req.Addr)
+	}
+	imei, ok := wire.IMEIFromEndpoint(req.Peer.Identity)
+	if !ok {
+		return Registration{}, fmt.Errorf("%w: identity %q", ErrUnknownEndpoint, req.Peer.Identity)
+	}
+	d, err := s.store.DeviceByIMEI(ctx, imei)
+	if err != nil {
+		return Registration{}, err
+	}
+	return s.store.RegistrationOfDevice(ctx, d.ID)
+}
+
+func (s *Service) factoryReset(ctx context.Context, deviceID string) (Device, error) {
+	d, err := s.store.Device(ctx, deviceID)
+	if err != nil {
+		return Device{}, err
+	}
+	if d, err = s.store.FactoryReset(ctx, deviceID, defaultDeviceName(d.IMEI)); err != nil {
+		return Device{}, err
+	}
+	pending, err := s.store.PendingActivations(ctx, deviceID)
+	if err != nil {
+		return Device{}, err
+	}
+	for _, a := range pending {
+		s.finishActivation(ctx, a.ID, ActivationFailed, FailFactoryReset)
+	}
+	return d, nil
+}
+
+func defaultDeviceName(imei string) string { return "NB-IoT device " + imei[len(imei)-4:] }

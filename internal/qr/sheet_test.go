@@ -1,0 +1,192 @@
+package qr
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// sheetLabels returns n labels of distinct pairing URLs captioned with
+// distinct IMEIs.
+func sheetLabels(n int) []Label {
+	out := make([]Label, n)
+	for i := range out {
+		out[i] = Label{Text: fmt.Sprintf("https://pair.example.com/nb/%032x", i+1), Caption: fmt.Sprintf("86800000%07d", i+1)}
+	}
+	return out
+}
+
+// sheetImage draws labels on s and decodes the PNG into grey levels.
+func sheetImage(t *testing.T, s Sheet, labels []Label) *image.Gray {
+	t.Helper()
+	p, err := s.EncodePNG(labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Bounds().Dx() != s.Width || img.Bounds().Dy() != s.Height {
+		t.Fatalf("sheet is %v, want %d×%d", img.Bounds(), s.Width, s.Height)
+	}
+	return toGray(img)
+}
+
+// decodeCell crops the i-th cell of the sheet and reads its code.
+func decodeCell(t *testing.T, g *image.Gray, s Sheet, i int) string {
+	t.Helper()
+	cell := toGray(g.SubImage(s.Cell(i)))
+	text, err := Decode(bytes.NewReader(encodePNG(t, cell)))
+	if err != nil {
+		t.Fatalf("cell %d: %v", i, err)
+	}
+	return text
+}
+
+func TestSheetA4(t *testing.T) {
+	labels := sheetLabels(A4.PerPage())
+	g := sheetImage(t, A4, labels)
+	for _, i := range []int{0, 1, A4.Columns, A4.PerPage() / 2, A4.PerPage() - 1} {
+		if got := decodeCell(t, g, A4, i); got != labels[i].Text {
+			t.Errorf("cell %d reads %q, want %q", i, got, labels[i].Text)
+		}
+		if got := readCaption(t, g, A4.Cell(i)); got != labels[i].Caption {
+			t.Errorf("cell %d is captioned %q, want %q", i, got, labels[i].Caption)
+		}
+	}
+}
+
+func TestSheetPartialPage(t *testing.T) {
+	s := Sheet{Width: 900, Height: 500, Margin: 10, Columns: 3, Rows: 1}
+	labels := sheetLabels(2)
+	g := sheetImage(t, s, labels)
+	for i, l := range labels {
+		if got := decodeCell(t, g, s, i); got != l.Text {
+			t.Errorf("cell %d reads %q", i, got)
+		}
+	}
+	if dark := darkPixels(g, s.Cell(2)); dark != 0 {
+		t.Errorf("the empty third cell has %d dark pixels", dark)
+	}
+	if dark := darkPixels(g, image.Rect(0, 0, s.Width, s.Margin)); dark != 0 {
+		t.Errorf("the margin has %d dark pixels", dark)
+	}
+}
+
+func TestSheetRejects(t *testing.T) {
+	tests := map[string]struct {
+		sheet  Sheet
+		labels []Label
+		err    error
+	}{
+		"too many labels": {sheet: Sheet{Width: 400, Height: 400, Columns: 1, Rows: 1}, labels: sheetLabels(2)},
+		"no columns":      {sheet: Sheet{Width: 400, Height: 400, Rows: 1}, labels: sheetLabels(1), err: ErrBadSize},
+		"cells too small": {sheet: Sheet{Width: 400, Height: 400, Columns: 20, Rows: 20}, labels: sheetLabels(1), err: ErrBadSize},
+		"huge sheet":      {sheet: Sheet{Width: 100000, Height: 100000, Columns: 1, Rows: 1}, labels: sheetLabels(1), err: ErrBadSize},
+		"empty text":      {sheet: A4, labels: []Label{{Caption: "1"}}, err: ErrEmptyText},
+		"text too long":   {sheet: A4, labels: []Label{{Text: strings.Repeat("x", MaxTextLen+1)}}, err: ErrTextTooLong},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := tc.sheet.EncodePNG(tc.labels)
+			if err == nil || tc.err != nil && !errors.Is(err, tc.err) {
+				t.Fatalf("error %v, want %v", err, tc.err)
+			}
+		})
+	}
+}
+
+// TestZbarimgReadsSheet has ZBar, a decoder independent of ZXing, find
+// every code on a whole A4 sheet at once, as a scanner at the factory would.
+func TestZbarimgReadsSheet(t *testing.T) {
+	zbar := requireTool(t, zbarimg, "zbar-tools")
+	labels := sheetLabels(A4.PerPage())
+	p, err := A4.EncodePNG(labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "sheet.png")
+	if err := os.WriteFile(file, p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(t.Context(), zbar, "--raw", "-q", file).Output()
+	if err != nil {
+		t.Fatalf("%s --raw -q %s: %v", zbarimg, file, err)
+	}
+	got := strings.Fields(string(out))
+	var want []string
+	for _, l := range labels {
+		want = append(want, l.Text)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("zbarimg read %d codes:\n%s\nwant the %d of the sheet", len(got), out, len(want))
+	}
+}
+
+func darkPixels(g *image.Gray, r image.Rectangle) int {
+	n := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if g.GrayAt(x, y).Y < 128 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// readCaption reads the digits under the code in cell: the lowest band of
+// rows with dark pixels, 7 font pixels high, matched glyph by glyph against
+// the font. It expects the first digit to have a dark left column (an 8,
+// as test IMEIs start with).
+func readCaption(t *testing.T, g *image.Gray, cell image.Rectangle) string {
+	t.Helper()
+	rowDark := func(y int) bool { return darkPixels(g, image.Rect(cell.Min.X, y, cell.Max.X, y+1)) > 0 }
+	bottom := cell.Max.Y - 1
+	for bottom > cell.Min.Y && !rowDark(bottom) {
+		bottom--
+	}
+	top := bottom
+	for top > cell.Min.Y && rowDark(top-1) {
+		top--
+	}
+	fs := (bottom - top + 1) / glyphHeight
+	band := image.Rect(cell.Min.X, top, cell.Max.X, bottom+1)
+	left := cell.Max.X
+	for x := cell.Min.X; x < cell.Max.X; x++ {
+		if darkPixels(g, image.Rect(x, band.Min.Y, x+1, band.Max.Y)) > 0 {
+			left = x
+			break
+		}
+	}
+	if fs < 1 {
+		t.Fatalf("no caption band in cell %v", cell)
+	}
+	var text strings.Builder
+	for x := left; x+glyphWidth*fs <= cell.Max.X; x += glyphAdvance * fs {
+		var glyph [glyphHeight]uint8
+		for row := range glyphHeight {
+			for col := range glyphWidth {
+				if g.GrayAt(x+col*fs+fs/2, top+row*fs+fs/2).Y < 128 {
+					glyph[row] |= 1 << (glyphWidth - 1 - col)
+				}
+			}
+		}
+		d := slices.Index(digitGlyphs[:], glyph)
+		if d < 0 {
+			break
+		}
+		text.WriteByte(byte('0' + d))
+	}
+	return text.String()
+}
