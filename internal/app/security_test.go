@@ -105,7 +105,9 @@ func TestDeviceReset(t *testing.T) {
 			if erased := view.Name != "Alice's meter"; erased != (tt.kind == device.ResetFactory) {
 				t.Errorf("after a %s reset the name is %q", tt.name, view.Name)
 			}
-			var log struct{ Entries []struct{ Action, Detail string } }
+			var log struct {
+				Entries []struct{ Action, Detail string }
+			}
 			n.API(t, "GET", "/v1/admin/audit?deviceId="+d.ID+"&action=reset", nil, &log)
 			if len(log.Entries) != 1 {
 				t.Errorf("audit log of the reset: %+v", log.Entries)
