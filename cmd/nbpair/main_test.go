@@ -162,6 +162,10 @@ func TestServeProvisionDevice(t *testing.T) {
 		t.Fatalf("devices printed:\n%s", show)
 	}
 
+	if out := runCLI(t, append(append([]string{"audit"}, admin...), "--device", id[1])...); !regexp.MustCompile(`provision\s+ok\s+admin`).MatchString(out) {
+		t.Errorf("audit printed:\n%s", out)
+	}
+
 	dev.stop(t) // de-registers on the way out
 	show = runCLI(t, append(append([]string{"devices"}, admin...), id[1])...)
 	if !regexp.MustCompile(`online\s+false`).MatchString(show) {
