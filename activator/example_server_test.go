@@ -40,6 +40,7 @@ func startServer() *exampleServer {
 	}
 	cfg := config.Default()
 	cfg.DataDir, cfg.HTTPAddr, cfg.CoAPAddr = dir, "127.0.0.1:0", "127.0.0.1:0"
+	cfg.CoAPSAddr = "127.0.0.1:0"
 	cfg.CoAPACKTimeout = config.Duration(500 * time.Millisecond)
 	if err := cfg.Validate(); err != nil {
 		panic(err)

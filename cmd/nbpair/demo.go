@@ -60,6 +60,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 func (d *demo) startServer(ctx context.Context, log *slog.Logger) (stop func(), err error) {
 	cfg := config.Default()
 	cfg.DataDir, cfg.HTTPAddr, cfg.CoAPAddr = d.dir, "127.0.0.1:0", "127.0.0.1:0"
+	cfg.CoAPSAddr = "127.0.0.1:0"
 	if d.a, err = app.New(ctx, cfg, log); err != nil {
 		return nil, err
 	}

@@ -139,7 +139,7 @@ func TestServeProvisionDevice(t *testing.T) {
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
 	coapAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
 	server := start(t, "serve", "--data-dir", dir, "--http-addr", httpAddr, "--coap-addr", coapAddr,
-		"--public-url", "https://pair.example.com")
+		"--coaps-addr", "127.0.0.1:0", "--public-url", "https://pair.example.com")
 	waitHealthy(t, "http://"+httpAddr)
 
 	if info, err := os.Stat(filepath.Join(dir, "admin.token")); err != nil || info.Mode().Perm() != 0o600 {
@@ -236,7 +236,7 @@ func TestPairCommand(t *testing.T) {
 	dir := t.TempDir()
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
 	coapAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
-	start(t, "serve", "--data-dir", dir, "--http-addr", httpAddr, "--coap-addr", coapAddr)
+	start(t, "serve", "--data-dir", dir, "--http-addr", httpAddr, "--coap-addr", coapAddr, "--coaps-addr", "127.0.0.1:0")
 	base := "http://" + httpAddr
 	waitHealthy(t, base)
 	admin := []string{"--server", base, "--token-file", filepath.Join(dir, "admin.token")}

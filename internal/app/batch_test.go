@@ -190,6 +190,13 @@ func TestBatchImportTwice(t *testing.T) {
 	if code := n.API(t, "GET", "/v1/admin/batches/"+first.ID, nil, &got); code != http.StatusOK || got != first {
 		t.Errorf("GET the batch: HTTP %d %+v", code, got)
 	}
+	var audit struct {
+		Entries []struct{ Actor, Detail string }
+	}
+	n.API(t, "GET", "/v1/admin/audit?action=provision", nil, &audit)
+	if len(audit.Entries) != 1 || !strings.HasPrefix(audit.Entries[0].Detail, "batch "+first.ID+", product default: 20 devices, 20 created") {
+		t.Errorf("the audit log of two imports of one batch: %+v", audit.Entries)
+	}
 }
 
 func TestBatchSuperset(t *testing.T) {

@@ -247,6 +247,9 @@ func TestSecureRegistrationGuarded(t *testing.T) {
 	if resp := post(t, plain, "/"+locB, "", "lt=120"); resp.Code() != codes.Forbidden {
 		t.Errorf("plain Update of a DTLS registration: %v, want 4.03", resp.Code())
 	}
+	if resp := post(t, plain, "/rd", "</1/0>", "ep=urn:imei:"+b.IMEI, "lt=60"); resp.Code() != codes.Forbidden {
+		t.Errorf("plain Register over a DTLS registration: %v, want 4.03", resp.Code())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if del, err := plain.Delete(ctx, "/"+locB); err != nil || del.Code() != codes.Forbidden {
@@ -628,5 +631,66 @@ func bogusHandshakes(ctx context.Context, addr string, worker int, c *floodCount
 		}
 		c.bogusSuccess.Add(1)
 		conn.Close()
+	}
+}
+
+// Shutdown closes the DTLS socket for good, even with sessions open.
+func TestDTLSSocketClosedOnShutdown(t *testing.T) {
+	n := apptest.Start(t, "")
+	d := n.Provision(t, apptest.IMEI(270))
+	addr := n.CoAPSAddr()
+	cc := secureDevice(t, n, d.PSKIdentity, pskOf(t, d))
+	if resp := post(t, cc, "/rd", "</1/0>", "ep=urn:imei:"+d.IMEI, "lt=60"); resp.Code() != codes.Created {
+		t.Fatalf("Register: %v", resp.Code())
+	}
+	n.Stop(t)
+	ua, _ := net.ResolveUDPAddr("udp", addr)
+	l, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		t.Fatalf("the DTLS socket %s is still bound after shutdown: %v", addr, err)
+	}
+	l.Close()
+}
+
+// A queue-mode device over DTLS sleeps with its socket closed and wakes on
+// a new port into the same session; the server follows its address, and
+// a downlink queued while it slept reaches it when it wakes.
+func TestDTLSQueueModeWakeUps(t *testing.T) {
+	n := apptest.Start(t, "", func(c *config.Config) { c.AwakeWindow = config.Duration(time.Second) })
+	d := n.Provision(t, apptest.IMEI(280))
+	var mu sync.Mutex
+	var wakes []string
+	dev := runSecureDevice(t, "coaps://"+n.CoAPSAddr(), d, device.Config{QueueMode: true, AwakeTime: time.Second,
+		SleepTime: 300 * time.Millisecond, OnEvent: func(e device.Event) {
+			if e.Kind == device.EventWaking {
+				mu.Lock()
+				wakes = append(wakes, e.LocalAddr)
+				mu.Unlock()
+			}
+		}})
+	waitStatus(t, dev, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID == d.ID })
+	apptest.WaitFor(t, "two wake-ups", 30*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(wakes) >= 2
+	})
+	apptest.WaitFor(t, "the server to see the device's latest address", 30*time.Second, func() bool {
+		st := dev.Status()
+		v := secureStatus(t, n, d.ID)
+		return st.Awake && v.Registration != nil && v.Registration.RemoteAddr == st.LocalAddr && v.Registration.Secure
+	})
+	alice := signUp(t, n, "alice")
+	a, _ := activate(t, n, alice, d.NbID, 60)
+	if got := waitActivation(t, n, alice, a.ID); got.Status != "paired" {
+		t.Fatalf("activation ended %+v", got)
+	}
+	st := waitStatus(t, dev, "the owner", func(s device.Status) bool { return s.Pairing.OwnerUID != "" })
+	if st.Pairing.OwnerUID != alice.uid {
+		t.Errorf("device holds %+v", st.Pairing)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if wakes[0] == wakes[1] {
+		t.Errorf("the device woke twice from %s", wakes[0])
 	}
 }

@@ -56,12 +56,13 @@ func (s *Server) psk(identity []byte) ([]byte, error) {
 	defer cancel()
 	key, err := s.svc.DevicePSK(ctx, string(identity))
 	if err != nil {
-		return nil, fmt.Errorf("no PSK for identity %q: %w", quoteable(identity), err)
+		return nil, fmt.Errorf("no PSK for identity %q: %w", clipIdentity(identity), err)
 	}
 	return key, nil
 }
 
-func quoteable(identity []byte) string {
+// clipIdentity bounds a client-chosen PSK identity for logs and errors.
+func clipIdentity(identity []byte) string {
 	if len(identity) > maxLoggedIdentity {
 		return string(identity[:maxLoggedIdentity]) + "…"
 	}
@@ -114,7 +115,7 @@ func (c *secureConn) HandshakeContext(ctx context.Context) error {
 	}
 	id := string(st.IdentityHint) // on the server: the client's PSK identity
 	c.identity.Store(&id)
-	c.log.Debug("dtls session established", "remote_addr", c.RemoteAddr().String(), "identity", quoteable(st.IdentityHint),
+	c.log.Debug("dtls session established", "remote_addr", c.RemoteAddr().String(), "identity", clipIdentity(st.IdentityHint),
 		"cipher_suite", st.CipherSuiteID.String())
 	return nil
 }

@@ -195,6 +195,9 @@ func (s *Server) Shutdown() {
 	if s.l != nil {
 		s.l.Close()
 	}
+	if s.sl != nil {
+		s.sl.Close() // in case Serve never ran
+	}
 }
 
 // conn returns the connection to addr, creating one if the device has not

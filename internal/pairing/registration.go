@@ -140,6 +140,13 @@ func (s *Service) checkTransport(ctx context.Context, rc *registerContext) error
 	if !p.PlainCoAP {
 		return fmt.Errorf("%w: product %q requires DTLS (coaps)", ErrPlainRefused, p.ID)
 	}
+	// A plain Register may not replace a registration made over DTLS.
+	cur, err := s.store.RegistrationOfDevice(ctx, rc.device.ID)
+	if err == nil && cur.Secure && cur.Online(rc.now) {
+		return fmt.Errorf("%w: the device is registered over DTLS; plain CoAP may not replace that", ErrPlainRefused)
+	} else if err != nil && !isNotFound(err) {
+		return err
+	}
 	return nil
 }
 
