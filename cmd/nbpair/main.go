@@ -26,6 +26,7 @@ func commands() []command {
 		{"serve", "run the pairing cloud (CoAP/LwM2M for devices, HTTP for apps and admins)", runServe},
 		{"provision", "provision a device by IMEI and print its device ID, nbId and QR text", runProvision},
 		{"devices", "list provisioned devices, or show one with its registration", runDevices},
+		{"batch", "factory batches: import a CSV of IMEIs, export keys for flashing, print label sheets", runBatch},
 		{"audit", "read the audit log (provisions, binds, unbinds, resets, refusals), by device or user", runAudit},
 		{"device", "simulate an NB-IoT device: register, wake up, print each state change", runDevice},
 		{"signup", "create an app account and log in", runSignUp},

@@ -16,10 +16,6 @@ import (
 // batchesPath is the route that imports batches; its body is a CSV.
 const batchesPath = "/v1/admin/batches"
 
-// A batch CSV may be up to pairing.MaxBatchBytes; one byte more tells that
-// a body goes on past it.
-func init() { bodyLimits[batchesPath] = pairing.MaxBatchBytes + 1 }
-
 // labelSheet is the page the labels of a batch are printed on.
 var labelSheet = qr.A4
 

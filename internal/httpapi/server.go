@@ -23,8 +23,12 @@ import (
 // maxBody bounds every request body but uploaded images.
 const maxBody = 64 << 10
 
-// bodyLimits are the routes that take more than maxBody.
-var bodyLimits = map[string]int64{"/v1/qrcode:scan": qr.MaxImageBytes + 1}
+// bodyLimits are the routes that take more than maxBody; one byte over
+// their limit tells that a body goes on past it.
+var bodyLimits = map[string]int64{
+	"/v1/qrcode:scan": qr.MaxImageBytes + 1,
+	batchesPath:       pairing.MaxBatchBytes + 1,
+}
 
 // Server holds the HTTP handlers.
 type Server struct {

@@ -22,6 +22,7 @@ type AuditEntry struct {
 // The actions the audit log records.
 const (
 	AuditProvision   = "provision"
+	AuditExportKeys  = "export-keys"
 	AuditParse       = "parse"
 	AuditBind        = "bind"
 	AuditUnbind      = "unbind"
