@@ -150,11 +150,19 @@ func (a *App) shutdown(sweeperDone <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(a.cfg.ShutdownTimeout))
 	defer cancel()
 	a.coap.Shutdown()
-	errs := []error{a.http.Shutdown(ctx)}
+	if err := a.http.Shutdown(ctx); err != nil {
+		a.http.Close() // event streams still open at the deadline
+	}
 	<-sweeperDone
-	errs = append(errs, a.bus.Close(ctx), a.store.Close())
+	// Queued events and downlinks finish before the store closes; if they
+	// do not in time, the store stays open rather than fail under them.
+	if err := errors.Join(a.bus.Close(ctx), a.svc.Drain(ctx)); err != nil {
+		a.log.Error("stopped without closing the store", "err", err)
+		return err
+	}
+	err := a.store.Close()
 	a.log.Info("stopped")
-	return errors.Join(errs...)
+	return err
 }
 
 // ensureSecretFile returns the hex secret in path, creating it with n

@@ -56,8 +56,13 @@ func (s *Service) StartActivation(ctx context.Context, userID string, req StartA
 			return Activation{}, err
 		}
 	}
-	if err := s.tryBind(ctx, ac.act); err != nil {
+	bound, err := s.tryBind(ctx, ac.act)
+	if err != nil {
+		s.finishActivation(ctx, ac.act.ID, ActivationFailed, FailInternal)
 		return Activation{}, err
+	}
+	if bound {
+		s.publish(ctx, Event{Kind: EventBound, DeviceID: ac.device.ID, At: s.now().UTC()})
 	}
 	return s.store.Activation(ctx, ac.act.ID)
 }
@@ -138,25 +143,25 @@ func (s *Service) createActivation(ctx context.Context, ac *activationContext) e
 	if err := s.store.CreateActivation(ctx, ac.act); err != nil {
 		return err
 	}
-	id := ac.act.ID
-	time.AfterFunc(ac.act.Deadline.Sub(now), func() { s.expireActivation(context.Background(), id) })
-	s.log.Info("activation started", "activation", id, "uid", ac.userID, "device_id", ac.device.ID, "timeout", ac.req.Timeout)
+	// The sweeper of Run ends it with ErrTimeout at its deadline.
+	s.log.Info("activation started", "activation", ac.act.ID, "uid", ac.userID, "device_id", ac.device.ID, "timeout", ac.req.Timeout)
 	return nil
 }
 
 // tryBind binds the activation's device if it has a live registration; if
-// it has none yet, the device's Register will call it again.
-func (s *Service) tryBind(ctx context.Context, a Activation) error {
+// it has none yet, the device's Register will call it again. It reports
+// whether it bound; the caller tells the device.
+func (s *Service) tryBind(ctx context.Context, a Activation) (bool, error) {
 	now := s.now()
 	if !now.Before(a.Deadline) {
 		s.expireActivation(ctx, a.ID)
-		return nil
+		return false, nil
 	}
 	reg, err := s.store.RegistrationOfDevice(ctx, a.DeviceID)
 	if isNotFound(err) || (err == nil && !reg.Online(now)) {
-		return nil
+		return false, nil
 	} else if err != nil {
-		return err
+		return false, err
 	}
 	d, bound, err := s.store.Bind(ctx, a.ID, now.UTC())
 	switch {
@@ -164,31 +169,38 @@ func (s *Service) tryBind(ctx context.Context, a Activation) error {
 		s.finishActivation(ctx, a.ID, ActivationFailed, FailAlreadyBound)
 		s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeRefused, Actor: "user", UserID: a.UserID,
 			DeviceID: a.DeviceID, Detail: "activation " + a.ID + ": " + ErrAlreadyBound.Error()})
-		return nil
+		return false, nil
 	case errors.Is(err, ErrActivationFinished):
-		return nil
+		return false, nil
 	case err != nil:
-		return err
+		return false, err
 	}
 	s.log.Info("device bound", "device_id", d.ID, "uid", d.OwnerID, "home_id", d.HomeID, "activation", a.ID)
 	s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeOK, Actor: "user", UserID: d.OwnerID, DeviceID: d.ID,
 		Detail: "home " + d.HomeID + ", activation " + a.ID})
 	s.watch.notify(bound)
-	s.publish(ctx, Event{Kind: EventBound, DeviceID: d.ID, At: now.UTC()})
-	return nil
+	return true, nil
 }
 
 // bindWaiting is the task a device's uplink triggers: bind every pending
 // activation that names it, oldest first. The first one wins; the others
-// of other users fail with ErrAlreadyBound.
+// of other users fail with ErrAlreadyBound. A bind queues the new pairing
+// state here rather than through the bus: the dispatcher runs on the bus,
+// and the delivery task after this one sends it.
 func (s *Service) bindWaiting(ctx context.Context, ev Event) error {
 	pending, err := s.store.PendingActivations(ctx, ev.DeviceID)
 	if err != nil {
 		return err
 	}
 	var errs []error
+	boundAny := false
 	for _, a := range pending {
-		errs = append(errs, s.tryBind(ctx, a))
+		bound, err := s.tryBind(ctx, a)
+		boundAny = boundAny || bound
+		errs = append(errs, err)
+	}
+	if boundAny && ev.Kind != EventRegistered { // Registered queues it next anyway
+		errs = append(errs, s.queuePairingState(ctx, ev))
 	}
 	return errors.Join(errs...)
 }

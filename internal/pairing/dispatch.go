@@ -3,7 +3,7 @@ package pairing
 import (
 	"context"
 	"errors"
-	"hash/maphash"
+	"fmt"
 	"time"
 )
 
@@ -79,24 +79,59 @@ func (s *Service) queuePairingState(ctx context.Context, ev Event) error {
 	})
 }
 
-// deliverQueued sends the device's queued downlinks, one at a time, while it
-// is awake. What cannot be delivered stays queued for its next wake-up.
+// deliverQueued starts the device's delivery loop unless one is running;
+// a running one goes round once more. A downlink to a device that has
+// fallen asleep takes the whole CoAP exchange (tens of seconds), which must
+// not hold up the event workers; the loop also keeps one downlink at a time
+// per device.
 func (s *Service) deliverQueued(ctx context.Context, ev Event) error {
-	down := s.downlinker()
-	if down == nil {
+	if s.downlinker() == nil {
 		return nil
 	}
-	mu := &s.deliverMu[s.shard(ev.DeviceID)]
-	mu.Lock()
-	defer mu.Unlock()
-	r, err := s.store.RegistrationOfDevice(ctx, ev.DeviceID)
+	s.deliveryMu.Lock()
+	defer s.deliveryMu.Unlock()
+	if _, running := s.delivering[ev.DeviceID]; running {
+		s.delivering[ev.DeviceID] = true
+		return nil
+	}
+	s.delivering[ev.DeviceID] = false
+	s.deliveries.Add(1)
+	go s.deliveryLoop(context.WithoutCancel(ctx), ev.DeviceID)
+	return nil
+}
+
+func (s *Service) deliveryLoop(ctx context.Context, deviceID string) {
+	defer s.deliveries.Done()
+	for {
+		if err := s.deliverNow(ctx, deviceID); err != nil {
+			s.log.Warn("delivering downlinks", "device_id", deviceID, "err", err)
+		}
+		s.deliveryMu.Lock()
+		again := s.delivering[deviceID]
+		if !again {
+			delete(s.delivering, deviceID)
+		} else {
+			s.delivering[deviceID] = false
+		}
+		s.deliveryMu.Unlock()
+		if !again {
+			return
+		}
+	}
+}
+
+// deliverNow sends the device's queued downlinks, one at a time, while it
+// is awake. What cannot be delivered stays queued for its next wake-up.
+func (s *Service) deliverNow(ctx context.Context, deviceID string) error {
+	down := s.downlinker()
+	r, err := s.store.RegistrationOfDevice(ctx, deviceID)
 	if err != nil {
 		if isNotFound(err) { // gone again; deliver after its next Register
 			return nil
 		}
 		return err
 	}
-	dls, err := s.store.Downlinks(ctx, ev.DeviceID)
+	dls, err := s.store.Downlinks(ctx, deviceID)
 	if err != nil {
 		return err
 	}
@@ -140,6 +175,15 @@ func (s *Service) awake(r Registration) bool {
 	return !r.QueueMode || now.Sub(r.LastSeen) < s.opts.AwakeWindow
 }
 
-func (s *Service) shard(deviceID string) int {
-	return int(maphash.String(s.seed, deviceID) % uint64(len(s.deliverMu)))
+// Drain waits until the delivery loops have ended or ctx is done; call it
+// after the device servers stopped, before the store closes.
+func (s *Service) Drain(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.deliveries.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("downlink deliveries still running: %w", ctx.Err())
+	}
 }

@@ -167,6 +167,8 @@ const (
 	FailTimeout      FailReason = "timeout"
 	FailAlreadyBound FailReason = "already-bound"
 	FailFactoryReset FailReason = "factory-reset"
+	// FailInternal ends an activation the server could not carry on with.
+	FailInternal FailReason = "internal"
 )
 
 // Activation is one attempt of a user to bind a device to a home

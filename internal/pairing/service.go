@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"strings"
 	"sync"
@@ -58,10 +57,11 @@ type Service struct {
 	downMu sync.RWMutex
 	down   Downlinker // guarded by downMu
 
-	sealer    *sealer
-	watch     watchers
-	seed      maphash.Seed
-	deliverMu [64]sync.Mutex // one downlink at a time per device, sharded
+	sealer     *sealer
+	watch      watchers
+	deliveryMu sync.Mutex
+	delivering map[string]bool // device ID → run again; guarded by deliveryMu
+	deliveries sync.WaitGroup
 }
 
 // NewService returns a service on store and bus and subscribes its
@@ -84,7 +84,7 @@ func NewService(store Store, bus Bus, log *slog.Logger, opts Options) (*Service,
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, bus: bus, log: log, opts: opts, now: time.Now, seed: maphash.MakeSeed(), sealer: sl}
+	s := &Service{store: store, bus: bus, log: log, opts: opts, now: time.Now, sealer: sl, delivering: map[string]bool{}}
 	bus.Subscribe(s.dispatch)
 	return s, nil
 }
