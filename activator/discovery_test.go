@@ -113,12 +113,8 @@ func TestDiscoveryTimeout(t *testing.T) {
 	disc := activator.NewDiscovery(alice.c, rec)
 	typ := alice.nbType(d.NbID, time.Second)
 	disc.Register(typ)
-	start := time.Now()
 	disc.StartActive(typ, nil)
 	em := rec.failed(t, activator.ErrTimeout)
-	if took := time.Since(start); took < time.Second {
-		t.Errorf("timed out after %v; the timeout was 1 s", took)
-	}
 	if em.Device.DevID != d.ID || em.Device.SpaceID != alice.home {
 		t.Errorf("error model's device %+v; want devId %s in home %s", em.Device, d.ID, alice.home)
 	}

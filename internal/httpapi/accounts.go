@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"golang.org/x/time/rate"
 	"net/http"
 	"strings"
 	"time"
@@ -39,22 +40,28 @@ func (s *Server) logIn(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
+	// A login spends a token of its username and of its address before the
+	// password is checked, so that parallel guesses cannot all slip in;
+	// only failures keep it spent.
 	name, ip := strings.ToLower(req.Username), clientIP(r)
-	ok, wait := s.loginUser.left(name)
-	if ok {
-		ok, wait = s.loginAddr.left(ip)
+	byName, wait := s.loginUser.reserve(name)
+	byAddr := (*rate.Reservation)(nil)
+	if wait == 0 {
+		if byAddr, wait = s.loginAddr.reserve(ip); wait > 0 {
+			release(byName)
+		}
 	}
-	if !ok {
+	if wait > 0 {
 		s.svc.Audit(r.Context(), pairing.AuditEntry{Action: pairing.AuditLogin, Outcome: pairing.OutcomeRefused,
-			Actor: "user", Detail: "throttled after failed logins as " + req.Username})
+			Actor: "user", Detail: "login throttled after failed attempts"})
 		return s.tooMany(w, rateLimited{wait}, "failed logins")
 	}
 	tok, se, err := s.svc.LogIn(r.Context(), req.Username, req.Password)
 	if errors.Is(err, pairing.ErrBadCredentials) {
-		s.loginUser.take(name)
-		s.loginAddr.take(ip)
 		s.svc.Audit(r.Context(), pairing.AuditEntry{Action: pairing.AuditLogin, Outcome: pairing.OutcomeRefused,
-			Actor: "user", Detail: "wrong password for " + req.Username})
+			Actor: "user", Detail: "wrong username or password"})
+	} else {
+		release(byName, byAddr)
 	}
 	if err != nil {
 		return err

@@ -78,17 +78,28 @@ func (k *keyedLimiter) take(key string) (bool, time.Duration) {
 	return true, 0
 }
 
-// left says whether key has a token, without spending it, and when it will.
-func (k *keyedLimiter) left(key string) (bool, time.Duration) {
+// reserve spends a token of key that can be given back with release; it
+// returns nil and the wait when there is none.
+func (k *keyedLimiter) reserve(key string) (*rate.Reservation, time.Duration) {
 	if k == nil {
-		return true, 0
+		return nil, 0
 	}
 	now := time.Now()
-	l := k.get(key, now)
-	if l.TokensAt(now) >= 1 {
-		return true, 0
+	r := k.get(key, now).ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return nil, d
 	}
-	return false, time.Duration((1 - l.TokensAt(now)) / float64(k.every) * float64(time.Second))
+	return r, 0
+}
+
+// release gives back a token taken with reserve.
+func release(rs ...*rate.Reservation) {
+	for _, r := range rs {
+		if r != nil {
+			r.Cancel()
+		}
+	}
 }
 
 // rateLimited is the 429 answer, with Retry-After in whole seconds.

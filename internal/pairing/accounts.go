@@ -30,7 +30,13 @@ func (s *Service) SignUp(ctx context.Context, username, password string) (User, 
 	if err := validPassword(password); err != nil {
 		return User{}, err
 	}
-	u := User{ID: newUserID(), Username: username, PasswordHash: hashPassword(password), CreatedAt: s.now().UTC()}
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return User{}, err
+	}
+	hash := hashPassword(password)
+	release()
+	u := User{ID: newUserID(), Username: username, PasswordHash: hash, CreatedAt: s.now().UTC()}
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		return User{}, err
 	}
@@ -45,13 +51,19 @@ func (s *Service) LogIn(ctx context.Context, username, password string) (token s
 		return "", Session{}, fmt.Errorf("%w: username and password are required", ErrMissing)
 	}
 	u, err := s.store.UserByName(ctx, username)
-	if isNotFound(err) {
-		hashPassword(password) // spend the same time as for a real user
-		return "", Session{}, ErrBadCredentials
-	} else if err != nil {
+	if err != nil && !isNotFound(err) {
 		return "", Session{}, err
 	}
-	if !checkPassword(u.PasswordHash, password) {
+	release, err2 := s.hashSlot(ctx)
+	if err2 != nil {
+		return "", Session{}, err2
+	}
+	ok := checkPassword(u.PasswordHash, password)
+	if u.ID == "" {
+		hashPassword(password) // spend the same time as for a real user
+	}
+	release()
+	if !ok || u.ID == "" {
 		return "", Session{}, ErrBadCredentials
 	}
 	token = "nbs_" + base64.RawURLEncoding.EncodeToString(randomBytes(32))
@@ -83,6 +95,18 @@ func (s *Service) Authenticate(ctx context.Context, token string) (string, error
 // LogOut ends the session of the token.
 func (s *Service) LogOut(ctx context.Context, token string) error {
 	return s.store.DeleteSession(ctx, hashToken(token))
+}
+
+// hashSlot waits for one of the few argon2 slots: each hash takes 19 MiB
+// and a core for tens of milliseconds, so a burst of logins queues here
+// instead of exhausting memory.
+func (s *Service) hashSlot(ctx context.Context) (func(), error) {
+	select {
+	case s.hashSlots <- struct{}{}:
+		return func() { <-s.hashSlots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func hashToken(token string) []byte {

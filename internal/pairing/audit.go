@@ -26,6 +26,7 @@ const (
 	AuditParse       = "parse"
 	AuditBind        = "bind"
 	AuditUnbind      = "unbind"
+	AuditRename      = "rename"
 	AuditReset       = "reset"
 	AuditRateLimited = "rate-limited"
 	AuditLogin       = "login"

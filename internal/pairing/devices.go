@@ -111,6 +111,8 @@ func (s *Service) RenameDevice(ctx context.Context, userID, deviceID, name strin
 		return UserDevice{}, err
 	}
 	if !role.CanManageDevices() {
+		s.audit(ctx, AuditEntry{Action: AuditRename, Outcome: OutcomeRefused, Actor: "user", UserID: userID, DeviceID: deviceID,
+			Detail: "a member may not rename devices"})
 		return UserDevice{}, fmt.Errorf("%w: only the home's owner or admins may rename devices", ErrPermissionDenied)
 	}
 	if err := s.store.RenameDevice(ctx, deviceID, name); err != nil {
@@ -128,6 +130,8 @@ func (s *Service) RemoveDevice(ctx context.Context, userID, deviceID string) err
 		return err
 	}
 	if !role.CanManageDevices() {
+		s.audit(ctx, AuditEntry{Action: AuditUnbind, Outcome: OutcomeRefused, Actor: "user", UserID: userID, DeviceID: deviceID,
+			Detail: "a member may not remove devices"})
 		return fmt.Errorf("%w: only the home's owner or admins may remove devices", ErrPermissionDenied)
 	}
 	d, err := s.store.Unbind(ctx, deviceID)

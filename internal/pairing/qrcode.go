@@ -46,8 +46,14 @@ func (s *Service) ParseQRCode(ctx context.Context, code string) (ScanResult, err
 	if err != nil {
 		return ScanResult{}, err
 	}
+	name := d.Name
+	if d.HomeID != "" { // the name its owner gave it is theirs to see
+		if _, err := s.store.Home(ctx, d.HomeID, actingUser(ctx)); err != nil {
+			name = p.Name
+		}
+	}
 	return ScanResult{ActionName: ActionBindNB, ActionData: ScanDevice{
-		ID: nbID, ProductID: p.ID, ProductName: p.Name, Name: d.Name,
+		ID: nbID, ProductID: p.ID, ProductName: p.Name, Name: name,
 	}}, nil
 }
 

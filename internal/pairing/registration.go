@@ -105,7 +105,9 @@ func (s *Service) autoRegister(ctx context.Context, rc *registerContext, imei st
 		return fmt.Errorf("%w: no device is provisioned with IMEI %s", ErrUnknownEndpoint, imei)
 	}
 	p, err := s.store.Product(ctx, pid)
-	if err != nil || !p.AutoRegister {
+	// A device creates itself only over plain CoAP, where its product
+	// allows that: over DTLS it must have been provisioned with its PSK.
+	if err != nil || !p.AutoRegister || !p.PlainCoAP || s.opts.RequireDTLS || rc.req.Peer.Secure {
 		return fmt.Errorf("%w: IMEI %s is not provisioned and product %q does not allow auto-registration", ErrUnknownEndpoint, imei, pid)
 	}
 	prov, err := s.Provision(ctx, ProvisionRequest{IMEI: imei, ProductID: pid, AutoRegistered: true})

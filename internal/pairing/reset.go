@@ -26,6 +26,8 @@ func (s *Service) RequestReset(ctx context.Context, req ResetRequest) error {
 		return err
 	}
 	if err := req.Peer.may(r); err != nil {
+		s.audit(ctx, AuditEntry{Action: AuditReset, Outcome: OutcomeRefused, Actor: "device", DeviceID: r.DeviceID,
+			RemoteAddr: req.Addr, Detail: err.Error()})
 		return err
 	}
 	var d Device

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -57,8 +58,10 @@ type Service struct {
 	downMu sync.RWMutex
 	down   Downlinker // guarded by downMu
 
-	sealer     *sealer
-	watch      watchers
+	sealer    *sealer
+	watch     watchers
+	hashSlots chan struct{} // argon2 hashes running at once
+
 	deliveryMu sync.Mutex
 	delivering map[string]bool // device ID → run again; guarded by deliveryMu
 	deliveries sync.WaitGroup
@@ -84,7 +87,8 @@ func NewService(store Store, bus Bus, log *slog.Logger, opts Options) (*Service,
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, bus: bus, log: log, opts: opts, now: time.Now, sealer: sl, delivering: map[string]bool{}}
+	s := &Service{store: store, bus: bus, log: log, opts: opts, now: time.Now, sealer: sl, delivering: map[string]bool{},
+		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	bus.Subscribe(s.dispatch)
 	return s, nil
 }

@@ -124,6 +124,8 @@ type ActivationStore interface {
 	DeviceByNbID(ctx context.Context, nbID string) (Device, error)
 	RenameDevice(ctx context.Context, deviceID, name string) error
 
+	// CreateActivation returns ErrActiveRepeated if the user has a pending
+	// activation of the device already.
 	CreateActivation(ctx context.Context, a Activation) error
 	Activation(ctx context.Context, id string) (Activation, error)
 	// PendingActivations lists the device's pending activations, oldest first.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nbpair/nbpair/internal/pairing"
@@ -43,6 +44,9 @@ func (s *Store) CreateActivation(ctx context.Context, a pairing.Activation) erro
 		created_at, deadline, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.UserID, a.NbID, a.DeviceID, a.HomeID, a.TimeZone, a.Timeout, string(a.Status), string(a.Reason),
 		nanos(a.CreatedAt), nanos(a.Deadline), nanos(a.FinishedAt))
+	if isUnique(err) {
+		return fmt.Errorf("activation of %s by %s: %w", a.DeviceID, a.UserID, pairing.ErrActiveRepeated)
+	}
 	return err
 }
 

@@ -31,6 +31,7 @@ var activationTests = []test{
 		var acts []pairing.Activation
 		for i, created := range []time.Duration{3, 1, 2, 4} {
 			a := newActivation(fmt.Sprintf("act%d", i), u, h, d, at(created))
+			a.UserID = createUser(t, s, 10+i).ID // one pending activation per user and device
 			createActivation(t, s, a)
 			acts = append(acts, a)
 		}
@@ -54,6 +55,7 @@ var activationTests = []test{
 		wantErr(t, "FinishActivation of an unknown ID", err, pairing.ErrNotFound)
 	}},
 	{"Expired", expiredActivations},
+	{"OnePendingPerUser", onePendingPerUser},
 }
 
 var bindingTests = []test{
@@ -187,6 +189,18 @@ func bindFixture(t *testing.T, s pairing.Store, n int) (pairing.User, pairing.Ho
 	return u, createHome(t, s, n, u), createDevices(t, s, n)[0]
 }
 
+// OnePendingPerUser: a user may have one pending activation of a device.
+func onePendingPerUser(t *testing.T, s pairing.Store) {
+	u, h, d := bindFixture(t, s, 1)
+	createActivation(t, s, newActivation("act1", u, h, d, at(1)))
+	err := s.CreateActivation(t.Context(), newActivation("act2", u, h, d, at(2)))
+	wantErr(t, "a second pending activation", err, pairing.ErrActiveRepeated)
+	if _, err := s.FinishActivation(t.Context(), "act1", pairing.ActivationStopped, "", at(3)); err != nil {
+		t.Fatal(err)
+	}
+	createActivation(t, s, newActivation("act3", u, h, d, at(4)))
+}
+
 // newActivation returns a pending activation by u of d into h, made at
 // createdAt, with a timeout of two minutes.
 func newActivation(id string, u pairing.User, h pairing.Home, d pairing.Device, createdAt time.Time) pairing.Activation {
@@ -312,6 +326,7 @@ func expiredActivations(t *testing.T, s pairing.Store) {
 	expired := map[string]pairing.Activation{}
 	for i, off := range []time.Duration{-time.Hour, -1, 0, 1, time.Hour} {
 		a := newActivation(fmt.Sprintf("act%d", i), u, h, d, now.Add(-time.Hour))
+		a.UserID = createUser(t, s, 10+i).ID // one pending activation per user and device
 		a.Deadline = now.Add(off)
 		createActivation(t, s, a)
 		if off <= 0 {
