@@ -16,6 +16,7 @@ import (
 
 	"github.com/nbpair/nbpair/activator"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/config"
 )
 
 // BenchmarkActivationCallback measures how long after the last condition
@@ -26,7 +27,9 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkActivationCallback -benchtime 20x ./internal/app/
 func BenchmarkActivationCallback(b *testing.B) {
-	n := apptest.Start(b, "", apptest.QuietLogs)
+	n := apptest.Start(b, "", apptest.QuietLogs, func(c *config.Config) {
+		c.RateLimitPerUser, c.RateLimitPerAddr = 0, 0 // one user starts many activations here
+	})
 	base := "http://" + n.HTTPAddr()
 	c := activator.NewClient(base)
 	if _, err := c.SignUp(context.Background(), "bench", "bench password"); err != nil {
