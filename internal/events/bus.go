@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 
@@ -88,9 +89,19 @@ func (b *Bus) work(q chan item) {
 			continue
 		}
 		for _, h := range *hs {
-			h(it.ctx, it.ev)
+			b.run(h, it)
 		}
 	}
+}
+
+// run calls one handler; a panic in it is logged, not fatal to the node.
+func (b *Bus) run(h func(context.Context, pairing.Event), it item) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Error("event handler panicked", "kind", it.ev.Kind, "device_id", it.ev.DeviceID, "panic", p)
+		}
+	}()
+	h(it.ctx, it.ev)
 }
 
 // Close stops accepting events and waits until the queued ones are handled

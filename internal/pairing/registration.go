@@ -201,6 +201,9 @@ func (s *Service) Update(ctx context.Context, req UpdateRequest) (Registration, 
 	if err := req.Peer.may(r); err != nil {
 		return Registration{}, err
 	}
+	if s.opts.RequireDTLS && !req.Peer.Secure { // registered before the switch to production
+		return Registration{}, fmt.Errorf("%w: this cloud accepts devices over DTLS only (coaps); register again over DTLS", ErrPlainRefused)
+	}
 	if req.Query.Lifetime > 0 {
 		r.Lifetime = req.Query.Lifetime
 	}
