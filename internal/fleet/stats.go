@@ -1,0 +1,152 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/plgd-dev/go-coap/v3/message/codes"
+)
+
+// Latency summarises the latencies of the answered requests.
+type Latency struct {
+	P50, P90, P99, Max time.Duration
+}
+
+// Result is what one run measured.
+type Result struct {
+	// Name says what ran: "nbpair register", "go-coap register", "udp-echo".
+	Name string
+	// OK counts the requests answered with the expected code.
+	OK int
+	// Elapsed is the wall time of the measured part of the run.
+	Elapsed time.Duration
+	// Latency is over the OK requests.
+	Latency Latency
+	// Retransmitted counts the OK requests whose answer came only after
+	// their first retransmission fell due (see Config.ACKTimeout).
+	Retransmitted int
+	// Errors counts the failed requests by kind: "timeout", a CoAP code
+	// such as "4.04 NotFound" or "5.00 InternalServerError", or "other".
+	Errors map[string]int
+}
+
+// Failed is the number of failed requests.
+func (r Result) Failed() int {
+	n := 0
+	for _, c := range r.Errors {
+		n += c
+	}
+	return n
+}
+
+// Throughput is the OK requests per second.
+func (r Result) Throughput() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.OK) / r.Elapsed.Seconds()
+}
+
+// Percentile returns the p-th percentile (0 < p ≤ 100) of sorted by the
+// nearest-rank method, zero for an empty slice.
+func Percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(float64(len(sorted))*p/100 + 0.999999999)
+	rank = min(max(rank, 1), len(sorted))
+	return sorted[rank-1]
+}
+
+// summarise sorts lat in place and returns its percentiles.
+func summarise(lat []time.Duration) Latency {
+	slices.Sort(lat)
+	l := Latency{P50: Percentile(lat, 50), P90: Percentile(lat, 90), P99: Percentile(lat, 99)}
+	if len(lat) > 0 {
+		l.Max = lat[len(lat)-1]
+	}
+	return l
+}
+
+// recorder collects the samples of one run. Each worker writes to its own
+// shard, so recording takes no lock; done is read by the progress line.
+type recorder struct {
+	retransmitAfter time.Duration
+	done            atomic.Int64
+	shards          []shard
+}
+
+// shard is one worker's samples; only that worker touches it.
+type shard struct {
+	lat     []time.Duration
+	retrans int
+	errs    map[string]int
+}
+
+func newRecorder(workers int, retransmitAfter time.Duration) *recorder {
+	r := &recorder{retransmitAfter: retransmitAfter, shards: make([]shard, workers)}
+	for i := range r.shards {
+		r.shards[i].errs = map[string]int{}
+	}
+	return r
+}
+
+// record notes one request of worker w that took d; err is nil when it
+// was answered as expected.
+func (r *recorder) record(w int, d time.Duration, err error) {
+	s := &r.shards[w]
+	if err != nil {
+		s.errs[errorKind(err)]++
+	} else {
+		s.lat = append(s.lat, d)
+		if r.retransmitAfter > 0 && d >= r.retransmitAfter {
+			s.retrans++
+		}
+	}
+	r.done.Add(1)
+}
+
+// result merges the shards; call it after the workers have stopped.
+func (r *recorder) result(name string, elapsed time.Duration) Result {
+	res := Result{Name: name, Elapsed: elapsed, Errors: map[string]int{}}
+	var lat []time.Duration
+	for _, s := range r.shards {
+		lat = append(lat, s.lat...)
+		res.Retransmitted += s.retrans
+		for k, v := range s.errs {
+			res.Errors[k] += v
+		}
+	}
+	res.OK = len(lat)
+	res.Latency = summarise(lat)
+	return res
+}
+
+// codeError is a CoAP answer with an unexpected code.
+type codeError struct{ code codes.Code }
+
+func (e *codeError) Error() string { return "answered " + codeName(e.code) }
+
+// codeName writes a CoAP code the way RFC 7252 does, with its name.
+func codeName(c codes.Code) string {
+	return fmt.Sprintf("%d.%02d %v", c>>5, c&31, c)
+}
+
+// errorKind names the kind of a failed request for the summary.
+func errorKind(err error) string {
+	var ce *codeError
+	switch {
+	case errors.As(err, &ce):
+		return codeName(ce.code)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errTimeout):
+		return "timeout"
+	}
+	return "other"
+}
+
+// errTimeout is a request that got no answer in time.
+var errTimeout = errors.New("no answer in time")
