@@ -29,11 +29,13 @@ func commands() []command {
 		{"batch", "factory batches: import a CSV of IMEIs, export keys for flashing, print label sheets", runBatch},
 		{"audit", "read the audit log (provisions, binds, unbinds, resets, refusals), by device or user", runAudit},
 		{"device", "simulate an NB-IoT device: register, wake up, print each state change", runDevice},
+		{"fleet", "load generator: N simulated devices (register|update|deregister storms) and bare baselines", runFleet},
 		{"signup", "create an app account and log in", runSignUp},
 		{"login", "log in to an nbpair server; the session is kept in your config directory", runLogIn},
 		{"homes", "list your homes, or create one (--create NAME)", runHomes},
 		{"pair", "pair a device: scan its label (--qr-image or --code) into a home (--home)", runPair},
 		{"qr", "encode text as a QR label PNG, or decode a label image", runQR},
+		{"migrate", "apply (up) or list (status) the schema migrations of the store: SQLite or --store postgres://…", runMigrate},
 		{"config", "print the default configuration, or check a file (config print-default | check FILE)", runConfig},
 	}
 }

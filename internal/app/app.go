@@ -23,6 +23,7 @@ import (
 	"github.com/nbpair/nbpair/internal/httpapi"
 	"github.com/nbpair/nbpair/internal/lwm2m"
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/store/postgres"
 	"github.com/nbpair/nbpair/internal/store/sqlite"
 )
 
@@ -38,7 +39,7 @@ const (
 type App struct {
 	cfg   config.Config
 	log   *slog.Logger
-	store *sqlite.Store
+	store pairing.Store
 	bus   *events.Bus
 	svc   *pairing.Service
 	coap  *lwm2m.Server
@@ -66,7 +67,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if a.httpL, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
 	}
-	if a.store, err = sqlite.Open(ctx, cfg.DataDir); err != nil {
+	if a.store, err = openStore(ctx, cfg, log); err != nil {
 		a.httpL.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -102,6 +103,27 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return a, nil
+}
+
+// openStore opens the configured store: PostgreSQL when cfg.Store names a
+// database, which several nodes can share, and otherwise SQLite in the data
+// directory. The data directory still holds the admin token and the key
+// that seals PSKs, whichever the store.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (pairing.Store, error) {
+	if cfg.Store == "" {
+		s, err := sqlite.Open(ctx, cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("store: sqlite", "file", filepath.Join(cfg.DataDir, sqlite.FileName))
+		return s, nil
+	}
+	s, err := postgres.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("store: postgres", "database", config.RedactedStore(cfg.Store))
+	return s, nil
 }
 
 // HTTPAddr is the bound HTTP address.

@@ -27,6 +27,7 @@ const (
 type Config struct {
 	Profile   string `json:"profile"` // development or production
 	DataDir   string `json:"dataDir"`
+	Store     string `json:"store"` // empty: SQLite in DataDir; postgres://…: PostgreSQL, shareable by nodes
 	HTTPAddr  string `json:"httpAddr"`
 	CoAPAddr  string `json:"coapAddr"`
 	CoAPSAddr string `json:"coapsAddr"` // DTLS 1.2 with PSK; empty turns DTLS off
@@ -110,6 +111,7 @@ func (c *Config) fields() []field {
 	return []field{
 		{"profile", "development, or production (devices must use DTLS)", (*stringValue)(&c.Profile)},
 		{"data-dir", "directory of the database, the admin token and the secret key", (*stringValue)(&c.DataDir)},
+		{"store", "empty for SQLite in the data directory, or postgres://USER@HOST:PORT/DB for PostgreSQL (a password is better in the env or PGPASSWORD than on the command line)", (*stringValue)(&c.Store)},
 		{"http-addr", "HTTP listen address (apps, admins, /healthz)", (*stringValue)(&c.HTTPAddr)},
 		{"coap-addr", "CoAP/UDP listen address (LwM2M devices)", (*stringValue)(&c.CoAPAddr)},
 		{"coaps-addr", "CoAP over DTLS (PSK) listen address; empty turns DTLS off", (*stringValue)(&c.CoAPSAddr)},
@@ -192,6 +194,9 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("dataDir: must not be empty"))
 	}
+	if err := validateStore(c.Store); err != nil {
+		errs = append(errs, err)
+	}
 	addrs := map[string]string{"httpAddr": c.HTTPAddr, "coapAddr": c.CoAPAddr}
 	if c.CoAPSAddr != "" {
 		addrs["coapsAddr"] = c.CoAPSAddr
@@ -229,6 +234,32 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("awakeWindow, sessionTtl and shutdownTimeout must be positive, expiryGrace not negative"))
 	}
 	return errors.Join(errs...)
+}
+
+// validateStore checks that s is empty or a postgres:// URL. Its errors show
+// the URL without its password.
+func validateStore(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("store: not a postgres:// URL") // the parse error would show the password
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return fmt.Errorf("store: %q is not empty (SQLite) or a postgres:// URL", u.Redacted())
+	}
+	return nil
+}
+
+// RedactedStore is the store URL s without its password, for logs and
+// messages.
+func RedactedStore(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unreadable store URL)"
+	}
+	return u.Redacted()
 }
 
 // PublicBase is the base of QR label URLs: PublicURL, or one derived from

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,12 +23,17 @@ func scanActivation(row scanner) (pairing.Activation, error) {
 	return a, err
 }
 
-// CreateActivation implements pairing.Store.
+// CreateActivation implements pairing.Store. The partial unique index
+// activations_one_pending refuses a second pending activation of the device
+// by the user, even when two start at once.
 func (s *Store) CreateActivation(ctx context.Context, a pairing.Activation) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO activations (id, user_id, nb_id, device_id, home_id, time_zone, timeout, status, reason,
 		created_at, deadline, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		a.ID, a.UserID, a.NbID, a.DeviceID, a.HomeID, a.TimeZone, a.Timeout, string(a.Status), string(a.Reason),
 		nanos(a.CreatedAt), nanos(a.Deadline), nullNanos(a.FinishedAt))
+	if isUnique(err) {
+		return fmt.Errorf("activation of %s by %s: %w", a.DeviceID, a.UserID, pairing.ErrActiveRepeated)
+	}
 	return err
 }
 

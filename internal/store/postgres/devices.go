@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -30,7 +31,7 @@ func scanProduct(row scanner) (pairing.Product, error) {
 // Product implements pairing.Store.
 func (s *Store) Product(ctx context.Context, id string) (pairing.Product, error) {
 	p, err := scanProduct(s.pool.QueryRow(ctx, "SELECT id, name, auto_register, plain_coap, created_at FROM products WHERE id = $1", id))
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return p, pairing.ErrProductNotExists
 	}
 	return p, err

@@ -78,7 +78,9 @@ func TestMain(m *testing.M) {
 // freshSchema creates an empty schema of a random name, dropped with
 // everything in it when t ends, and returns the test database's DSN with
 // that schema as its search_path: a store opened on it sees no other test's
-// rows.
+// rows. The DSN also turns off synchronous_commit, which makes each of the
+// many small migrating Opens about three times as fast; a test cannot see
+// the difference, since nothing here crashes the server.
 func freshSchema(t *testing.T) string {
 	t.Helper()
 	pool := adminPool(t)
@@ -100,10 +102,11 @@ func freshSchema(t *testing.T) string {
 	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
 		q := u.Query()
 		q.Set("search_path", name)
+		q.Set("synchronous_commit", "off")
 		u.RawQuery = q.Encode()
 		return u.String()
 	}
-	return dsn + " search_path=" + name // a key=value DSN
+	return dsn + " search_path=" + name + " synchronous_commit=off" // a key=value DSN
 }
 
 // open opens a store on a fresh schema and closes it when t ends, before
