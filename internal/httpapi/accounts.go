@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"golang.org/x/time/rate"
 	"net/http"
 	"strings"
 	"time"
@@ -45,7 +44,7 @@ func (s *Server) logIn(w http.ResponseWriter, r *http.Request) error {
 	// only failures keep it spent.
 	name, ip := strings.ToLower(req.Username), clientIP(r)
 	byName, wait := s.loginUser.reserve(name)
-	byAddr := (*rate.Reservation)(nil)
+	byAddr := (*token)(nil)
 	if wait == 0 {
 		if byAddr, wait = s.loginAddr.reserve(ip); wait > 0 {
 			release(byName)

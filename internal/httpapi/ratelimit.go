@@ -78,9 +78,14 @@ func (k *keyedLimiter) take(key string) (bool, time.Duration) {
 	return true, 0
 }
 
-// reserve spends a token of key that can be given back with release; it
-// returns nil and the wait when there is none.
-func (k *keyedLimiter) reserve(key string) (*rate.Reservation, time.Duration) {
+// token is a token spent with reserve, which release can give back.
+type token struct {
+	r  *rate.Reservation
+	at time.Time
+}
+
+// reserve spends a token of key; without one it says how long to wait.
+func (k *keyedLimiter) reserve(key string) (*token, time.Duration) {
 	if k == nil {
 		return nil, 0
 	}
@@ -90,14 +95,16 @@ func (k *keyedLimiter) reserve(key string) (*rate.Reservation, time.Duration) {
 		r.CancelAt(now)
 		return nil, d
 	}
-	return r, 0
+	return &token{r, now}, 0
 }
 
-// release gives back a token taken with reserve.
-func release(rs ...*rate.Reservation) {
-	for _, r := range rs {
-		if r != nil {
-			r.Cancel()
+// release gives back tokens taken with reserve. A reservation can only be
+// cancelled as of the moment it was made (later, the limiter counts it as
+// used), hence the stored time.
+func release(ts ...*token) {
+	for _, t := range ts {
+		if t != nil {
+			t.r.CancelAt(t.at)
 		}
 	}
 }
