@@ -1,10 +1,13 @@
 package activator
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -57,6 +60,13 @@ type Discovery struct {
 	devices  []DeviceModel               // guarded by mu; paired, delivered, not cleared
 	queue    []outcome                   // guarded by mu; outcomes waiting for the delegate
 	draining bool                        // guarded by mu; a goroutine is calling the delegate
+
+	// calling is the type whose outcome the delegate is being told, by the
+	// goroutine callingG; StopActive waits for that call to end (unless it
+	// is called from within it). Signalled on called.
+	calling  ActivatorType // guarded by mu; "" when no call runs
+	callingG uint64        // guarded by mu
+	called   *sync.Cond
 }
 
 // run is one activation a Discovery started.
@@ -77,7 +87,9 @@ type outcome struct {
 // NewDiscovery returns a Discovery that activates through c and reports to
 // d. A nil d is allowed: outcomes are then only kept for Devices.
 func NewDiscovery(c *Client, d Delegate) *Discovery {
-	return &Discovery{c: c, d: d, types: make(map[ActivatorType]TypeModel), runs: make(map[*run]struct{})}
+	disc := &Discovery{c: c, d: d, types: make(map[ActivatorType]TypeModel), runs: make(map[*run]struct{})}
+	disc.called = sync.NewCond(&disc.mu)
+	return disc
 }
 
 // Register registers pairing types (the seed's registerWithActivatorList);
@@ -150,6 +162,13 @@ func (d *Discovery) StopActive(types []TypeModel, clearCache bool) {
 	for _, r := range stopped {
 		<-r.done
 	}
+	// A delivery of these types that began before the stop ends before
+	// StopActive returns, so that no callback follows it.
+	d.mu.Lock()
+	for d.calling != "" && match(d.calling) && d.callingG != goroutineID() {
+		d.called.Wait()
+	}
+	d.mu.Unlock()
 }
 
 // Devices returns the devices this Discovery paired and delivered to its
@@ -248,9 +267,24 @@ func (d *Discovery) drain() {
 		delete(d.runs, o.r)
 		d.devices = append(d.devices, o.devices...)
 		dlg := d.d
+		d.calling, d.callingG = o.r.t.Type, goroutineID()
 		d.mu.Unlock()
 		if dlg != nil {
 			dlg.ActivatorService(d, o.r.t, o.devices, o.errModel)
 		}
+		d.mu.Lock()
+		d.calling, d.callingG = "", 0
+		d.called.Broadcast()
+		d.mu.Unlock()
 	}
+}
+
+// goroutineID returns the ID of the calling goroutine. It is only used to
+// let StopActive, called from within the delegate, not wait for itself.
+func goroutineID() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)] // "goroutine 123 [running]: ..."
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	id, _ := strconv.ParseUint(string(b[:bytes.IndexByte(b, ' ')]), 10, 64)
+	return id
 }

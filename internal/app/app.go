@@ -20,6 +20,7 @@ import (
 
 	"github.com/nbpair/nbpair/internal/config"
 	"github.com/nbpair/nbpair/internal/events"
+	"github.com/nbpair/nbpair/internal/events/natsbus"
 	"github.com/nbpair/nbpair/internal/httpapi"
 	"github.com/nbpair/nbpair/internal/lwm2m"
 	"github.com/nbpair/nbpair/internal/pairing"
@@ -40,7 +41,7 @@ type App struct {
 	cfg   config.Config
 	log   *slog.Logger
 	store pairing.Store
-	bus   *events.Bus
+	bus   eventBus
 	svc   *pairing.Service
 	coap  *lwm2m.Server
 	http  *http.Server
@@ -63,35 +64,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	secretKey, _ := hex.DecodeString(secret)
-	a := &App{cfg: cfg, log: log, bus: events.New(4, 1024)}
-	if a.httpL, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
-	}
-	if a.store, err = openStore(ctx, cfg, log); err != nil {
-		a.httpL.Close()
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	a.svc, err = pairing.NewService(a.store, a.bus, log, pairing.Options{
-		PublicURL:   cfg.PublicBase(a.HTTPAddr()),
-		AwakeWindow: time.Duration(cfg.AwakeWindow),
-		ExpiryGrace: time.Duration(cfg.ExpiryGrace),
-		SessionTTL:  time.Duration(cfg.SessionTTL),
-		SecretKey:   secretKey,
-		RequireDTLS: cfg.Profile == config.ProfileProduction,
-	})
-	if err != nil {
-		a.httpL.Close()
-		a.store.Close()
-		return nil, err
-	}
-	a.coap = lwm2m.New(a.svc, log.With("component", "coap"), lwm2m.Config{
-		Addr: cfg.CoAPAddr, ACKTimeout: time.Duration(cfg.CoAPACKTimeout), MaxRetransmit: cfg.CoAPMaxRetransmit,
-		SecureAddr: cfg.CoAPSAddr, HandshakeTimeout: time.Duration(cfg.CoAPSHandshakeTimeout),
-		SessionIdle: time.Duration(cfg.CoAPSSessionIdle),
-	})
-	if err := a.coap.Listen(); err != nil {
-		a.httpL.Close()
-		a.store.Close()
+	a := &App{cfg: cfg, log: log}
+	if err := a.open(ctx, secretKey); err != nil {
+		a.closeOpened(ctx)
 		return nil, err
 	}
 	a.svc.SetDownlinker(a.coap)
@@ -103,6 +78,54 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return a, nil
+}
+
+// open opens the bus, the HTTP listener, the store and the CoAP sockets;
+// on error, closeOpened closes what it opened.
+func (a *App) open(ctx context.Context, secretKey []byte) error {
+	cfg, log := a.cfg, a.log
+	var err error
+	if a.bus, err = openBus(ctx, cfg, log); err != nil {
+		return fmt.Errorf("event bus: %w", err)
+	}
+	if a.httpL, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
+	}
+	if a.store, err = openStore(ctx, cfg, log); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	a.svc, err = pairing.NewService(a.store, a.bus, log, pairing.Options{
+		PublicURL:   cfg.PublicBase(a.HTTPAddr()),
+		AwakeWindow: time.Duration(cfg.AwakeWindow),
+		ExpiryGrace: time.Duration(cfg.ExpiryGrace),
+		SessionTTL:  time.Duration(cfg.SessionTTL),
+		SecretKey:   secretKey,
+		RequireDTLS: cfg.Profile == config.ProfileProduction,
+	})
+	if err != nil {
+		return err
+	}
+	a.coap = lwm2m.New(a.svc, log.With("component", "coap"), lwm2m.Config{
+		Addr: cfg.CoAPAddr, ACKTimeout: time.Duration(cfg.CoAPACKTimeout), MaxRetransmit: cfg.CoAPMaxRetransmit,
+		SecureAddr: cfg.CoAPSAddr, HandshakeTimeout: time.Duration(cfg.CoAPSHandshakeTimeout),
+		SessionIdle: time.Duration(cfg.CoAPSSessionIdle),
+	})
+	return a.coap.Listen()
+}
+
+func (a *App) closeOpened(ctx context.Context) {
+	if a.coap != nil {
+		a.coap.Shutdown()
+	}
+	if a.store != nil {
+		a.store.Close()
+	}
+	if a.httpL != nil {
+		a.httpL.Close()
+	}
+	if a.bus != nil {
+		a.bus.Close(ctx)
+	}
 }
 
 // openStore opens the configured store: PostgreSQL when cfg.Store names a
@@ -185,6 +208,20 @@ func (a *App) shutdown(sweeperDone <-chan struct{}) error {
 	err := a.store.Close()
 	a.log.Info("stopped")
 	return err
+}
+
+// eventBus is the in-process bus or NATS JetStream.
+type eventBus interface {
+	pairing.Bus
+	Close(ctx context.Context) error
+}
+
+func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (eventBus, error) {
+	if cfg.NATS == "" {
+		return events.New(4, 1024), nil
+	}
+	log.Info("event bus: NATS JetStream", "url", cfg.NATS)
+	return natsbus.New(ctx, cfg.NATS, natsbus.Options{Prefix: cfg.NATSPrefix, Logger: log})
 }
 
 // ensureSecretFile returns the hex secret in path, creating it with n

@@ -25,15 +25,19 @@ const (
 
 // Config is everything `nbpair serve` can be told.
 type Config struct {
-	Profile   string `json:"profile"` // development or production
-	DataDir   string `json:"dataDir"`
-	Store     string `json:"store"` // empty: SQLite in DataDir; postgres://…: PostgreSQL, shareable by nodes
-	HTTPAddr  string `json:"httpAddr"`
-	CoAPAddr  string `json:"coapAddr"`
-	CoAPSAddr string `json:"coapsAddr"` // DTLS 1.2 with PSK; empty turns DTLS off
-	PublicURL string `json:"publicUrl"` // base of QR label URLs; derived from httpAddr when empty
-	LogLevel  string `json:"logLevel"`  // debug, info, warn, error
-	LogFormat string `json:"logFormat"` // text or json
+	Profile string `json:"profile"` // development or production
+	DataDir string `json:"dataDir"`
+	Store   string `json:"store"` // empty: SQLite in DataDir; postgres://…: PostgreSQL, shareable by nodes
+	NATS    string `json:"nats"`  // empty: the in-process event bus; nats://…: NATS JetStream
+	// NATSPrefix names the JetStream stream and subjects; every node of one
+	// cluster uses the same.
+	NATSPrefix string `json:"natsPrefix"`
+	HTTPAddr   string `json:"httpAddr"`
+	CoAPAddr   string `json:"coapAddr"`
+	CoAPSAddr  string `json:"coapsAddr"` // DTLS 1.2 with PSK; empty turns DTLS off
+	PublicURL  string `json:"publicUrl"` // base of QR label URLs; derived from httpAddr when empty
+	LogLevel   string `json:"logLevel"`  // debug, info, warn, error
+	LogFormat  string `json:"logFormat"` // text or json
 
 	CoAPACKTimeout    Duration `json:"coapAckTimeout"`
 	CoAPMaxRetransmit int      `json:"coapMaxRetransmit"`
@@ -53,6 +57,7 @@ type Config struct {
 func Default() Config {
 	return Config{
 		Profile:           ProfileDevelopment,
+		NATSPrefix:        "nbpair",
 		DataDir:           "nbpair-data",
 		HTTPAddr:          ":8080",
 		CoAPAddr:          ":5683",
@@ -111,6 +116,8 @@ func (c *Config) fields() []field {
 	return []field{
 		{"profile", "development, or production (devices must use DTLS)", (*stringValue)(&c.Profile)},
 		{"data-dir", "directory of the database, the admin token and the secret key", (*stringValue)(&c.DataDir)},
+		{"nats", "empty for the in-process event bus, or nats://HOST:PORT for NATS JetStream (JetStream enabled)", (*stringValue)(&c.NATS)},
+		{"nats-prefix", "name of the NATS stream and subjects, the same on every node", (*stringValue)(&c.NATSPrefix)},
 		{"store", "empty for SQLite in the data directory, or postgres://USER@HOST:PORT/DB for PostgreSQL (a password is better in the env or PGPASSWORD than on the command line)", (*stringValue)(&c.Store)},
 		{"http-addr", "HTTP listen address (apps, admins, /healthz)", (*stringValue)(&c.HTTPAddr)},
 		{"coap-addr", "CoAP/UDP listen address (LwM2M devices)", (*stringValue)(&c.CoAPAddr)},
@@ -196,6 +203,11 @@ func (c *Config) Validate() error {
 	}
 	if err := validateStore(c.Store); err != nil {
 		errs = append(errs, err)
+	}
+	if c.NATS != "" {
+		if u, err := url.Parse(c.NATS); err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("nats: %q is not a nats:// URL", c.NATS))
+		}
 	}
 	addrs := map[string]string{"httpAddr": c.HTTPAddr, "coapAddr": c.CoAPAddr}
 	if c.CoAPSAddr != "" {
