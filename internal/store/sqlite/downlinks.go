@@ -16,10 +16,13 @@ func (s *Store) PutDownlink(ctx context.Context, d pairing.Downlink) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO downlinks (device_id, kind, payload, created_at)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO downlinks (device_id, kind, payload, created_at)
 		VALUES (?, ?, ?, ?) ON CONFLICT (device_id, kind) DO UPDATE SET
 		payload = excluded.payload, created_at = excluded.created_at`,
-		d.DeviceID, string(d.Kind), string(payload), nanos(d.CreatedAt))
+			d.DeviceID, string(d.Kind), string(payload), nanos(d.CreatedAt))
+		return err
+	})
 	if isForeignKey(err) {
 		return notFound(sql.ErrNoRows, "device "+d.DeviceID)
 	}
@@ -55,7 +58,9 @@ func (s *Store) Downlinks(ctx context.Context, deviceID string) ([]pairing.Downl
 
 // DeleteDownlink implements pairing.Store.
 func (s *Store) DeleteDownlink(ctx context.Context, deviceID string, kind pairing.DownlinkKind, createdAt time.Time) error {
-	_, err := s.w.ExecContext(ctx, "DELETE FROM downlinks WHERE device_id = ? AND kind = ? AND created_at <= ?",
-		deviceID, string(kind), nanos(createdAt))
-	return err
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "DELETE FROM downlinks WHERE device_id = ? AND kind = ? AND created_at <= ?",
+			deviceID, string(kind), nanos(createdAt))
+		return err
+	})
 }

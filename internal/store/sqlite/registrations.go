@@ -71,16 +71,23 @@ func (s *Store) RegistrationOfDevice(ctx context.Context, deviceID string) (pair
 // UpdateRegistration implements pairing.Store.
 func (s *Store) UpdateRegistration(ctx context.Context, r pairing.Registration) error {
 	objects, _ := json.Marshal(r.Objects)
-	res, err := s.w.ExecContext(ctx, `UPDATE registrations SET lifetime = ?, binding = ?, queue_mode = ?,
-		objects = ?, addr = ?, last_seen = ?, expires_at = ? WHERE id = ?`,
-		r.Lifetime, r.Binding, r.QueueMode, string(objects), r.Addr, nanos(r.LastSeen), nanos(r.ExpiresAt), r.ID)
-	return affectedOne(res, err, "registration "+r.ID)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE registrations SET lifetime = ?, binding = ?, queue_mode = ?,
+			objects = ?, addr = ?, last_seen = ?, expires_at = ? WHERE id = ?`,
+			r.Lifetime, r.Binding, r.QueueMode, string(objects), r.Addr, nanos(r.LastSeen), nanos(r.ExpiresAt), r.ID)
+		return affectedOne(res, err, "registration "+r.ID)
+	})
 }
 
 // DeleteRegistration implements pairing.Store.
 func (s *Store) DeleteRegistration(ctx context.Context, id string) (pairing.Registration, error) {
-	r, err := scanRegistration(s.w.QueryRowContext(ctx, "DELETE FROM registrations WHERE id = ? RETURNING "+regColumns, id))
-	return r, notFound(err, "registration "+id)
+	var r pairing.Registration
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		r, err = scanRegistration(tx.QueryRowContext(ctx, "DELETE FROM registrations WHERE id = ? RETURNING "+regColumns, id))
+		return notFound(err, "registration "+id)
+	})
+	return r, err
 }
 
 // DeleteExpired implements pairing.Store.

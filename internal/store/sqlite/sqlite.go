@@ -35,6 +35,9 @@ const FileName = "nbpair.db"
 type Store struct {
 	w *sql.DB // the one writer connection
 	r *sql.DB // readers
+
+	ops        chan writeOp // writes waiting for the group commit; nil before Open ends
+	writerDone chan struct{}
 }
 
 // Open opens (creating if needed) the database in dir and migrates it to
@@ -56,6 +59,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, err
 	}
 	s.r.SetMaxOpenConns(4)
+	s.startWriter()
 	return s, nil
 }
 
@@ -78,6 +82,7 @@ func openDB(path string, writer bool) (*sql.DB, error) {
 
 // Close checkpoints the WAL into the database file and closes it.
 func (s *Store) Close() error {
+	s.stopWriter()
 	var errs []error
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
@@ -141,7 +146,18 @@ func (s *Store) apply(ctx context.Context, version int, name string) error {
 	})
 }
 
+// inTx runs fn in a write transaction: through the group commit once the
+// store is open, directly while it migrates.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.ops != nil {
+		op := writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+		select {
+		case s.ops <- op:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return <-op.done // a queued write is always answered, after its commit
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
