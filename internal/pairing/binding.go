@@ -170,6 +170,11 @@ func (s *Service) tryBind(ctx context.Context, a Activation) (bool, error) {
 		s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeRefused, Actor: "user", UserID: a.UserID,
 			DeviceID: a.DeviceID, Detail: "activation " + a.ID + ": " + ErrAlreadyBound.Error()})
 		return false, nil
+	case errors.Is(err, ErrPermissionDenied): // removed from the home since the start
+		s.finishActivation(ctx, a.ID, ActivationFailed, FailPermission)
+		s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeRefused, Actor: "user", UserID: a.UserID,
+			DeviceID: a.DeviceID, Detail: "activation " + a.ID + ": no longer an owner or admin of home " + a.HomeID})
+		return false, nil
 	case errors.Is(err, ErrActivationFinished):
 		return false, nil
 	case err != nil:

@@ -125,7 +125,7 @@ func (s *Service) RenameDevice(ctx context.Context, userID, deviceID, name strin
 // RemoveDevice unbinds a device from its home; the device is told at its
 // next wake-up and can then be bound by anyone who holds its label.
 func (s *Service) RemoveDevice(ctx context.Context, userID, deviceID string) error {
-	_, role, err := s.memberDevice(ctx, userID, deviceID)
+	dev, role, err := s.memberDevice(ctx, userID, deviceID)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func (s *Service) RemoveDevice(ctx context.Context, userID, deviceID string) err
 			Detail: "a member may not remove devices"})
 		return fmt.Errorf("%w: only the home's owner or admins may remove devices", ErrPermissionDenied)
 	}
-	d, err := s.store.Unbind(ctx, deviceID)
+	d, err := s.store.Unbind(ctx, deviceID, dev.HomeID) // not if it moved meanwhile
 	if err != nil {
 		return err
 	}

@@ -167,6 +167,8 @@ const (
 	FailTimeout      FailReason = "timeout"
 	FailAlreadyBound FailReason = "already-bound"
 	FailFactoryReset FailReason = "factory-reset"
+	// FailPermission: the user lost the right to add devices to the home.
+	FailPermission FailReason = "permission"
 	// FailInternal ends an activation the server could not carry on with.
 	FailInternal FailReason = "internal"
 )
@@ -201,6 +203,8 @@ func (a Activation) Err() error {
 		return ErrAlreadyBound
 	case a.Reason == FailFactoryReset:
 		return ErrFactoryReset
+	case a.Reason == FailPermission:
+		return ErrPermissionDenied
 	}
 	return errors.New("activation failed: " + string(a.Reason))
 }

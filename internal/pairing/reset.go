@@ -33,7 +33,7 @@ func (s *Service) RequestReset(ctx context.Context, req ResetRequest) error {
 	var d Device
 	switch req.Kind {
 	case wire.ResetNormal:
-		d, err = s.store.Unbind(ctx, r.DeviceID)
+		d, err = s.store.Unbind(ctx, r.DeviceID, "")
 	case wire.ResetFactory:
 		d, err = s.factoryReset(ctx, r.DeviceID)
 	default:

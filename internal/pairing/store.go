@@ -140,11 +140,13 @@ type ActivationStore interface {
 
 	// Bind binds the activation's device to its user and home and marks the
 	// activation paired, in one transaction. It returns ErrAlreadyBound if
-	// another user owns the device and ErrActivationFinished if the
+	// another user owns the device, ErrPermissionDenied if the user is no
+	// longer an owner or admin of the home, and ErrActivationFinished if the
 	// activation is no longer pending.
 	Bind(ctx context.Context, activationID string, at time.Time) (Device, Activation, error)
-	// Unbind removes the device's owner and home.
-	Unbind(ctx context.Context, deviceID string) (Device, error)
+	// Unbind removes the device's owner and home; with a homeID, only if
+	// the device is in that home (ErrNotFound otherwise).
+	Unbind(ctx context.Context, deviceID, homeID string) (Device, error)
 	// FactoryReset unbinds the device, gives it back its default name,
 	// clears its time zone and drops its queued downlinks, in one
 	// transaction.

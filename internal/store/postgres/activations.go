@@ -92,6 +92,13 @@ func (s *Store) Bind(ctx context.Context, activationID string, at time.Time) (pa
 		if a.Status != pairing.ActivationPending {
 			return pairing.ErrActivationFinished
 		}
+		var role string
+		err = tx.QueryRow(ctx, "SELECT role FROM home_members WHERE home_id = $1 AND user_id = $2", a.HomeID, a.UserID).Scan(&role)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !pairing.Role(role).CanManageDevices()) {
+			return pairing.ErrPermissionDenied
+		} else if err != nil {
+			return err
+		}
 		d, err = scanDevice(tx.QueryRow(ctx, `UPDATE devices SET owner_id = $1, home_id = $2, time_zone = $3, bound_at = $4
 			WHERE id = $5 AND (owner_id IS NULL OR owner_id = $1) RETURNING `+deviceColumns,
 			a.UserID, a.HomeID, a.TimeZone, nullNanos(at), a.DeviceID))
@@ -109,10 +116,10 @@ func (s *Store) Bind(ctx context.Context, activationID string, at time.Time) (pa
 }
 
 // Unbind implements pairing.Store.
-func (s *Store) Unbind(ctx context.Context, deviceID string) (pairing.Device, error) {
+func (s *Store) Unbind(ctx context.Context, deviceID, homeID string) (pairing.Device, error) {
 	d, err := scanDevice(s.pool.QueryRow(ctx, `UPDATE devices SET owner_id = NULL, home_id = NULL, time_zone = '',
-		bound_at = NULL WHERE id = $1 RETURNING `+deviceColumns, deviceID))
-	return d, notFound(err, "device "+deviceID)
+		bound_at = NULL WHERE id = $1 AND ($2 = '' OR home_id = $2) RETURNING `+deviceColumns, deviceID, homeID))
+	return d, notFound(err, "device "+deviceID+" in that home")
 }
 
 // FactoryReset implements pairing.Store.

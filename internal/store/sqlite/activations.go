@@ -94,6 +94,13 @@ func (s *Store) Bind(ctx context.Context, activationID string, at time.Time) (pa
 		if a.Status != pairing.ActivationPending {
 			return pairing.ErrActivationFinished
 		}
+		var role string
+		err = tx.QueryRowContext(ctx, "SELECT role FROM home_members WHERE home_id = ? AND user_id = ?", a.HomeID, a.UserID).Scan(&role)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && !pairing.Role(role).CanManageDevices()) {
+			return pairing.ErrPermissionDenied
+		} else if err != nil {
+			return err
+		}
 		d, err = scanDevice(tx.QueryRowContext(ctx, `UPDATE devices SET owner_id = ?, home_id = ?, time_zone = ?, bound_at = ?
 			WHERE id = ? AND (owner_id IS NULL OR owner_id = ?) RETURNING `+deviceColumns,
 			a.UserID, a.HomeID, a.TimeZone, nanos(at), a.DeviceID, a.UserID))
@@ -111,10 +118,15 @@ func (s *Store) Bind(ctx context.Context, activationID string, at time.Time) (pa
 }
 
 // Unbind implements pairing.Store.
-func (s *Store) Unbind(ctx context.Context, deviceID string) (pairing.Device, error) {
-	d, err := scanDevice(s.w.QueryRowContext(ctx, `UPDATE devices SET owner_id = NULL, home_id = NULL, time_zone = '',
-		bound_at = NULL WHERE id = ? RETURNING `+deviceColumns, deviceID))
-	return d, notFound(err, "device "+deviceID)
+func (s *Store) Unbind(ctx context.Context, deviceID, homeID string) (pairing.Device, error) {
+	var d pairing.Device
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		d, err = scanDevice(tx.QueryRowContext(ctx, `UPDATE devices SET owner_id = NULL, home_id = NULL, time_zone = '',
+			bound_at = NULL WHERE id = ? AND (? = '' OR home_id = ?) RETURNING `+deviceColumns, deviceID, homeID, homeID))
+		return notFound(err, "device "+deviceID+" in that home")
+	})
+	return d, err
 }
 
 // FactoryReset implements pairing.Store.

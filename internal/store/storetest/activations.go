@@ -148,7 +148,9 @@ var bindingTests = []test{
 		a := newActivation("act1", u, h, d, at(1))
 		createActivation(t, s, a)
 		wantBind(t, s, a, at(time.Second))
-		got, err := s.Unbind(t.Context(), d.ID)
+		_, err := s.Unbind(t.Context(), d.ID, "h_some_other_home")
+		wantErr(t, "Unbind naming another home", err, pairing.ErrNotFound)
+		got, err := s.Unbind(t.Context(), d.ID, h.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,8 +163,31 @@ var bindingTests = []test{
 		next := newActivation("act2", u2, h2, d, at(time.Minute))
 		createActivation(t, s, next)
 		wantBind(t, s, next, at(time.Minute+time.Second))
-		_, err = s.Unbind(t.Context(), "dev_unknown")
+		_, err = s.Unbind(t.Context(), "dev_unknown", "")
 		wantErr(t, "Unbind of an unknown device", err, pairing.ErrNotFound)
+	}},
+	{"BindChecksRoleNow", func(t *testing.T, s pairing.Store) {
+		_, h, d := bindFixture(t, s, 1)
+		v := createUser(t, s, 2)
+		if err := s.AddMember(t.Context(), h.ID, v.ID, pairing.RoleAdmin); err != nil {
+			t.Fatal(err)
+		}
+		a := newActivation("act1", v, h, d, at(1))
+		createActivation(t, s, a)
+		if err := s.RemoveMember(t.Context(), h.ID, v.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := s.Bind(t.Context(), a.ID, at(2))
+		wantErr(t, "Bind by a user removed from the home", err, pairing.ErrPermissionDenied)
+		wantDevice(t, s, "device after the refused Bind", d)
+		member := createUser(t, s, 3)
+		if err := s.AddMember(t.Context(), h.ID, member.ID, pairing.RoleMember); err != nil {
+			t.Fatal(err)
+		}
+		b := newActivation("act2", member, h, d, at(3))
+		createActivation(t, s, b)
+		_, _, err = s.Bind(t.Context(), b.ID, at(4))
+		wantErr(t, "Bind by a plain member", err, pairing.ErrPermissionDenied)
 	}},
 	{"HomeDevices", func(t *testing.T, s pairing.Store) {
 		u, h1, _ := bindFixture(t, s, 1)

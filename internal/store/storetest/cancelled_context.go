@@ -94,7 +94,7 @@ func cancelledContext(t *testing.T, s pairing.Store) {
 			return err
 		}},
 		{"Bind", func(ctx context.Context) error { _, _, err := s.Bind(ctx, pending.ID, at(time.Hour)); return err }},
-		{"Unbind", func(ctx context.Context) error { _, err := s.Unbind(ctx, d.ID); return err }},
+		{"Unbind", func(ctx context.Context) error { _, err := s.Unbind(ctx, d.ID, ""); return err }},
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
