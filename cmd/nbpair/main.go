@@ -36,6 +36,7 @@ func commands() []command {
 		{"pair", "pair a device: scan its label (--qr-image or --code) into a home (--home)", runPair},
 		{"qr", "encode text as a QR label PNG, or decode a label image", runQR},
 		{"migrate", "apply (up) or list (status) the schema migrations of the store: SQLite or --store postgres://…", runMigrate},
+		{"backup", "copy the SQLite database while the server runs (-o FILE); secret.key and admin.token apart", runBackup},
 		{"config", "print the default configuration, or check a file (config print-default | check FILE)", runConfig},
 	}
 }

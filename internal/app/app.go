@@ -23,6 +23,7 @@ import (
 	"github.com/nbpair/nbpair/internal/events/natsbus"
 	"github.com/nbpair/nbpair/internal/httpapi"
 	"github.com/nbpair/nbpair/internal/lwm2m"
+	"github.com/nbpair/nbpair/internal/metrics"
 	"github.com/nbpair/nbpair/internal/pairing"
 	"github.com/nbpair/nbpair/internal/store/postgres"
 	"github.com/nbpair/nbpair/internal/store/sqlite"
@@ -38,14 +39,15 @@ const (
 
 // App is a running nbpair node.
 type App struct {
-	cfg   config.Config
-	log   *slog.Logger
-	store pairing.Store
-	bus   eventBus
-	svc   *pairing.Service
-	coap  *lwm2m.Server
-	http  *http.Server
-	httpL net.Listener
+	cfg     config.Config
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	store   pairing.Store
+	bus     eventBus
+	svc     *pairing.Service
+	coap    *lwm2m.Server
+	http    *http.Server
+	httpL   net.Listener
 }
 
 // New opens the store and binds the listeners; Run serves.
@@ -64,7 +66,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	secretKey, _ := hex.DecodeString(secret)
-	a := &App{cfg: cfg, log: log}
+	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
 	if err := a.open(ctx, secretKey); err != nil {
 		a.closeOpened(ctx)
 		return nil, err
@@ -73,7 +75,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.http = &http.Server{
 		Handler: httpapi.New(a.svc, log.With("component", "http"), token, httpapi.Limits{
 			PerUser: cfg.RateLimitPerUser, PerAddr: cfg.RateLimitPerAddr, LoginFailures: cfg.LoginFailures,
-		}),
+		}, a.metrics),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -101,6 +103,7 @@ func (a *App) open(ctx context.Context, secretKey []byte) error {
 		SessionTTL:  time.Duration(cfg.SessionTTL),
 		SecretKey:   secretKey,
 		RequireDTLS: cfg.Profile == config.ProfileProduction,
+		Metrics:     a.metrics,
 	})
 	if err != nil {
 		return err

@@ -61,6 +61,7 @@ var (
 	codeCSVInvalid       = errorCode{http.StatusBadRequest, 4200, "CSVInvalid"}
 	codeCSVRowInvalid    = errorCode{http.StatusBadRequest, 4201, "CSVRowInvalid"}
 	codeInternal         = errorCode{http.StatusInternalServerError, 5000, "InternalError"}
+	codeNotReady         = errorCode{http.StatusServiceUnavailable, 5030, "NotReady"}
 )
 
 // sentinelCodes maps the domain's sentinels to API codes: the one place

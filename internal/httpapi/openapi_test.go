@@ -281,7 +281,7 @@ func short(v any) string {
 }
 
 func routes(n *apptest.Node) []string {
-	return httpapi.New(n.Service(), slog.New(slog.DiscardHandler), "x", httpapi.Limits{}).Routes()
+	return httpapi.New(n.Service(), slog.New(slog.DiscardHandler), "x", httpapi.Limits{}, nil).Routes()
 }
 
 func TestOpenAPIServed(t *testing.T) {
@@ -323,7 +323,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 
 // publicRoutes need no token; the admin API is under /v1/admin/ and takes
 // the admin token; every other route takes a user's session token.
-var publicRoutes = []string{"GET /healthz", "GET /v1/openapi.json", "POST /v1/users", "POST /v1/sessions"}
+var publicRoutes = []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /v1/openapi.json", "POST /v1/users", "POST /v1/sessions"}
 
 func wantSecurity(route string) []string {
 	switch {
@@ -839,6 +839,8 @@ func TestOpenAPIShapes(t *testing.T) {
 
 func stepPublic(a *apiClient, w *world) {
 	a.do(get("", "/healthz"), http.StatusOK, nil)
+	a.do(get("", "/readyz"), http.StatusOK, nil)
+	a.do(get("", "/metrics"), http.StatusOK, nil)
 	a.do(get("", "/v1/openapi.json"), http.StatusOK, nil)
 	a.fail(get("", "/v1/nothing"), http.StatusNotFound, 4004)
 	a.fail(call{method: "PUT", path: "/v1/homes", token: "x"}, http.StatusNotFound, 4004)

@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	_ "embed"
@@ -30,10 +31,24 @@ var bodyLimits = map[string]int64{
 	batchesPath:       pairing.MaxBatchBytes + 1,
 }
 
+// Metrics records the API's requests and serves what was recorded. The
+// metrics package implements it.
+type Metrics interface {
+	// HTTPRequest counts a request answered with status on route, the
+	// ServeMux pattern it took ("/" for no route of the API).
+	HTTPRequest(route string, status int)
+	// Handler serves the metrics in the Prometheus exposition format.
+	Handler() http.Handler
+}
+
+// readyTimeout bounds the store query of GET /readyz.
+const readyTimeout = 2 * time.Second
+
 // Server holds the HTTP handlers.
 type Server struct {
 	svc        *pairing.Service
 	log        *slog.Logger
+	metrics    Metrics // nil: nothing recorded, GET /metrics answers 404
 	adminToken [sha256.Size]byte
 	mux        *http.ServeMux
 	patterns   []string
@@ -43,9 +58,9 @@ type Server struct {
 }
 
 // New returns the API's handler set. adminToken is the bearer token of the
-// admin API.
-func New(svc *pairing.Service, log *slog.Logger, adminToken string, limits Limits) *Server {
-	s := &Server{svc: svc, log: log, adminToken: sha256.Sum256([]byte(adminToken)), mux: http.NewServeMux(),
+// admin API; m, which may be nil, records the requests.
+func New(svc *pairing.Service, log *slog.Logger, adminToken string, limits Limits, m Metrics) *Server {
+	s := &Server{svc: svc, log: log, metrics: m, adminToken: sha256.Sum256([]byte(adminToken)), mux: http.NewServeMux(),
 		perUser:   newKeyedLimiter(limits.PerUser, time.Minute),
 		perAddr:   newKeyedLimiter(limits.PerAddr, time.Minute),
 		loginUser: newKeyedLimiter(limits.LoginFailures, 15*time.Minute),
@@ -57,6 +72,8 @@ func New(svc *pairing.Service, log *slog.Logger, adminToken string, limits Limit
 
 func (s *Server) routes() {
 	s.handle("GET /healthz", s.healthz)
+	s.handle("GET /readyz", s.readyz)
+	s.handle("GET /metrics", s.serveMetrics)
 	s.handle("GET /v1/openapi.json", s.openAPI)
 	s.handle("POST /v1/admin/products", s.admin(s.createProduct))
 	s.handle("GET /v1/admin/products", s.admin(s.listProducts))
@@ -118,6 +135,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(rec, r, errors.New("panic"))
 		}
 		_, pattern := s.mux.Handler(r)
+		if s.metrics != nil {
+			s.metrics.HTTPRequest(pattern, rec.status)
+		}
 		s.log.Info("http", "method", r.Method, "route", pattern, "status", rec.status,
 			"took", time.Since(start).Round(time.Microsecond), "remote_addr", r.RemoteAddr)
 	}()
@@ -166,6 +186,28 @@ func (s *Server) Routes() []string { return append([]string(nil), s.patterns...)
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// readyz tells whether the node can serve: its store answers a cheap
+// query within readyTimeout.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if _, err := s.svc.Products(ctx); err != nil {
+		s.log.Warn("not ready: the store does not answer", "err", err)
+		return apiError(codeNotReady, "the store does not answer; try again later")
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+// serveMetrics serves the node's metrics in the Prometheus text format.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	if s.metrics == nil {
+		return apiError(codeNotFound, "metrics are not recorded on this server")
+	}
+	s.metrics.Handler().ServeHTTP(w, r)
 	return nil
 }
 

@@ -183,6 +183,7 @@ func (s *Service) tryBind(ctx context.Context, a Activation) (bool, error) {
 	s.log.Info("device bound", "device_id", d.ID, "uid", d.OwnerID, "home_id", d.HomeID, "activation", a.ID)
 	s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeOK, Actor: "user", UserID: d.OwnerID, DeviceID: d.ID,
 		Detail: "home " + d.HomeID + ", activation " + a.ID})
+	s.recordActivationEnd(bound)
 	s.watch.notify(bound)
 	return true, nil
 }
@@ -224,6 +225,7 @@ func (s *Service) finishActivation(ctx context.Context, id string, st Activation
 		return
 	}
 	s.log.Info("activation ended", "activation", id, "status", string(st), "reason", string(reason))
+	s.recordActivationEnd(a)
 	s.watch.notify(a)
 }
 

@@ -78,6 +78,7 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (Registrati
 			return Registration{}, fmt.Errorf("register %s: %s: %w", req.Query.Endpoint, step.name, err)
 		}
 	}
+	s.opts.Metrics.Registered()
 	return rc.reg, nil
 }
 
@@ -220,6 +221,7 @@ func (s *Service) Update(ctx context.Context, req UpdateRequest) (Registration, 
 	if err := s.store.UpdateRegistration(ctx, r); err != nil {
 		return Registration{}, err
 	}
+	s.opts.Metrics.Updated()
 	s.publish(ctx, Event{Kind: EventUpdated, DeviceID: r.DeviceID, Registration: r, At: now})
 	return r, nil
 }
@@ -236,6 +238,7 @@ func (s *Service) Deregister(ctx context.Context, registrationID string, peer Pe
 	if r, err = s.store.DeleteRegistration(ctx, registrationID); err != nil {
 		return err
 	}
+	s.opts.Metrics.Deregistered()
 	s.publish(ctx, Event{Kind: EventDeregistered, DeviceID: r.DeviceID, Registration: r, At: s.now().UTC()})
 	return nil
 }

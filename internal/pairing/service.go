@@ -32,6 +32,8 @@ type Options struct {
 	SecretKey []byte
 	// RequireDTLS refuses plain CoAP registrations for every product.
 	RequireDTLS bool
+	// Metrics records what the service does; nil records nothing.
+	Metrics Metrics
 }
 
 // Downlinker sends messages to devices. The CoAP server implements it.
@@ -83,6 +85,9 @@ func NewService(store Store, bus Bus, log *slog.Logger, opts Options) (*Service,
 		opts.SessionTTL = sessionTTL
 	}
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
+	if opts.Metrics == nil {
+		opts.Metrics = noMetrics{}
+	}
 	sl, err := newSealer(opts.SecretKey)
 	if err != nil {
 		return nil, err
@@ -132,6 +137,7 @@ func (s *Service) ExpireRegistrations(ctx context.Context) error {
 			return fmt.Errorf("delete expired: %w", err)
 		}
 		for _, r := range regs {
+			s.opts.Metrics.Expired()
 			s.publish(ctx, Event{Kind: EventExpired, DeviceID: r.DeviceID, Registration: r, At: s.now()})
 		}
 		if len(regs) < 500 {

@@ -1,0 +1,94 @@
+// Package metrics holds nbpair's Prometheus collectors on a registry of its
+// own (not the global one) and serves them in the text exposition format.
+// The pairing service and the HTTP API record into it through small
+// interfaces they declare themselves.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is the registry and the collectors of one nbpair node. Its
+// methods are safe for concurrent use.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	registrations      prometheus.Counter
+	updates            prometheus.Counter
+	deregistrations    prometheus.Counter
+	expiries           prometheus.Counter
+	activations        *prometheus.CounterVec
+	activationDuration prometheus.Histogram
+	httpRequests       *prometheus.CounterVec
+}
+
+// New returns the collectors registered on a new registry, together with
+// the Go runtime and process collectors.
+func New() *Metrics {
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	}
+	m := &Metrics{
+		reg:             prometheus.NewRegistry(),
+		registrations:   counter("nbpair_registrations_total", "LwM2M Registers accepted."),
+		updates:         counter("nbpair_updates_total", "LwM2M Updates accepted."),
+		deregistrations: counter("nbpair_deregistrations_total", "LwM2M De-registers accepted."),
+		expiries:        counter("nbpair_expiries_total", "Registrations removed because their lifetime ran out."),
+		activations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nbpair_activations_total",
+			Help: "Activations ended, by outcome: paired, stopped, or the reason of the failure (timeout, already-bound, ...).",
+		}, []string{"outcome"}),
+		activationDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "nbpair_activation_duration_seconds",
+			Help:    "Time from the start of an activation to its end, whatever the outcome.",
+			Buckets: []float64{0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nbpair_http_requests_total",
+			Help: "HTTP API requests, by route (the route pattern, empty for none) and status.",
+		}, []string{"route", "status"}),
+	}
+	m.reg.MustRegister(m.registrations, m.updates, m.deregistrations, m.expiries,
+		m.activations, m.activationDuration, m.httpRequests,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry is the registry the collectors are on.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the registry in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Registered counts an accepted Register.
+func (m *Metrics) Registered() { m.registrations.Inc() }
+
+// Updated counts an accepted Update.
+func (m *Metrics) Updated() { m.updates.Inc() }
+
+// Deregistered counts an accepted De-register.
+func (m *Metrics) Deregistered() { m.deregistrations.Inc() }
+
+// Expired counts a registration removed at the end of its lifetime.
+func (m *Metrics) Expired() { m.expiries.Inc() }
+
+// ActivationEnded counts an activation that ended with outcome after took.
+func (m *Metrics) ActivationEnded(outcome string, took time.Duration) {
+	m.activations.WithLabelValues(outcome).Inc()
+	m.activationDuration.Observe(took.Seconds())
+}
+
+// HTTPRequest counts a request answered with status on route, a ServeMux
+// pattern such as "GET /v1/activations/{id}" (never the raw path, which
+// would make a series per ID).
+func (m *Metrics) HTTPRequest(route string, status int) {
+	m.httpRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+}

@@ -1,0 +1,40 @@
+package pairing
+
+import "time"
+
+// Metrics records what the service does, for monitoring. The metrics
+// package implements it; Options.Metrics nil records nothing.
+type Metrics interface {
+	// Registered, Updated, Deregistered and Expired count accepted
+	// Registers, Updates and De-registers and expired registrations.
+	Registered()
+	Updated()
+	Deregistered()
+	Expired()
+	// ActivationEnded counts an activation that ended with outcome
+	// ("paired", "stopped" or the FailReason of a failure) after took.
+	ActivationEnded(outcome string, took time.Duration)
+}
+
+// noMetrics records nothing.
+type noMetrics struct{}
+
+func (noMetrics) Registered()                           {}
+func (noMetrics) Updated()                              {}
+func (noMetrics) Deregistered()                         {}
+func (noMetrics) Expired()                              {}
+func (noMetrics) ActivationEnded(string, time.Duration) {}
+
+// recordActivationEnd records how a finished activation ended.
+func (s *Service) recordActivationEnd(a Activation) {
+	outcome := string(a.Reason)
+	switch {
+	case a.Status == ActivationPaired:
+		outcome = "paired"
+	case a.Status == ActivationStopped:
+		outcome = "stopped"
+	case outcome == "":
+		outcome = string(a.Status)
+	}
+	s.opts.Metrics.ActivationEnded(outcome, a.FinishedAt.Sub(a.CreatedAt))
+}
