@@ -26,6 +26,7 @@ type deviceFlags struct {
 	maxRetransmit int
 	reset         string
 	psk           string // hex
+	pskFile       string // a file holding the hex key
 	verbose       bool
 }
 
@@ -34,7 +35,8 @@ func newDeviceFlags() (*flag.FlagSet, *deviceFlags) {
 	fs.SetOutput(os.Stderr)
 	f := &deviceFlags{}
 	fs.StringVar(&f.cfg.Server, "server", "coap://127.0.0.1:5683", "LwM2M server `URL`: coap://host:port, or coaps://host:port for DTLS (needs --psk)")
-	fs.StringVar(&f.psk, "psk", "", "the device's DTLS pre-shared key in `HEX` (as provisioning printed it), for coaps://")
+	fs.StringVar(&f.psk, "psk", "", "the device's DTLS pre-shared key in `HEX` (as provisioning printed it), for coaps://; visible to other users in the process list, so prefer --psk-file")
+	fs.StringVar(&f.pskFile, "psk-file", "", "a `FILE` holding the device's DTLS pre-shared key in hex")
 	fs.StringVar(&f.cfg.IMEI, "imei", "", "the device's 15-digit `IMEI` (required)")
 	fs.StringVar(&f.cfg.Endpoint, "endpoint", "", "LwM2M endpoint `name` (default urn:imei:<IMEI>)")
 	fs.DurationVar(&f.cfg.Lifetime, "lifetime", device.DefaultLifetime, "registration lifetime (whole seconds)")
@@ -70,8 +72,19 @@ func (f *deviceFlags) resetKind() (device.ResetKind, error) {
 	return 0, fmt.Errorf("device: --reset %q: want normal or factory", f.reset)
 }
 
-// pskBytes decodes --psk, which coaps:// needs and coap:// must not have.
+// pskBytes decodes --psk (or the key in --psk-file), which coaps:// needs
+// and coap:// must not have.
 func (f *deviceFlags) pskBytes() ([]byte, error) {
+	if f.pskFile != "" {
+		if f.psk != "" {
+			return nil, errors.New("device: give --psk or --psk-file, not both")
+		}
+		b, err := os.ReadFile(f.pskFile)
+		if err != nil {
+			return nil, fmt.Errorf("device: --psk-file: %w", err)
+		}
+		f.psk = strings.TrimSpace(string(b))
+	}
 	secure := strings.HasPrefix(strings.ToLower(f.cfg.Server), "coaps:")
 	switch {
 	case secure && f.psk == "":
