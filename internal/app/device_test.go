@@ -12,12 +12,20 @@ import (
 	"github.com/nbpair/nbpair/internal/config"
 )
 
-// runDevice starts a simulated device against the node and stops it (with
-// its De-register) when the test ends.
+// runDevice starts a simulated device against the node's plain CoAP port
+// and stops it (with its De-register) when the test ends.
 func runDevice(t *testing.T, n *apptest.Node, cfg device.Config) *device.Client {
 	t.Helper()
 	cfg.Server = "coap://" + n.CoAPAddr()
-	cfg.AckTimeout = 500 * time.Millisecond
+	return startDevice(t, cfg)
+}
+
+// startDevice runs a simulated device until the test ends.
+func startDevice(t *testing.T, cfg device.Config) *device.Client {
+	t.Helper()
+	if cfg.AckTimeout == 0 {
+		cfg.AckTimeout = 500 * time.Millisecond
+	}
 	c, err := device.New(cfg)
 	if err != nil {
 		t.Fatal(err)

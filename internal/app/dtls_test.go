@@ -95,23 +95,7 @@ func dialSecure(addr, identity string, psk []byte) (*client.Conn, error) {
 func runSecureDevice(t *testing.T, server string, d apptest.Provisioned, cfg device.Config) *device.Client {
 	t.Helper()
 	cfg.Server, cfg.IMEI, cfg.PSK = server, d.IMEI, pskOf(t, d)
-	if cfg.AckTimeout == 0 {
-		cfg.AckTimeout = 500 * time.Millisecond
-	}
-	c, err := device.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("device stopped with: %v", err)
-		}
-	})
-	return c
+	return startDevice(t, cfg)
 }
 
 // provisionPrintable provisions devices until one's PSK has no zero byte:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -35,17 +36,11 @@ func post(t *testing.T, cc *client.Conn, path, payload string, queries ...string
 	for _, q := range queries {
 		opts = append(opts, message.Option{ID: message.URIQuery, Value: []byte(q)})
 	}
-	var body *bytes.Reader
+	var body io.ReadSeeker // a nil *bytes.Reader inside it would not be a nil body
 	if payload != "" {
 		body = bytes.NewReader([]byte(payload))
 	}
-	var resp *pool.Message
-	var err error
-	if body == nil {
-		resp, err = cc.Post(ctx, path, message.AppLinkFormat, nil, opts...)
-	} else {
-		resp, err = cc.Post(ctx, path, message.AppLinkFormat, body, opts...)
-	}
+	resp, err := cc.Post(ctx, path, message.AppLinkFormat, body, opts...)
 	if err != nil {
 		t.Fatalf("POST %s: %v", path, err)
 	}

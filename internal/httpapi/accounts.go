@@ -85,14 +85,9 @@ func (s *Server) logOut(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type userKey struct{}
-
 // userID is the ID of the logged-in user of a request that went through
 // the user middleware.
-func userID(ctx context.Context) string {
-	uid, _ := ctx.Value(userKey{}).(string)
-	return uid
-}
+func userID(ctx context.Context) string { return pairing.ActingUser(ctx) }
 
 func bearer(r *http.Request) string {
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -112,8 +107,7 @@ func (s *Server) user(h apiHandler) apiHandler {
 			}
 			return err
 		}
-		ctx := pairing.WithUser(context.WithValue(r.Context(), userKey{}, uid), uid)
-		return h(w, r.WithContext(ctx))
+		return h(w, r.WithContext(pairing.WithUser(r.Context(), uid)))
 	}
 }
 

@@ -50,12 +50,13 @@ type remoteAddrKey struct{}
 
 type userKey struct{}
 
-// WithUser records which user a request acts for, for the audit log.
+// WithUser records which user a request acts for.
 func WithUser(ctx context.Context, userID string) context.Context {
 	return context.WithValue(ctx, userKey{}, userID)
 }
 
-func actingUser(ctx context.Context) string {
+// ActingUser is the user WithUser recorded, "" if none.
+func ActingUser(ctx context.Context) string {
 	uid, _ := ctx.Value(userKey{}).(string)
 	return uid
 }

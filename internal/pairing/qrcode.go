@@ -36,7 +36,7 @@ func (s *Service) ParseQRCode(ctx context.Context, code string) (ScanResult, err
 	}
 	d, err := s.store.DeviceByNbID(ctx, nbID)
 	if isNotFound(err) {
-		s.audit(ctx, AuditEntry{Action: AuditParse, Outcome: OutcomeRefused, Actor: "user", UserID: actingUser(ctx),
+		s.audit(ctx, AuditEntry{Action: AuditParse, Outcome: OutcomeRefused, Actor: "user", UserID: ActingUser(ctx),
 			Detail: "unknown nbId " + nbID})
 		return ScanResult{}, ErrDeviceNotExist
 	} else if err != nil {
@@ -48,7 +48,7 @@ func (s *Service) ParseQRCode(ctx context.Context, code string) (ScanResult, err
 	}
 	name := d.Name
 	if d.HomeID != "" { // the name its owner gave it is theirs to see
-		if _, err := s.store.Home(ctx, d.HomeID, actingUser(ctx)); err != nil {
+		if _, err := s.store.Home(ctx, d.HomeID, ActingUser(ctx)); err != nil {
 			name = p.Name
 		}
 	}
