@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 )
 
 // task is one thing the dispatcher does for an event.
@@ -70,6 +72,12 @@ func (s *Service) recordOffline(_ context.Context, ev Event) error {
 // device ID and bind state as they are now; it goes out while the device is
 // awake.
 func (s *Service) queuePairingState(ctx context.Context, ev Event) error {
+	if r := ev.Registration; ev.Kind == EventRegistered && !r.HasObject(wire.PairingObjectID) {
+		// A stock client: nothing to write, so nothing to queue and drop.
+		s.log.Warn("device has no Pairing object; the pairing state cannot be written to it",
+			"device_id", ev.DeviceID, "endpoint", r.Endpoint, "objects", r.Objects)
+		return nil
+	}
 	d, err := s.store.Device(ctx, ev.DeviceID)
 	if err != nil {
 		return err
