@@ -10,7 +10,7 @@ import (
 
 // CreateUser implements pairing.Store.
 func (s *Store) CreateUser(ctx context.Context, u pairing.User) error {
-	_, err := s.w.ExecContext(ctx, "INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)",
+	_, err := s.wq.ExecContext(ctx, "INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)",
 		u.ID, u.Username, u.PasswordHash, nanos(u.CreatedAt))
 	if isUnique(err) {
 		return fmt.Errorf("username %q: %w", u.Username, pairing.ErrUsernameTaken)
@@ -21,7 +21,7 @@ func (s *Store) CreateUser(ctx context.Context, u pairing.User) error {
 func (s *Store) user(ctx context.Context, where string, arg any) (pairing.User, error) {
 	var u pairing.User
 	var created int64
-	err := s.r.QueryRowContext(ctx, "SELECT id, username, password_hash, created_at FROM users WHERE "+where, arg).
+	err := s.rq.QueryRowContext(ctx, "SELECT id, username, password_hash, created_at FROM users WHERE "+where, arg).
 		Scan(&u.ID, &u.Username, &u.PasswordHash, &created)
 	u.CreatedAt = fromNanos(created)
 	return u, notFound(err, "user")
@@ -39,7 +39,7 @@ func (s *Store) UserByName(ctx context.Context, username string) (pairing.User, 
 
 // CreateSession implements pairing.Store.
 func (s *Store) CreateSession(ctx context.Context, se pairing.Session) error {
-	_, err := s.w.ExecContext(ctx, "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+	_, err := s.wq.ExecContext(ctx, "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
 		se.TokenHash, se.UserID, nanos(se.CreatedAt), nanos(se.ExpiresAt))
 	return err
 }
@@ -48,7 +48,7 @@ func (s *Store) CreateSession(ctx context.Context, se pairing.Session) error {
 func (s *Store) Session(ctx context.Context, tokenHash []byte) (pairing.Session, error) {
 	se := pairing.Session{TokenHash: tokenHash}
 	var created, expires int64
-	err := s.r.QueryRowContext(ctx, "SELECT user_id, created_at, expires_at FROM sessions WHERE token_hash = ?", tokenHash).
+	err := s.rq.QueryRowContext(ctx, "SELECT user_id, created_at, expires_at FROM sessions WHERE token_hash = ?", tokenHash).
 		Scan(&se.UserID, &created, &expires)
 	se.CreatedAt, se.ExpiresAt = fromNanos(created), fromNanos(expires)
 	return se, notFound(err, "session")
@@ -56,13 +56,13 @@ func (s *Store) Session(ctx context.Context, tokenHash []byte) (pairing.Session,
 
 // DeleteSession implements pairing.Store.
 func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
-	_, err := s.w.ExecContext(ctx, "DELETE FROM sessions WHERE token_hash = ?", tokenHash)
+	_, err := s.wq.ExecContext(ctx, "DELETE FROM sessions WHERE token_hash = ?", tokenHash)
 	return err
 }
 
 // CreateHome implements pairing.Store.
 func (s *Store) CreateHome(ctx context.Context, h pairing.Home) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx wtx) error {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO homes (id, name, owner_id, created_at) VALUES (?, ?, ?, ?)",
 			h.ID, h.Name, h.OwnerID, nanos(h.CreatedAt)); err != nil {
 			return err
@@ -86,7 +86,7 @@ func scanHome(row interface{ Scan(...any) error }) (pairing.Home, error) {
 
 // Homes implements pairing.Store.
 func (s *Store) Homes(ctx context.Context, userID string) ([]pairing.Home, error) {
-	rows, err := s.r.QueryContext(ctx, homeQuery+" ORDER BY h.created_at, h.id", userID)
+	rows, err := s.rq.QueryContext(ctx, homeQuery+" ORDER BY h.created_at, h.id", userID)
 	if err != nil {
 		return nil, err
 	}
@@ -104,25 +104,25 @@ func (s *Store) Homes(ctx context.Context, userID string) ([]pairing.Home, error
 
 // Home implements pairing.Store.
 func (s *Store) Home(ctx context.Context, homeID, userID string) (pairing.Home, error) {
-	h, err := scanHome(s.r.QueryRowContext(ctx, homeQuery+" AND h.id = ?", userID, homeID))
+	h, err := scanHome(s.rq.QueryRowContext(ctx, homeQuery+" AND h.id = ?", userID, homeID))
 	return h, notFound(err, "home "+homeID)
 }
 
 // DeleteUserSessions implements pairing.Store.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
-	_, err := s.w.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ?", userID)
+	_, err := s.wq.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ?", userID)
 	return err
 }
 
 // RenameHome implements pairing.Store.
 func (s *Store) RenameHome(ctx context.Context, homeID, name string) error {
-	res, err := s.w.ExecContext(ctx, "UPDATE homes SET name = ? WHERE id = ?", name, homeID)
+	res, err := s.wq.ExecContext(ctx, "UPDATE homes SET name = ? WHERE id = ?", name, homeID)
 	return affectedOne(res, err, "home "+homeID)
 }
 
 // AddMember implements pairing.Store.
 func (s *Store) AddMember(ctx context.Context, homeID, userID string, role pairing.Role) error {
-	_, err := s.w.ExecContext(ctx, "INSERT INTO home_members (home_id, user_id, role) VALUES (?, ?, ?)", homeID, userID, string(role))
+	_, err := s.wq.ExecContext(ctx, "INSERT INTO home_members (home_id, user_id, role) VALUES (?, ?, ?)", homeID, userID, string(role))
 	switch {
 	case isUnique(err):
 		return fmt.Errorf("user %s: %w", userID, pairing.ErrAlreadyMember)
@@ -134,7 +134,7 @@ func (s *Store) AddMember(ctx context.Context, homeID, userID string, role pairi
 
 // Members implements pairing.Store.
 func (s *Store) Members(ctx context.Context, homeID string) ([]pairing.Member, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT m.user_id, u.username, m.role FROM home_members m
+	rows, err := s.rq.QueryContext(ctx, `SELECT m.user_id, u.username, m.role FROM home_members m
 		JOIN users u ON u.id = m.user_id WHERE m.home_id = ? ORDER BY m.role = 'owner' DESC, u.username`, homeID)
 	if err != nil {
 		return nil, err
@@ -153,6 +153,6 @@ func (s *Store) Members(ctx context.Context, homeID string) ([]pairing.Member, e
 
 // RemoveMember implements pairing.Store.
 func (s *Store) RemoveMember(ctx context.Context, homeID, userID string) error {
-	res, err := s.w.ExecContext(ctx, "DELETE FROM home_members WHERE home_id = ? AND user_id = ?", homeID, userID)
+	res, err := s.wq.ExecContext(ctx, "DELETE FROM home_members WHERE home_id = ? AND user_id = ?", homeID, userID)
 	return affectedOne(res, err, "member "+userID)
 }

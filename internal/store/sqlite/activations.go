@@ -40,7 +40,7 @@ func scanActivations(rows *sql.Rows, err error) ([]pairing.Activation, error) {
 
 // CreateActivation implements pairing.Store.
 func (s *Store) CreateActivation(ctx context.Context, a pairing.Activation) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO activations (id, user_id, nb_id, device_id, home_id, time_zone, timeout, status, reason,
+	_, err := s.wq.ExecContext(ctx, `INSERT INTO activations (id, user_id, nb_id, device_id, home_id, time_zone, timeout, status, reason,
 		created_at, deadline, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.UserID, a.NbID, a.DeviceID, a.HomeID, a.TimeZone, a.Timeout, string(a.Status), string(a.Reason),
 		nanos(a.CreatedAt), nanos(a.Deadline), nanos(a.FinishedAt))
@@ -52,25 +52,25 @@ func (s *Store) CreateActivation(ctx context.Context, a pairing.Activation) erro
 
 // Activation implements pairing.Store.
 func (s *Store) Activation(ctx context.Context, id string) (pairing.Activation, error) {
-	a, err := scanActivation(s.r.QueryRowContext(ctx, "SELECT "+activationColumns+" FROM activations WHERE id = ?", id))
+	a, err := scanActivation(s.rq.QueryRowContext(ctx, "SELECT "+activationColumns+" FROM activations WHERE id = ?", id))
 	return a, notFound(err, "activation "+id)
 }
 
 // PendingActivations implements pairing.Store.
 func (s *Store) PendingActivations(ctx context.Context, deviceID string) ([]pairing.Activation, error) {
-	return scanActivations(s.r.QueryContext(ctx, "SELECT "+activationColumns+
+	return scanActivations(s.rq.QueryContext(ctx, "SELECT "+activationColumns+
 		" FROM activations WHERE device_id = ? AND status = 'pending' ORDER BY created_at, id", deviceID))
 }
 
 // ExpiredActivations implements pairing.Store.
 func (s *Store) ExpiredActivations(ctx context.Context, now time.Time, limit int) ([]pairing.Activation, error) {
-	return scanActivations(s.r.QueryContext(ctx, "SELECT "+activationColumns+
+	return scanActivations(s.rq.QueryContext(ctx, "SELECT "+activationColumns+
 		" FROM activations WHERE status = 'pending' AND deadline <= ? ORDER BY deadline LIMIT ?", nanos(now), limit))
 }
 
 // FinishActivation implements pairing.Store.
 func (s *Store) FinishActivation(ctx context.Context, id string, st pairing.ActivationStatus, reason pairing.FailReason, at time.Time) (pairing.Activation, error) {
-	a, err := scanActivation(s.w.QueryRowContext(ctx, `UPDATE activations SET status = ?, reason = ?, finished_at = ?
+	a, err := scanActivation(s.wq.QueryRowContext(ctx, `UPDATE activations SET status = ?, reason = ?, finished_at = ?
 		WHERE id = ? AND status = 'pending' RETURNING `+activationColumns, string(st), string(reason), nanos(at), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		if _, err := s.Activation(ctx, id); err != nil {
@@ -85,7 +85,7 @@ func (s *Store) FinishActivation(ctx context.Context, id string, st pairing.Acti
 func (s *Store) Bind(ctx context.Context, activationID string, at time.Time) (pairing.Device, pairing.Activation, error) {
 	var d pairing.Device
 	var a pairing.Activation
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx wtx) error {
 		var err error
 		a, err = scanActivation(tx.QueryRowContext(ctx, "SELECT "+activationColumns+" FROM activations WHERE id = ?", activationID))
 		if err != nil {
@@ -120,7 +120,7 @@ func (s *Store) Bind(ctx context.Context, activationID string, at time.Time) (pa
 // Unbind implements pairing.Store.
 func (s *Store) Unbind(ctx context.Context, deviceID, homeID string) (pairing.Device, error) {
 	var d pairing.Device
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx wtx) error {
 		var err error
 		d, err = scanDevice(tx.QueryRowContext(ctx, `UPDATE devices SET owner_id = NULL, home_id = NULL, time_zone = '',
 			bound_at = NULL WHERE id = ? AND (? = '' OR home_id = ?) RETURNING `+deviceColumns, deviceID, homeID, homeID))
@@ -132,7 +132,7 @@ func (s *Store) Unbind(ctx context.Context, deviceID, homeID string) (pairing.De
 // FactoryReset implements pairing.Store.
 func (s *Store) FactoryReset(ctx context.Context, deviceID, name string) (pairing.Device, error) {
 	var d pairing.Device
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx wtx) error {
 		var err error
 		d, err = scanDevice(tx.QueryRowContext(ctx, `UPDATE devices SET owner_id = NULL, home_id = NULL, time_zone = '',
 			bound_at = NULL, name = ? WHERE id = ? RETURNING `+deviceColumns, name, deviceID))

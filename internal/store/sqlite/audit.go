@@ -2,14 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/nbpair/nbpair/internal/pairing"
 )
 
 // AppendAudit implements pairing.Store.
 func (s *Store) AppendAudit(ctx context.Context, e pairing.AuditEntry) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at, action, outcome, actor, user_id, device_id, remote_addr, detail)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, nanos(e.At), e.Action, e.Outcome, e.Actor, e.UserID, e.DeviceID, e.RemoteAddr, e.Detail)
 		return err
@@ -23,10 +22,10 @@ const auditFilter = ` FROM audit_log WHERE (? = '' OR device_id = ?) AND (? = ''
 func (s *Store) Audit(ctx context.Context, q pairing.AuditQuery) ([]pairing.AuditEntry, int, error) {
 	args := []any{q.DeviceID, q.DeviceID, q.UserID, q.UserID, q.Action, q.Action, q.Outcome, q.Outcome}
 	var total int
-	if err := s.r.QueryRowContext(ctx, "SELECT COUNT(*)"+auditFilter, args...).Scan(&total); err != nil {
+	if err := s.rq.QueryRowContext(ctx, "SELECT COUNT(*)"+auditFilter, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT id, at, action, outcome, actor, user_id, device_id, remote_addr, detail`+
+	rows, err := s.rq.QueryContext(ctx, `SELECT id, at, action, outcome, actor, user_id, device_id, remote_addr, detail`+
 		auditFilter+` AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?`, append(args, q.Before, q.Before, q.Limit)...)
 	if err != nil {
 		return nil, 0, err

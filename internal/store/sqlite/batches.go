@@ -13,7 +13,7 @@ import (
 // the serials of its existing ones and its list of devices, in one
 // transaction.
 func (s *Store) CreateBatch(ctx context.Context, b pairing.Batch, entries []pairing.BatchEntry) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO batches (id, product_id, created_at, devices, created, existing)
 			VALUES (?, ?, ?, ?, ?, ?)`, b.ID, b.ProductID, nanos(b.CreatedAt), b.Devices, b.Created, b.Existing)
 		switch {
@@ -24,7 +24,7 @@ func (s *Store) CreateBatch(ctx context.Context, b pairing.Batch, entries []pair
 		case err != nil:
 			return err
 		}
-		st, err := prepareBatchStatements(ctx, tx)
+		st, err := prepareBatchStatements(ctx, tx.Tx)
 		if err != nil {
 			return err
 		}
@@ -113,13 +113,13 @@ func scanBatch(row interface{ Scan(...any) error }) (pairing.Batch, error) {
 
 // Batch implements pairing.BatchStore.
 func (s *Store) Batch(ctx context.Context, id string) (pairing.Batch, error) {
-	b, err := scanBatch(s.r.QueryRowContext(ctx, "SELECT "+batchColumns+" FROM batches WHERE id = ?", id))
+	b, err := scanBatch(s.rq.QueryRowContext(ctx, "SELECT "+batchColumns+" FROM batches WHERE id = ?", id))
 	return b, notFound(err, "batch "+id)
 }
 
 // Batches implements pairing.BatchStore.
 func (s *Store) Batches(ctx context.Context) ([]pairing.Batch, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+batchColumns+" FROM batches ORDER BY created_at DESC, id")
+	rows, err := s.rq.QueryContext(ctx, "SELECT "+batchColumns+" FROM batches ORDER BY created_at DESC, id")
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (s *Store) BatchDevices(ctx context.Context, batchID string) ([]pairing.Bat
 	if _, err := s.Batch(ctx, batchID); err != nil {
 		return nil, err
 	}
-	return scanBatchDevices(s.r.QueryContext(ctx, "SELECT "+deviceColumns+`, COALESCE(serial, '')
+	return scanBatchDevices(s.rq.QueryContext(ctx, "SELECT "+deviceColumns+`, COALESCE(serial, '')
 		FROM batch_devices JOIN devices ON devices.id = batch_devices.device_id
 		WHERE batch_id = ? ORDER BY position`, batchID))
 }
@@ -152,7 +152,7 @@ func (s *Store) DevicesWithIMEIs(ctx context.Context, imeis []string) ([]pairing
 	if err != nil {
 		return nil, err
 	}
-	return scanBatchDevices(s.r.QueryContext(ctx, "SELECT "+deviceColumns+`, COALESCE(serial, '')
+	return scanBatchDevices(s.rq.QueryContext(ctx, "SELECT "+deviceColumns+`, COALESCE(serial, '')
 		FROM devices WHERE imei IN (SELECT value FROM json_each(?))`, string(list)))
 }
 

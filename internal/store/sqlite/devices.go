@@ -10,7 +10,7 @@ import (
 
 // CreateProduct implements pairing.Store.
 func (s *Store) CreateProduct(ctx context.Context, p pairing.Product) error {
-	_, err := s.w.ExecContext(ctx, "INSERT INTO products (id, name, auto_register, plain_coap, created_at) VALUES (?, ?, ?, ?, ?)",
+	_, err := s.wq.ExecContext(ctx, "INSERT INTO products (id, name, auto_register, plain_coap, created_at) VALUES (?, ?, ?, ?, ?)",
 		p.ID, p.Name, p.AutoRegister, p.PlainCoAP, nanos(p.CreatedAt))
 	if isUnique(err) {
 		return fmt.Errorf("product %q: %w", p.ID, pairing.ErrProductExists)
@@ -22,7 +22,7 @@ func (s *Store) CreateProduct(ctx context.Context, p pairing.Product) error {
 func (s *Store) Product(ctx context.Context, id string) (pairing.Product, error) {
 	var p pairing.Product
 	var created int64
-	err := s.r.QueryRowContext(ctx, "SELECT id, name, auto_register, plain_coap, created_at FROM products WHERE id = ?", id).
+	err := s.rq.QueryRowContext(ctx, "SELECT id, name, auto_register, plain_coap, created_at FROM products WHERE id = ?", id).
 		Scan(&p.ID, &p.Name, &p.AutoRegister, &p.PlainCoAP, &created)
 	if err == sql.ErrNoRows {
 		return p, pairing.ErrProductNotExists
@@ -33,7 +33,7 @@ func (s *Store) Product(ctx context.Context, id string) (pairing.Product, error)
 
 // Products implements pairing.Store.
 func (s *Store) Products(ctx context.Context) ([]pairing.Product, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT id, name, auto_register, plain_coap, created_at FROM products ORDER BY id")
+	rows, err := s.rq.QueryContext(ctx, "SELECT id, name, auto_register, plain_coap, created_at FROM products ORDER BY id")
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +53,7 @@ func (s *Store) Products(ctx context.Context) ([]pairing.Product, error) {
 
 // CreateDevice implements pairing.Store.
 func (s *Store) CreateDevice(ctx context.Context, d pairing.Device) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO devices (id, product_id, imei, nb_id, name, created_at, psk_sealed)
+	_, err := s.wq.ExecContext(ctx, `INSERT INTO devices (id, product_id, imei, nb_id, name, created_at, psk_sealed)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, d.ID, d.ProductID, d.IMEI, d.NbID, d.Name, nanos(d.CreatedAt), d.SealedPSK)
 	if isUnique(err) {
 		return fmt.Errorf("imei %s: %w", d.IMEI, pairing.ErrDeviceExists)
@@ -94,18 +94,18 @@ func scanDevices(rows *sql.Rows, err error) ([]pairing.Device, error) {
 
 // DeviceByNbID implements pairing.Store.
 func (s *Store) DeviceByNbID(ctx context.Context, nbID string) (pairing.Device, error) {
-	d, err := scanDevice(s.r.QueryRowContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE nb_id = ?", nbID))
+	d, err := scanDevice(s.rq.QueryRowContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE nb_id = ?", nbID))
 	return d, notFound(err, "device with that nbId")
 }
 
 // HomeDevices implements pairing.Store.
 func (s *Store) HomeDevices(ctx context.Context, homeID string) ([]pairing.Device, error) {
-	return scanDevices(s.r.QueryContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE home_id = ? ORDER BY bound_at, id", homeID))
+	return scanDevices(s.rq.QueryContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE home_id = ? ORDER BY bound_at, id", homeID))
 }
 
 // RenameDevice implements pairing.Store.
 func (s *Store) RenameDevice(ctx context.Context, deviceID, name string) error {
-	res, err := s.w.ExecContext(ctx, "UPDATE devices SET name = ? WHERE id = ?", name, deviceID)
+	res, err := s.wq.ExecContext(ctx, "UPDATE devices SET name = ? WHERE id = ?", name, deviceID)
 	return affectedOne(res, err, "device "+deviceID)
 }
 
@@ -122,19 +122,19 @@ func affectedOne(res sql.Result, err error, what string) error {
 
 // Device implements pairing.Store.
 func (s *Store) Device(ctx context.Context, id string) (pairing.Device, error) {
-	d, err := scanDevice(s.r.QueryRowContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE id = ?", id))
+	d, err := scanDevice(s.rq.QueryRowContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE id = ?", id))
 	return d, notFound(err, "device "+id)
 }
 
 // DeviceByIMEI implements pairing.Store.
 func (s *Store) DeviceByIMEI(ctx context.Context, imei string) (pairing.Device, error) {
-	d, err := scanDevice(s.r.QueryRowContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE imei = ?", imei))
+	d, err := scanDevice(s.rq.QueryRowContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE imei = ?", imei))
 	return d, notFound(err, "device with imei "+imei)
 }
 
 // Devices implements pairing.Store.
 func (s *Store) Devices(ctx context.Context, q pairing.DeviceQuery) ([]pairing.Device, error) {
-	return scanDevices(s.r.QueryContext(ctx, "SELECT "+deviceColumns+` FROM devices
+	return scanDevices(s.rq.QueryContext(ctx, "SELECT "+deviceColumns+` FROM devices
 		WHERE (? = '' OR product_id = ?) AND id > ? ORDER BY id LIMIT ?`,
 		q.ProductID, q.ProductID, q.After, q.Limit))
 }

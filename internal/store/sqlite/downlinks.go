@@ -16,7 +16,7 @@ func (s *Store) PutDownlink(ctx context.Context, d pairing.Downlink) error {
 	if err != nil {
 		return err
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO downlinks (device_id, kind, payload, created_at)
 		VALUES (?, ?, ?, ?) ON CONFLICT (device_id, kind) DO UPDATE SET
 		payload = excluded.payload, created_at = excluded.created_at`,
@@ -31,7 +31,7 @@ func (s *Store) PutDownlink(ctx context.Context, d pairing.Downlink) error {
 
 // Downlinks implements pairing.Store.
 func (s *Store) Downlinks(ctx context.Context, deviceID string) ([]pairing.Downlink, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT kind, payload, created_at FROM downlinks
+	rows, err := s.rq.QueryContext(ctx, `SELECT kind, payload, created_at FROM downlinks
 		WHERE device_id = ? ORDER BY created_at`, deviceID)
 	if err != nil {
 		return nil, err
@@ -58,7 +58,7 @@ func (s *Store) Downlinks(ctx context.Context, deviceID string) ([]pairing.Downl
 
 // DeleteDownlink implements pairing.Store.
 func (s *Store) DeleteDownlink(ctx context.Context, deviceID string, kind pairing.DownlinkKind, createdAt time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx wtx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM downlinks WHERE device_id = ? AND kind = ? AND created_at <= ?",
 			deviceID, string(kind), nanos(createdAt))
 		return err

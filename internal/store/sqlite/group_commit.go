@@ -2,22 +2,21 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 )
 
 // Group commit: every write transaction goes through one goroutine, which
 // runs the writes that are waiting together in one SQLite transaction, each
-// inside a savepoint of its own, and commits them with one fsync. A write
-// that fails rolls back to its savepoint alone; the others commit. Nobody
-// is told "done" before the commit is on disk.
+// inside a savepoint of its own (when there are several), and commits them
+// with one fsync. A write that fails rolls back to its savepoint alone; the
+// others commit. Nobody is told "done" before the commit is on disk.
 
 // maxBatch bounds how many writes share one commit.
 const maxBatch = 256
 
 type writeOp struct {
 	ctx  context.Context
-	fn   func(*sql.Tx) error
+	fn   func(wtx) error
 	done chan error
 }
 
@@ -52,6 +51,7 @@ func (s *Store) writer() {
 			}
 		}
 		s.commit(batch)
+		s.wq.prepareWanted(context.Background())
 	}
 }
 
@@ -59,9 +59,17 @@ func (s *Store) writer() {
 func (s *Store) commit(batch []writeOp) {
 	errs := make([]error, len(batch))
 	tx, err := s.w.BeginTx(context.Background(), nil)
-	if err == nil {
+	switch {
+	case err != nil:
+	case len(batch) == 1: // the transaction is its savepoint
+		if errs[0] = runAlone(wtx{tx, s.wq}, batch[0]); errs[0] != nil {
+			tx.Rollback()
+		} else {
+			err = tx.Commit()
+		}
+	default:
 		for i, op := range batch {
-			errs[i] = runInSavepoint(tx, i, op)
+			errs[i] = runInSavepoint(wtx{tx, s.wq}, i, op)
 		}
 		err = tx.Commit()
 	}
@@ -73,21 +81,38 @@ func (s *Store) commit(batch []writeOp) {
 	}
 }
 
-func runInSavepoint(tx *sql.Tx, i int, op writeOp) error {
+func runAlone(tx wtx, op writeOp) error {
 	if err := op.ctx.Err(); err != nil {
 		return err
 	}
-	sp := fmt.Sprintf("op%d", i)
-	if _, err := tx.Exec("SAVEPOINT " + sp); err != nil {
+	return op.fn(tx)
+}
+
+func runInSavepoint(tx wtx, i int, op writeOp) error {
+	if err := op.ctx.Err(); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	sp := savepoints[i]
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
 		return err
 	}
 	if err := op.fn(tx); err != nil {
-		if _, rerr := tx.Exec("ROLLBACK TO " + sp); rerr != nil {
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO "+sp); rerr != nil {
 			return fmt.Errorf("%w (and rolling back: %v)", err, rerr)
 		}
-		tx.Exec("RELEASE " + sp)
+		tx.ExecContext(ctx, "RELEASE "+sp)
 		return err
 	}
-	_, err := tx.Exec("RELEASE " + sp)
+	_, err := tx.ExecContext(ctx, "RELEASE "+sp)
 	return err
 }
+
+// savepoints are the names of a batch's savepoints, made once.
+var savepoints = func() []string {
+	names := make([]string, maxBatch)
+	for i := range names {
+		names[i] = fmt.Sprintf("op%d", i)
+	}
+	return names
+}()

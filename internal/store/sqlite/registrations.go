@@ -33,7 +33,7 @@ func regArgs(r pairing.Registration) []any {
 
 // Register implements pairing.Store.
 func (s *Store) Register(ctx context.Context, r pairing.Registration) (first bool, err error) {
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx wtx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM registrations WHERE device_id = ?", r.DeviceID); err != nil {
 			return err
 		}
@@ -58,20 +58,20 @@ func (s *Store) Register(ctx context.Context, r pairing.Registration) (first boo
 
 // Registration implements pairing.Store.
 func (s *Store) Registration(ctx context.Context, id string) (pairing.Registration, error) {
-	r, err := scanRegistration(s.r.QueryRowContext(ctx, "SELECT "+regColumns+" FROM registrations WHERE id = ?", id))
+	r, err := scanRegistration(s.rq.QueryRowContext(ctx, "SELECT "+regColumns+" FROM registrations WHERE id = ?", id))
 	return r, notFound(err, "registration "+id)
 }
 
 // RegistrationOfDevice implements pairing.Store.
 func (s *Store) RegistrationOfDevice(ctx context.Context, deviceID string) (pairing.Registration, error) {
-	r, err := scanRegistration(s.r.QueryRowContext(ctx, "SELECT "+regColumns+" FROM registrations WHERE device_id = ?", deviceID))
+	r, err := scanRegistration(s.rq.QueryRowContext(ctx, "SELECT "+regColumns+" FROM registrations WHERE device_id = ?", deviceID))
 	return r, notFound(err, "registration of device "+deviceID)
 }
 
 // UpdateRegistration implements pairing.Store.
 func (s *Store) UpdateRegistration(ctx context.Context, r pairing.Registration) error {
 	objects, _ := json.Marshal(r.Objects)
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE registrations SET lifetime = ?, binding = ?, queue_mode = ?,
 			objects = ?, addr = ?, last_seen = ?, expires_at = ? WHERE id = ?`,
 			r.Lifetime, r.Binding, r.QueueMode, string(objects), r.Addr, nanos(r.LastSeen), nanos(r.ExpiresAt), r.ID)
@@ -82,7 +82,7 @@ func (s *Store) UpdateRegistration(ctx context.Context, r pairing.Registration) 
 // DeleteRegistration implements pairing.Store.
 func (s *Store) DeleteRegistration(ctx context.Context, id string) (pairing.Registration, error) {
 	var r pairing.Registration
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx wtx) error {
 		var err error
 		r, err = scanRegistration(tx.QueryRowContext(ctx, "DELETE FROM registrations WHERE id = ? RETURNING "+regColumns, id))
 		return notFound(err, "registration "+id)
@@ -92,7 +92,7 @@ func (s *Store) DeleteRegistration(ctx context.Context, id string) (pairing.Regi
 
 // DeleteExpired implements pairing.Store.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]pairing.Registration, error) {
-	rows, err := s.w.QueryContext(ctx, `DELETE FROM registrations WHERE id IN
+	rows, err := s.wq.QueryContext(ctx, `DELETE FROM registrations WHERE id IN
 		(SELECT id FROM registrations WHERE expires_at <= ? ORDER BY expires_at LIMIT ?) RETURNING `+regColumns,
 		nanos(now), limit)
 	if err != nil {
@@ -112,7 +112,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]
 
 // RegistrationByAddr implements pairing.Store.
 func (s *Store) RegistrationByAddr(ctx context.Context, addr string) (pairing.Registration, error) {
-	r, err := scanRegistration(s.r.QueryRowContext(ctx, "SELECT "+regColumns+
+	r, err := scanRegistration(s.rq.QueryRowContext(ctx, "SELECT "+regColumns+
 		" FROM registrations WHERE addr = ? ORDER BY last_seen DESC LIMIT 1", addr))
 	return r, notFound(err, "registration from "+addr)
 }

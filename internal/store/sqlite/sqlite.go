@@ -36,6 +36,8 @@ type Store struct {
 	w *sql.DB // the one writer connection
 	r *sql.DB // readers
 
+	wq, rq *queries // their prepared statements
+
 	ops        chan writeOp // writes waiting for the group commit; nil before Open ends
 	writerDone chan struct{}
 }
@@ -49,7 +51,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
-	s := &Store{w: w}
+	s := &Store{w: w, wq: newQueries(w)}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -59,6 +61,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, err
 	}
 	s.r.SetMaxOpenConns(4)
+	s.rq = newQueries(s.r)
 	s.startWriter()
 	return s, nil
 }
@@ -84,7 +87,9 @@ func openDB(path string, writer bool) (*sql.DB, error) {
 func (s *Store) Close() error {
 	s.stopWriter()
 	var errs []error
+	s.wq.close()
 	if s.r != nil {
+		s.rq.close()
 		errs = append(errs, s.r.Close())
 	}
 	_, err := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -136,8 +141,9 @@ func (s *Store) apply(ctx context.Context, version int, name string) error {
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+	return s.inTx(ctx, func(tx wtx) error {
+		// A script of several statements: not one to keep prepared.
+		if _, err := tx.Tx.ExecContext(ctx, string(body)); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
 		_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
@@ -148,7 +154,7 @@ func (s *Store) apply(ctx context.Context, version int, name string) error {
 
 // inTx runs fn in a write transaction: through the group commit once the
 // store is open, directly while it migrates.
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) inTx(ctx context.Context, fn func(wtx) error) error {
 	if s.ops != nil {
 		op := writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
 		select {
@@ -162,7 +168,7 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(wtx{tx, s.wq}); err != nil {
 		tx.Rollback()
 		return err
 	}
