@@ -105,7 +105,7 @@ func (s *Service) autoRegister(ctx context.Context, rc *registerContext, imei st
 	if pid == "" {
 		return fmt.Errorf("%w: no device is provisioned with IMEI %s", ErrUnknownEndpoint, imei)
 	}
-	p, err := s.store.Product(ctx, pid)
+	p, err := s.product(ctx, pid)
 	// A device creates itself only over plain CoAP, where its product
 	// allows that: over DTLS it must have been provisioned with its PSK.
 	if err != nil || !p.AutoRegister || !p.PlainCoAP || s.opts.RequireDTLS || rc.req.Peer.Secure {
@@ -136,7 +136,7 @@ func (s *Service) checkTransport(ctx context.Context, rc *registerContext) error
 	if s.opts.RequireDTLS {
 		return fmt.Errorf("%w: this cloud accepts devices over DTLS only (coaps)", ErrPlainRefused)
 	}
-	p, err := s.store.Product(ctx, rc.device.ProductID)
+	p, err := s.product(ctx, rc.device.ProductID)
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,7 @@ type Service struct {
 	down   Downlinker // guarded by downMu
 
 	sealer    *sealer
+	products  products
 	watch     watchers
 	hashSlots chan struct{} // argon2 hashes running at once
 
