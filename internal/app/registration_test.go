@@ -134,6 +134,7 @@ func TestRegistrationBadInput(t *testing.T) {
 		{"GET on the registration interface", rawRequest{code: codes.GET}, codes.MethodNotAllowed},
 		{"unknown resource", rawRequest{path: []string{"bs"}}, codes.NotFound},
 	}
+	forbidden := map[string]bool{} // the diagnostics of the 4.03 answers
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tt.req
@@ -151,7 +152,20 @@ func TestRegistrationBadInput(t *testing.T) {
 			if resp.Code >= codes.BadRequest && len(resp.Payload) == 0 {
 				t.Errorf("error answer without a diagnostic payload")
 			}
+			if resp.Code == codes.Forbidden {
+				forbidden[string(resp.Payload)] = true
+			}
 		})
+	}
+	// A plain CoAP sender learns nothing from why it was refused: not
+	// whether the IMEI is provisioned, nor for which product.
+	if len(forbidden) != 1 {
+		t.Errorf("4.03 diagnostics differ by reason: %v", forbidden)
+	}
+	for msg := range forbidden {
+		if strings.Contains(msg, "999999999999") || strings.Contains(msg, `"default"`) {
+			t.Errorf("4.03 diagnostic %q names the IMEI or the product", msg)
+		}
 	}
 
 	t.Run("malformed datagrams", func(t *testing.T) {

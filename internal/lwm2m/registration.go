@@ -158,16 +158,25 @@ func codeOf(err error) codes.Code {
 	return codes.InternalServerError
 }
 
+// forbiddenPlain is the diagnostic of every 4.03 to plain CoAP.
+const forbiddenPlain = "forbidden: a provisioned device registers with its IMEI, over DTLS (coaps) with its PSK unless its product allows plain CoAP; the server's log says why this one was refused"
+
 // respondError answers with the error's code and, as a diagnostic payload
 // (RFC 7252, 5.5.2), a sentence a person can act on.
 func (s *Server) respondError(w mux.ResponseWriter, err error) {
 	code := codeOf(err)
 	msg := err.Error()
 	log := s.log.With("remote_addr", w.Conn().RemoteAddr().String(), "code", code.String())
-	if code == codes.InternalServerError {
+	switch {
+	case code == codes.InternalServerError:
 		log.Error("request failed", "err", err)
 		msg = "internal error; the request can be retried"
-	} else {
+	case code == codes.Forbidden && !s.peer(w.Conn()).Secure:
+		// Whether an IMEI is provisioned, and for which product, is not
+		// for a sender nobody has authenticated: the log has the reason.
+		log.Info("request refused", "err", err)
+		msg = forbiddenPlain
+	default:
 		log.Info("request refused", "err", err)
 	}
 	if len(msg) > 200 {
