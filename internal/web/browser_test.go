@@ -120,6 +120,7 @@ func prepare(t *testing.T, n *apptest.Node, base int) []string {
 		"NBPAIR_LABEL_TAKEN=" + label(taken, "taken.png"),
 		"NBPAIR_LABEL_ASLEEP_TEXT=" + asleep.QR,
 		"NBPAIR_FREE_ID=" + free.ID,
+		"NBPAIR_LABEL_FREE_TEXT=" + free.QR,
 		"NBPAIR_BATCH_IMEIS=" + apptest.IMEI(base+51) + "," + apptest.IMEI(base+52),
 	}
 }

@@ -9,7 +9,8 @@
 // username), NBPAIR_OTHER_USER (an existing user who owns the device of
 // NBPAIR_LABEL_TAKEN), NBPAIR_LABEL_FREE (label PNG of a powered-on device
 // nobody owns), NBPAIR_LABEL_ASLEEP_TEXT (label text of a device that is
-// switched off), NBPAIR_FREE_ID, NBPAIR_BATCH_IMEIS (two new IMEIs).
+// switched off), NBPAIR_FREE_ID and NBPAIR_LABEL_FREE_TEXT (the free
+// device's ID and label text), NBPAIR_BATCH_IMEIS (two new IMEIs).
 
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
@@ -31,6 +32,7 @@ const labelFree = env('NBPAIR_LABEL_FREE');
 const labelTaken = env('NBPAIR_LABEL_TAKEN');
 const asleepText = env('NBPAIR_LABEL_ASLEEP_TEXT');
 const freeID = env('NBPAIR_FREE_ID');
+const freeText = env('NBPAIR_LABEL_FREE_TEXT');
 const batchIMEIs = env('NBPAIR_BATCH_IMEIS').split(',');
 const password = 'correct horse battery';
 mkdirSync(shots, { recursive: true });
@@ -314,6 +316,17 @@ try {
     assert.equal((await homeDevices()).length, 0);
   });
 
+  await step("a label's own link, as a phone's camera app opens it, pairs the device", async () => {
+    await page.goto(freeText);
+    // The only home is taken and pairing starts at once; the focus follows
+    // the pairing's own heading.
+    await page.getByRole('heading', { level: 1, name: 'Add a device to Flat 1' }).waitFor();
+    await page.getByRole('heading', { name: 'Paired' }).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Paired');
+    assert.deepEqual(pageErrors, [], 'no script errors');
+    assert.deepEqual((await homeDevices()).map((d) => d.devId), [freeID]);
+  });
+
   await step('keyboard only: links, buttons and the skip link work without a mouse', async () => {
     await page.goto(base + '/');
     await screen('Your homes');
@@ -346,7 +359,7 @@ try {
   await step('admin: devices with their registration', async () => {
     const row = page.getByRole('row').filter({ hasText: freeID });
     await row.getByText('registered, online').waitFor();
-    await row.getByText('unbound').waitFor();
+    await row.getByText(/^bound /).waitFor();
   });
 
   const batches = async () => (await api('GET', '/v1/admin/batches', adminToken)).body.batches;

@@ -89,7 +89,8 @@ function pairingPanel(homeID, code, signal, autostart = false) {
     run(text.input, () => parseText(text.input.value, signal));
   });
   const panel = h('div', {}, readers, progress, box);
-  if (autostart && code) queueMicrotask(() => run(text.input, () => parseText(code, signal)));
+  // Once the panel is on the page (the screen is shown after this returns).
+  if (autostart && code) setTimeout(() => run(text.input, () => parseText(code, signal)), 0);
   return panel;
 }
 

@@ -68,7 +68,7 @@ export function checkbox(label, attrs = {}) {
 
 /** Shows msg under input (or clears it when msg is empty). */
 export function fieldError(input, msg) {
-  const err = document.getElementById(input.getAttribute('aria-describedby').split(' ').pop());
+  const err = input.closest('.field').querySelector('.field-error');
   err.textContent = msg || '';
   err.hidden = !msg;
   if (msg) input.setAttribute('aria-invalid', 'true');
