@@ -407,6 +407,10 @@ try {
     const text = readFileSync(await csv.path(), 'utf8');
     assert.match(text, /^imei,serial,pskIdentity,psk,id,nbId,qr\n/);
     assert.ok(text.includes(batchIMEIs[0]) && text.includes(batchIMEIs[1]));
+    await page.getByLabel('Label sheet').fill('2'); // two labels fill one sheet
+    await page.getByRole('button', { name: 'Download the label sheet' }).click();
+    await page.getByRole('alert').filter({ hasText: 'page must be a number from 1 to 1' }).waitFor();
+    await page.getByLabel('Label sheet').fill('1');
     const [png] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download the label sheet' }).click()]);
     assert.deepEqual([...readFileSync(await png.path()).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
     await page.getByRole('alert').filter({ hasText: 'Downloaded the label sheet' }).waitFor();

@@ -132,6 +132,20 @@ export async function batch({ args: [id], signal }) {
     },
   }, `Download ${what}`);
   const enc = encodeURIComponent(b.id);
+  const sheet = field({ label: 'Label sheet', name: 'page', type: 'number', min: 1, value: '1', inputmode: 'numeric', hint: 'Labels are printed on A4 sheets; the server says how many there are.' });
+  const sheetButton = h('button', {
+    type: 'button', onclick: async (ev) => {
+      const n = Number(sheet.input.value);
+      fieldError(sheet.input, Number.isInteger(n) && n >= 1 ? '' : 'Enter a sheet number from 1.');
+      if (!(Number.isInteger(n) && n >= 1)) { sheet.input.focus(); return; }
+      ev.target.disabled = true;
+      box.clear();
+      try {
+        const got = await download(`/v1/admin/batches/${enc}/labels.png?page=${n}`, `${b.id}-labels-${n}.png`);
+        box.ok(`Downloaded the label sheet as ${got}.`);
+      } catch (err) { box.show(err); } finally { ev.target.disabled = false; }
+    },
+  }, 'Download the label sheet');
   return page(`Batch ${b.id}`,
     h('dl', { class: 'facts wide' },
       h('dt', {}, 'Product'), h('dd', {}, b.productId),
@@ -141,8 +155,8 @@ export async function batch({ args: [id], signal }) {
       h('dt', {}, 'Provisioned before'), h('dd', {}, String(b.existing))),
     h('p', { class: 'warn' }, 'The factory CSV holds every device\'s key (PSK) in the clear: give it to the factory only.'),
     h('div', { class: 'buttons' },
-      dl(`/v1/admin/batches/${enc}/factory.csv`, `${b.id}-factory.csv`, 'the factory CSV'),
-      dl(`/v1/admin/batches/${enc}/labels.png`, `${b.id}-labels-1.png`, 'the label sheet')),
+      dl(`/v1/admin/batches/${enc}/factory.csv`, `${b.id}-factory.csv`, 'the factory CSV')),
+    sheet, sheetButton,
     box,
     h('p', {}, h('a', { href: '/admin/batches' }, 'All batches')));
 }
