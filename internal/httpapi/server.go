@@ -19,6 +19,7 @@ import (
 
 	"github.com/nbpair/nbpair/internal/pairing"
 	"github.com/nbpair/nbpair/internal/qr"
+	"github.com/nbpair/nbpair/internal/web"
 )
 
 // maxBody bounds every request body but uploaded images.
@@ -108,8 +109,19 @@ func (s *Server) routes() {
 	s.handle("GET /v1/activations/{id}", s.user(s.getActivation))
 	s.handle("DELETE /v1/activations/{id}", s.user(s.stopActivation))
 	s.handle("GET /v1/activations/{id}/events", s.user(s.activationEvents))
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apiError(codeNotFound, "no such API route: "+r.Method+" "+r.URL.Path))
+	}
+	s.mux.HandleFunc("/v1/", notFound)
+	// Everything else a browser GETs is the web app (its files, or its
+	// page for one of its routes).
+	app := web.New()
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			notFound(w, r)
+			return
+		}
+		app.ServeHTTP(w, r)
 	})
 }
 
