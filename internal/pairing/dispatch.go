@@ -87,25 +87,40 @@ func (s *Service) queuePairingState(ctx context.Context, ev Event) error {
 	})
 }
 
-// deliverQueued starts the device's delivery loop unless one is running;
+// deliverQueued has the device's queued downlinks sent. On a single node
+// it starts the delivery here. On a cluster they must go out from the node
+// the device last talked to, which holds its address binding and DTLS
+// session: this node tells every other one, and delivers itself if it is
+// that node.
+func (s *Service) deliverQueued(ctx context.Context, ev Event) error {
+	if s.opts.Cluster != nil {
+		s.announce(ctx, Notice{Kind: NoticeDownlinkQueued, ID: ev.DeviceID})
+		if !s.heard.has(ev.DeviceID) {
+			return nil
+		}
+	}
+	s.startDelivery(ctx, ev.DeviceID)
+	return nil
+}
+
+// startDelivery starts the device's delivery loop unless one is running;
 // a running one goes round once more. A downlink to a device that has
 // fallen asleep takes the whole CoAP exchange (tens of seconds), which must
 // not hold up the event workers; the loop also keeps one downlink at a time
 // per device.
-func (s *Service) deliverQueued(ctx context.Context, ev Event) error {
+func (s *Service) startDelivery(ctx context.Context, deviceID string) {
 	if s.downlinker() == nil {
-		return nil
+		return
 	}
 	s.deliveryMu.Lock()
 	defer s.deliveryMu.Unlock()
-	if _, running := s.delivering[ev.DeviceID]; running {
-		s.delivering[ev.DeviceID] = true
-		return nil
+	if _, running := s.delivering[deviceID]; running {
+		s.delivering[deviceID] = true
+		return
 	}
-	s.delivering[ev.DeviceID] = false
+	s.delivering[deviceID] = false
 	s.deliveries.Add(1)
-	go s.deliveryLoop(context.WithoutCancel(ctx), ev.DeviceID)
-	return nil
+	go s.deliveryLoop(context.WithoutCancel(ctx), deviceID)
 }
 
 func (s *Service) deliveryLoop(ctx context.Context, deviceID string) {
@@ -138,6 +153,9 @@ func (s *Service) deliverNow(ctx context.Context, deviceID string) error {
 			return nil
 		}
 		return err
+	}
+	if !s.holds(r) { // the device was last heard on another node, which sends them
+		return nil
 	}
 	dls, err := s.store.Downlinks(ctx, deviceID)
 	if err != nil {

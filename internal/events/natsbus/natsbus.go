@@ -117,6 +117,7 @@ type Bus struct {
 	nc         *nats.Conn
 	js         jetstream.JetStream
 	stream     string
+	node       string // this node's name among the nodes, for notices
 	consumers  []jetstream.Consumer
 	connClosed chan struct{}
 
@@ -146,7 +147,7 @@ func New(ctx context.Context, url string, opts Options) (*Bus, error) {
 		return nil, err
 	}
 	b := &Bus{opts: opts, log: opts.Logger.With("component", "natsbus"),
-		stream: strings.ToUpper(opts.Prefix) + "_EVENTS", connClosed: make(chan struct{})}
+		stream: strings.ToUpper(opts.Prefix) + "_EVENTS", node: nuid.Next(), connClosed: make(chan struct{})}
 	b.hctx, b.hcancel = context.WithCancel(context.WithoutCancel(ctx))
 	b.stopPull, b.endPull = context.WithCancel(context.Background())
 	b.nc, err = nats.Connect(url, b.connectOptions()...)
