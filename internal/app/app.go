@@ -72,6 +72,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.svc.SetDownlinker(a.coap)
+	a.metrics.CountOnline(a.svc.OnlineDevices)
 	a.http = &http.Server{
 		Handler: httpapi.New(a.svc, log.With("component", "http"), token, httpapi.Limits{
 			PerUser: cfg.RateLimitPerUser, PerAddr: cfg.RateLimitPerAddr, LoginFailures: cfg.LoginFailures,

@@ -82,9 +82,13 @@ func (s *Service) queuePairingState(ctx context.Context, ev Event) error {
 	if err != nil {
 		return err
 	}
-	return s.store.PutDownlink(ctx, Downlink{
+	if err := s.store.PutDownlink(ctx, Downlink{
 		DeviceID: ev.DeviceID, Kind: DownlinkPairingState, Pairing: d.PairingState(), CreatedAt: s.now().UTC(),
-	})
+	}); err != nil {
+		return err
+	}
+	s.opts.Metrics.Downlink("queued")
+	return nil
 }
 
 // deliverQueued has the device's queued downlinks sent. On a single node
@@ -181,11 +185,14 @@ func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, 
 	switch {
 	case errors.Is(err, ErrObjectMissing):
 		log.Warn("device has no Pairing object; the pairing state could not be written to it", "err", err)
+		s.opts.Metrics.Downlink("dropped")
 	case err != nil:
 		log.Info("downlink not delivered; it stays queued for the next wake-up", "err", err)
+		s.opts.Metrics.Downlink("failed")
 		return nil
 	default:
 		log.Info("downlink delivered", "bind_state", d.Pairing.State.String(), "took", time.Since(start).Round(time.Millisecond))
+		s.opts.Metrics.Downlink("sent")
 	}
 	return s.store.DeleteDownlink(ctx, d.DeviceID, d.Kind, d.CreatedAt)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Errors of Ready, naming the part of the node that is not ready.
@@ -30,4 +31,21 @@ func (s *Service) Ready(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// onlineCounter is a store that can count live registrations cheaply.
+type onlineCounter interface {
+	OnlineRegistrations(ctx context.Context, now time.Time) (int, error)
+}
+
+// ErrNotCounted is returned by OnlineDevices for a store that cannot count.
+var ErrNotCounted = errors.New("the store cannot count online devices")
+
+// OnlineDevices counts the devices with a live registration, across the
+// cluster (the store is shared).
+func (s *Service) OnlineDevices(ctx context.Context) (int, error) {
+	if c, ok := s.store.(onlineCounter); ok {
+		return c.OnlineRegistrations(ctx, s.now())
+	}
+	return 0, ErrNotCounted
 }
