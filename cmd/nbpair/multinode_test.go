@@ -156,7 +156,7 @@ func TestTwoNodes(t *testing.T) {
 		if err := <-done; !errors.Is(err, activator.ErrActivationStopped) {
 			t.Fatalf("the waiter on B got %v, want %v", err, activator.ErrActivationStopped)
 		}
-		t.Logf("the waiter on B heard of the stop on A %v after A answered", time.Since(stopped).Round(time.Millisecond))
+		t.Logf("the waiter on B heard of the stop on A %v after A answered", time.Since(stopped).Round(10*time.Microsecond))
 	})
 }
 
@@ -267,8 +267,9 @@ func TestNodeKilledDuringActivations(t *testing.T) {
 }
 
 // A rolling restart of both nodes while a fleet of queue-mode devices
-// keeps waking up through the relay, which points at whichever node is up:
-// no device sees a failed uplink, only retransmissions.
+// keeps waking up through the relay, which points at whichever node is up
+// once the other has stopped: no device sees a failed uplink; requests
+// sent to a stopping node are retransmitted, and answered by the other.
 func TestRollingRestart(t *testing.T) {
 	const devices = 30
 	c := newCluster(t)
@@ -306,8 +307,10 @@ func TestRollingRestart(t *testing.T) {
 		return true
 	})
 	for _, step := range []struct{ down, up *clusterNode }{{a, b}, {b, a}} {
-		relay.point(t, step.up.coap)
+		// As a load balancer whose health check notices the node gone:
+		// requests sent meanwhile are retransmitted to the other node.
 		step.down.stop(t)
+		relay.point(t, step.up.coap)
 		before := uplinks()
 		poll(t, "devices to wake up while "+step.down.name+" is down", 60*time.Second, func() bool { return uplinks() >= before+devices })
 		step.down.start(t)
