@@ -16,6 +16,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/udp"
 	"github.com/plgd-dev/go-coap/v3/udp/client"
 
+	"github.com/nbpair/nbpair/activator"
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/config"
 	"github.com/nbpair/nbpair/internal/pairing"
@@ -38,22 +39,7 @@ func BenchmarkRegisterScaleOut(b *testing.B) {
 		benchScaleOut(b, []*apptest.Node{n})
 	})
 	b.Run("postgres-nats-2-nodes", func(b *testing.B) {
-		dsn := benchSchema(b)
-		natsURL, prefix := benchNATS(b)
-		cluster := func(c *config.Config) { c.Store, c.NATS, c.NATSPrefix = dsn, natsURL, prefix }
-		first := apptest.Start(b, "", apptest.QuietLogs, cluster)
-		dir := b.TempDir() // the second node gets the first one's secret key
-		for _, f := range []string{"admin.token", "secret.key"} {
-			data, err := os.ReadFile(first.Dir + "/" + f)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := os.WriteFile(dir+"/"+f, data, 0o600); err != nil {
-				b.Fatal(err)
-			}
-		}
-		second := apptest.Start(b, dir, apptest.QuietLogs, cluster)
-		benchScaleOut(b, []*apptest.Node{first, second})
+		benchScaleOut(b, benchCluster(b))
 	})
 }
 
@@ -143,4 +129,91 @@ func benchNATS(b *testing.B) (string, string) {
 	prefix := "nbpairbench" + hex.EncodeToString(raw)
 	b.Cleanup(func() { deleteStream(b, u, strings.ToUpper(prefix)+"_EVENTS") })
 	return u, prefix
+}
+
+// BenchmarkActivationCallbackScaleOut measures, as BenchmarkActivationCallback
+// does, the time from the device's answered Register (the last condition of
+// the bind) to the SDK's delegate call, pushed by server-sent events: on one
+// node on SQLite, on one node on PostgreSQL, and on two nodes on PostgreSQL
+// and NATS with the app on one node and the device on the other (the bind
+// runs on whichever node takes the device's event):
+//
+//	go test -run '^$' -bench BenchmarkActivationCallbackScaleOut -benchtime 50x ./internal/app/
+func BenchmarkActivationCallbackScaleOut(b *testing.B) {
+	noLimits := func(c *config.Config) { c.RateLimitPerUser, c.RateLimitPerAddr = 0, 0 }
+	b.Run("sqlite-1-node", func(b *testing.B) {
+		n := apptest.Start(b, "", apptest.QuietLogs, noLimits)
+		benchCallback(b, n, n)
+	})
+	b.Run("postgres-1-node", func(b *testing.B) {
+		dsn := benchSchema(b)
+		n := apptest.Start(b, "", apptest.QuietLogs, noLimits, func(c *config.Config) { c.Store = dsn })
+		benchCallback(b, n, n)
+	})
+	b.Run("postgres-nats-2-nodes", func(b *testing.B) {
+		nodes := benchCluster(b, noLimits)
+		benchCallback(b, nodes[1], nodes[0])
+	})
+}
+
+// benchCluster starts two nodes on a fresh schema and NATS prefix; the
+// second gets the first one's secret key and admin token.
+func benchCluster(b *testing.B, mutate ...func(*config.Config)) []*apptest.Node {
+	dsn := benchSchema(b)
+	natsURL, prefix := benchNATS(b)
+	mutate = append([]func(*config.Config){apptest.QuietLogs,
+		func(c *config.Config) { c.Store, c.NATS, c.NATSPrefix = dsn, natsURL, prefix }}, mutate...)
+	first := apptest.Start(b, "", mutate...)
+	dir := b.TempDir()
+	for _, f := range []string{"admin.token", "secret.key"} {
+		data, err := os.ReadFile(first.Dir + "/" + f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(dir+"/"+f, data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return []*apptest.Node{first, apptest.Start(b, dir, mutate...)}
+}
+
+// benchCallback runs b.N activations with the SDK on app and the device's
+// Register on dev.
+func benchCallback(b *testing.B, app, dev *apptest.Node) {
+	c := activator.NewClient("http://" + app.HTTPAddr())
+	if _, err := c.SignUp(context.Background(), "bench", "bench password"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.LogIn(context.Background(), "bench", "bench password"); err != nil {
+		b.Fatal(err)
+	}
+	home, err := c.CreateHome(context.Background(), "Bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var lat []time.Duration
+	for i := range b.N {
+		d := dev.Provision(b, fmt.Sprintf("38%013d", i))
+		called := make(chan time.Time, 1)
+		disc := activator.NewDiscovery(c, activator.DelegateFunc(func(_ *activator.Discovery, _ activator.TypeModel, devs []activator.DeviceModel, em *activator.ErrorModel) {
+			if em != nil || len(devs) != 1 {
+				b.Errorf("activation failed: %v", em)
+			}
+			called <- time.Now()
+		}))
+		t := activator.TypeModel{Type: activator.TypeNB, Timeout: time.Minute, SpaceID: home.ID, NbID: d.NbID}
+		disc.Register(t)
+		if err := disc.StartActive(t, nil); err != nil {
+			b.Fatal(err)
+		}
+		waitPending(b, dev, d.ID)
+		registered := register(b, dev, d.IMEI)
+		select {
+		case at := <-called:
+			lat = append(lat, at.Sub(registered))
+		case <-time.After(30 * time.Second):
+			b.Fatal("no callback within 30 s")
+		}
+	}
+	reportPercentiles(b, lat)
 }
