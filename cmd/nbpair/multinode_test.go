@@ -127,6 +127,21 @@ func TestTwoNodes(t *testing.T) {
 		}
 	})
 
+	t.Run("timed out once, by one of the two sweepers", func(t *testing.T) {
+		dave := newAppUser(t, b, "dave")
+		d4 := c.provision(t, a, clusterIMEI(4)) // never registers
+		_, err := dave.activate(ctx, d4.NbID, 2*time.Second)
+		if !errors.Is(err, activator.ErrTimeout) {
+			t.Fatalf("got %v, want %v", err, activator.ErrTimeout)
+		}
+		if n := c.dbInt(t, "SELECT count(*) FROM activations WHERE device_id = $1 AND status = 'failed' AND reason = 'timeout'", d4.ID); n != 1 {
+			t.Errorf("%d timed-out activations in the store, want 1", n)
+		}
+		if n := timeoutsCounted(t, a, b); n != 1 {
+			t.Errorf("the nodes counted %d timeouts, want 1", n)
+		}
+	})
+
 	t.Run("stopped on A, waited for on B", func(t *testing.T) {
 		carol := newAppUser(t, b, "carol")
 		d3 := c.provision(t, a, clusterIMEI(3))
@@ -158,6 +173,22 @@ func TestTwoNodes(t *testing.T) {
 		}
 		t.Logf("the waiter on B heard of the stop on A %v after A answered", time.Since(stopped).Round(10*time.Microsecond))
 	})
+}
+
+// timeoutsCounted sums nbpair_activations_total{outcome="timeout"} of the
+// nodes.
+func timeoutsCounted(t *testing.T, nodes ...*clusterNode) int {
+	t.Helper()
+	sum := 0
+	re := regexp.MustCompile(`(?m)^nbpair_activations_total\{outcome="timeout"\} (\d+)$`)
+	for _, n := range nodes {
+		if m := re.FindStringSubmatch(scrape(t, n)); m != nil {
+			var v int
+			fmt.Sscan(m[1], &v)
+			sum += v
+		}
+	}
+	return sum
 }
 
 // SIGKILL of one node of two in the middle of 100 activations (50 users,

@@ -181,10 +181,10 @@ func (s *Service) tryBind(ctx context.Context, a Activation) (bool, error) {
 		return false, err
 	}
 	s.log.Info("device bound", "device_id", d.ID, "uid", d.OwnerID, "home_id", d.HomeID, "activation", a.ID)
+	s.recordActivationEnd(bound)
+	s.activationEnded(ctx, bound) // before the audit write: the app waits for this
 	s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeOK, Actor: "user", UserID: d.OwnerID, DeviceID: d.ID,
 		Detail: "home " + d.HomeID + ", activation " + a.ID})
-	s.recordActivationEnd(bound)
-	s.activationEnded(ctx, bound)
 	return true, nil
 }
 

@@ -36,6 +36,15 @@ const (
 type Notice struct {
 	Kind NoticeKind `json:"kind"`
 	ID   string     `json:"id"`
+	// Activation is the ended activation of a NoticeActivationEnded, as
+	// the store has it, so that the waiters need not read it again.
+	Activation *EndedActivation `json:"activation,omitempty"`
+}
+
+// EndedActivation is an activation as it ended, with its failure reason.
+type EndedActivation struct {
+	Activation
+	Reason FailReason `json:"reason,omitempty"`
 }
 
 // DefaultActivationRecheck is how often, on a node of a cluster, a waiter
@@ -50,6 +59,12 @@ func (s *Service) onNotice(ctx context.Context, n Notice) {
 	switch n.Kind {
 	case NoticeActivationEnded:
 		if !s.watch.watching(n.ID) {
+			return
+		}
+		if e := n.Activation; e != nil && e.ID == n.ID && e.Status != ActivationPending {
+			a := e.Activation
+			a.Reason = e.Reason
+			s.watch.notify(a)
 			return
 		}
 		go func() {
@@ -73,7 +88,7 @@ func (s *Service) onNotice(ctx context.Context, n Notice) {
 // other nodes, that it has ended.
 func (s *Service) activationEnded(ctx context.Context, a Activation) {
 	s.watch.notify(a)
-	s.announce(ctx, Notice{Kind: NoticeActivationEnded, ID: a.ID})
+	s.announce(ctx, Notice{Kind: NoticeActivationEnded, ID: a.ID, Activation: &EndedActivation{a, a.Reason}})
 }
 
 func (s *Service) announce(ctx context.Context, n Notice) {

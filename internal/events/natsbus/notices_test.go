@@ -2,8 +2,13 @@ package natsbus
 
 import (
 	"context"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nbpair/nbpair/internal/pairing"
 )
@@ -14,22 +19,40 @@ func TestNoticesReachTheOtherNodes(t *testing.T) {
 	url := natsURL(t)
 	opts := testOptions(t, url)
 	nodes := []*Bus{newNode(t, url, opts), newNode(t, url, opts), newNode(t, url, opts)}
-	other := newNode(t, url, testOptions(t, url))
+	// Another cluster: a prefix of its own (not a second testOptions, whose
+	// lower-cased random prefixes may, rarely, coincide).
+	otherOpts := opts
+	otherOpts.Prefix = opts.Prefix + "-other"
+	t.Cleanup(func() {
+		nc, err := nats.Connect(url)
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		js.DeleteStream(context.Background(), strings.ToUpper(otherOpts.Prefix)+"_EVENTS")
+	})
+	other := newNode(t, url, otherOpts)
 	heard := make([]chan pairing.Notice, len(nodes)+1)
 	for i, b := range append(nodes, other) {
 		ch := make(chan pairing.Notice, 10)
 		heard[i] = ch
 		b.Listen(func(_ context.Context, n pairing.Notice) { ch <- n })
 	}
-	sent := pairing.Notice{Kind: pairing.NoticeActivationEnded, ID: "act_1"}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	ended := pairing.Activation{ID: "act_1", UserID: "u_1", NbID: "0123", DeviceID: "dev_1", HomeID: "h_1", Timeout: 60,
+		Status: pairing.ActivationFailed, Reason: pairing.FailTimeout, CreatedAt: at, Deadline: at.Add(time.Minute), FinishedAt: at.Add(time.Minute)}
+	sent := pairing.Notice{Kind: pairing.NoticeActivationEnded, ID: "act_1",
+		Activation: &pairing.EndedActivation{Activation: ended, Reason: ended.Reason}}
+	sent.Activation.Activation.Reason = "" // JSON carries the reason beside, not in, the activation
 	if err := nodes[0].Announce(context.Background(), sent); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i < len(nodes); i++ {
 		select {
 		case got := <-heard[i]:
-			if got != sent {
-				t.Errorf("node %d heard %+v, want %+v", i, got, sent)
+			if !reflect.DeepEqual(got, sent) {
+				t.Errorf("node %d heard %+v (%+v), want %+v", i, got, got.Activation, sent.Activation)
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("node %d did not hear the notice", i)
