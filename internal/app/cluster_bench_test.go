@@ -29,7 +29,8 @@ import (
 // BenchmarkRegisterScaleOut measures LwM2M Registers a second with the same
 // load (16 clients, each Register durable) on one node on SQLite, one node
 // on PostgreSQL, and two nodes on PostgreSQL and NATS JetStream, the
-// clients split between the two nodes; all on this one machine:
+// clients split between the two nodes, next to one node on PostgreSQL and
+// NATS; all on this one machine:
 //
 //	go test -run '^$' -bench BenchmarkRegisterScaleOut -benchtime 3000x ./internal/app/
 func BenchmarkRegisterScaleOut(b *testing.B) {
@@ -41,6 +42,12 @@ func BenchmarkRegisterScaleOut(b *testing.B) {
 		dsn := benchSchema(b)
 		n := apptest.Start(b, "", apptest.QuietLogs, func(c *config.Config) { c.Store = dsn })
 		benchScaleOut(b, []*apptest.Node{n})
+	})
+	b.Run("postgres-nats-1-node", func(b *testing.B) {
+		dsn := benchSchema(b)
+		natsURL, prefix := benchNATS(b)
+		benchScaleOut(b, []*apptest.Node{apptest.Start(b, "", apptest.QuietLogs,
+			func(c *config.Config) { c.Store, c.NATS, c.NATSPrefix = dsn, natsURL, prefix })})
 	})
 	b.Run("postgres-nats-2-nodes", func(b *testing.B) {
 		benchScaleOut(b, benchCluster(b))
