@@ -15,6 +15,11 @@
 // are idempotent, so what users see happens once. Publishes that are retried
 // after a lost ack are de-duplicated by the server through the Nats-Msg-Id
 // header.
+//
+// Besides the stream, the bus is the nodes' pairing.Cluster: notices (an
+// activation ended, a device has downlinks queued) go to every other node
+// on the plain subject prefix.notices, at most once and not stored; the
+// pairing service makes up for a lost one.
 package natsbus
 
 import (
