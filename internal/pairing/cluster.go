@@ -186,9 +186,3 @@ func (h *heardDevices) prune(now time.Time) {
 		}
 	}
 }
-
-func (h *heardDevices) len() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.m)
-}
