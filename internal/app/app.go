@@ -72,6 +72,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.svc.SetDownlinker(a.coap)
+	a.metrics.CountOnline(a.svc.OnlineDevices)
 	a.http = &http.Server{
 		Handler: httpapi.New(a.svc, log.With("component", "http"), token, httpapi.Limits{
 			PerUser: cfg.RateLimitPerUser, PerAddr: cfg.RateLimitPerAddr, LoginFailures: cfg.LoginFailures,
@@ -104,6 +105,7 @@ func (a *App) open(ctx context.Context, secretKey []byte) error {
 		SecretKey:   secretKey,
 		RequireDTLS: cfg.Profile == config.ProfileProduction,
 		Metrics:     a.metrics,
+		Cluster:     clusterOf(a.bus),
 	})
 	if err != nil {
 		return err
@@ -217,6 +219,15 @@ func (a *App) shutdown(sweeperDone <-chan struct{}) error {
 type eventBus interface {
 	pairing.Bus
 	Close(ctx context.Context) error
+}
+
+// clusterOf is the bus as the link to the other nodes: NATS is one, the
+// in-process bus of a single node is none.
+func clusterOf(b eventBus) pairing.Cluster {
+	if c, ok := b.(pairing.Cluster); ok {
+		return c
+	}
+	return nil
 }
 
 func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (eventBus, error) {

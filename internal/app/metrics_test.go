@@ -63,6 +63,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 		`nbpair_activations_total{outcome="paired"} 1` + "\n",
 		"nbpair_activation_duration_seconds_count 1\n",
 		`nbpair_http_requests_total{route="POST /v1/activations",status="202"} 1` + "\n",
+		"nbpair_devices_online 1\n", // the first de-registered
 	}
 	var text string
 	missing := want

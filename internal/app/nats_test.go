@@ -61,7 +61,7 @@ func TestPairingOverNATSBus(t *testing.T) {
 	waitStatus(t, dev, "the owner, through events on NATS", func(s device.Status) bool { return s.Pairing.OwnerUID == alice.uid })
 }
 
-func deleteStream(t *testing.T, url, stream string) {
+func deleteStream(t testing.TB, url, stream string) {
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Errorf("deleting the test stream: %v", err)

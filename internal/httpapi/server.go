@@ -42,7 +42,7 @@ type Metrics interface {
 	Handler() http.Handler
 }
 
-// readyTimeout bounds the store query of GET /readyz.
+// readyTimeout bounds the checks of GET /readyz.
 const readyTimeout = 2 * time.Second
 
 // Server holds the HTTP handlers.
@@ -202,12 +202,16 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
 }
 
 // readyz tells whether the node can serve: its store answers a cheap
-// query within readyTimeout.
+// query and its event bus (NATS, on a cluster) is connected, both within
+// readyTimeout.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
-	if _, err := s.svc.Products(ctx); err != nil {
-		s.log.Warn("not ready: the store does not answer", "err", err)
+	if err := s.svc.Ready(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		if errors.Is(err, pairing.ErrBusNotReady) {
+			return apiError(codeNotReady, "the event bus is not connected; try again later")
+		}
 		return apiError(codeNotReady, "the store does not answer; try again later")
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -5,8 +5,10 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +28,8 @@ type Metrics struct {
 	activations        *prometheus.CounterVec
 	activationDuration prometheus.Histogram
 	httpRequests       *prometheus.CounterVec
+	downlinks          *prometheus.CounterVec
+	online             *onlineCollector
 }
 
 // New returns the collectors registered on a new registry, together with
@@ -53,9 +57,15 @@ func New() *Metrics {
 			Name: "nbpair_http_requests_total",
 			Help: "HTTP API requests, by route (the route pattern, empty for none) and status.",
 		}, []string{"route", "status"}),
+		downlinks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nbpair_downlinks_total",
+			Help: "Downlinks (Pairing object writes) by what happened: queued, sent, failed (an attempt that did not reach the device; it stays queued) or dropped (the device lacks the object). On a cluster a node counts what it queued and what it sent, which need not be the same downlinks.",
+		}, []string{"event"}),
+		online: &onlineCollector{desc: prometheus.NewDesc("nbpair_devices_online",
+			"Devices with a live registration, read from the store (so the same on every node of a cluster) at most every 10 s.", nil, nil)},
 	}
 	m.reg.MustRegister(m.registrations, m.updates, m.deregistrations, m.expiries,
-		m.activations, m.activationDuration, m.httpRequests,
+		m.activations, m.activationDuration, m.httpRequests, m.downlinks, m.online,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -91,4 +101,50 @@ func (m *Metrics) ActivationEnded(outcome string, took time.Duration) {
 // would make a series per ID).
 func (m *Metrics) HTTPRequest(route string, status int) {
 	m.httpRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+}
+
+// Downlink counts what happened to a downlink: queued, sent, failed or
+// dropped.
+func (m *Metrics) Downlink(what string) { m.downlinks.WithLabelValues(what).Inc() }
+
+// CountOnline sets how nbpair_devices_online is counted; until it is set,
+// the gauge is not reported.
+func (m *Metrics) CountOnline(count func(ctx context.Context) (int, error)) {
+	m.online.mu.Lock()
+	m.online.count = count
+	m.online.mu.Unlock()
+}
+
+// onlineCollector reports the count of online devices, counted at a scrape
+// but at most every onlineMaxAge, so that frequent scrapes of several
+// nodes do not each count a large table.
+type onlineCollector struct {
+	desc *prometheus.Desc
+
+	mu    sync.Mutex
+	count func(ctx context.Context) (int, error) // guarded by mu
+	value float64                                // guarded by mu
+	at    time.Time                              // guarded by mu
+}
+
+const onlineMaxAge = 10 * time.Second
+
+func (c *onlineCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *onlineCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.count == nil {
+		return
+	}
+	if time.Since(c.at) > onlineMaxAge {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		n, err := c.count(ctx)
+		cancel()
+		if err != nil {
+			return // a gap in the series rather than a wrong value
+		}
+		c.value, c.at = float64(n), time.Now()
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, c.value)
 }

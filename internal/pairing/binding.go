@@ -181,10 +181,10 @@ func (s *Service) tryBind(ctx context.Context, a Activation) (bool, error) {
 		return false, err
 	}
 	s.log.Info("device bound", "device_id", d.ID, "uid", d.OwnerID, "home_id", d.HomeID, "activation", a.ID)
+	s.recordActivationEnd(bound)
+	s.activationEnded(ctx, bound) // before the audit write: the app waits for this
 	s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeOK, Actor: "user", UserID: d.OwnerID, DeviceID: d.ID,
 		Detail: "home " + d.HomeID + ", activation " + a.ID})
-	s.recordActivationEnd(bound)
-	s.watch.notify(bound)
 	return true, nil
 }
 
@@ -226,7 +226,7 @@ func (s *Service) finishActivation(ctx context.Context, id string, st Activation
 	}
 	s.log.Info("activation ended", "activation", id, "status", string(st), "reason", string(reason))
 	s.recordActivationEnd(a)
-	s.watch.notify(a)
+	s.activationEnded(ctx, a)
 }
 
 // ExpireActivations fails every pending activation past its deadline, for
@@ -273,10 +273,22 @@ func (s *Service) WaitActivation(ctx context.Context, userID, id string) (Activa
 	if err != nil || a.Status != ActivationPending {
 		return a, err
 	}
-	select {
-	case a = <-ch:
-		return a, nil
-	case <-ctx.Done():
-		return s.Activation(context.WithoutCancel(ctx), userID, id)
+	var recheck <-chan time.Time // on a cluster: in case the notice of its end was lost
+	if s.opts.Cluster != nil {
+		t := time.NewTicker(s.opts.ActivationRecheck)
+		defer t.Stop()
+		recheck = t.C
+	}
+	for {
+		select {
+		case a = <-ch:
+			return a, nil
+		case <-recheck: // a failed read is tried again at the next tick
+			if cur, err := s.Activation(ctx, userID, id); err == nil && cur.Status != ActivationPending {
+				return cur, nil
+			}
+		case <-ctx.Done():
+			return s.Activation(context.WithoutCancel(ctx), userID, id)
+		}
 	}
 }

@@ -82,30 +82,49 @@ func (s *Service) queuePairingState(ctx context.Context, ev Event) error {
 	if err != nil {
 		return err
 	}
-	return s.store.PutDownlink(ctx, Downlink{
+	if err := s.store.PutDownlink(ctx, Downlink{
 		DeviceID: ev.DeviceID, Kind: DownlinkPairingState, Pairing: d.PairingState(), CreatedAt: s.now().UTC(),
-	})
+	}); err != nil {
+		return err
+	}
+	s.opts.Metrics.Downlink("queued")
+	return nil
 }
 
-// deliverQueued starts the device's delivery loop unless one is running;
+// deliverQueued has the device's queued downlinks sent. On a single node
+// it starts the delivery here. On a cluster they must go out from the node
+// the device last talked to, which holds its address binding and DTLS
+// session: this node tells every other one, and delivers itself if it is
+// that node.
+func (s *Service) deliverQueued(ctx context.Context, ev Event) error {
+	if s.opts.Cluster != nil {
+		s.announce(ctx, Notice{Kind: NoticeDownlinkQueued, ID: ev.DeviceID})
+		if !s.heard.has(ev.DeviceID) {
+			return nil
+		}
+	}
+	s.startDelivery(ctx, ev.DeviceID)
+	return nil
+}
+
+// startDelivery starts the device's delivery loop unless one is running;
 // a running one goes round once more. A downlink to a device that has
 // fallen asleep takes the whole CoAP exchange (tens of seconds), which must
 // not hold up the event workers; the loop also keeps one downlink at a time
 // per device.
-func (s *Service) deliverQueued(ctx context.Context, ev Event) error {
+func (s *Service) startDelivery(ctx context.Context, deviceID string) {
 	if s.downlinker() == nil {
-		return nil
+		return
 	}
 	s.deliveryMu.Lock()
 	defer s.deliveryMu.Unlock()
-	if _, running := s.delivering[ev.DeviceID]; running {
-		s.delivering[ev.DeviceID] = true
-		return nil
+	if _, running := s.delivering[deviceID]; running {
+		s.delivering[deviceID] = true
+		return
 	}
-	s.delivering[ev.DeviceID] = false
+	s.delivering[deviceID] = false
 	s.deliveries.Add(1)
-	go s.deliveryLoop(context.WithoutCancel(ctx), ev.DeviceID)
-	return nil
+	go s.deliveryLoop(context.WithoutCancel(ctx), deviceID)
 }
 
 func (s *Service) deliveryLoop(ctx context.Context, deviceID string) {
@@ -139,6 +158,9 @@ func (s *Service) deliverNow(ctx context.Context, deviceID string) error {
 		}
 		return err
 	}
+	if !s.holds(r) { // the device was last heard on another node, which sends them
+		return nil
+	}
 	dls, err := s.store.Downlinks(ctx, deviceID)
 	if err != nil {
 		return err
@@ -163,11 +185,14 @@ func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, 
 	switch {
 	case errors.Is(err, ErrObjectMissing):
 		log.Warn("device has no Pairing object; the pairing state could not be written to it", "err", err)
+		s.opts.Metrics.Downlink("dropped")
 	case err != nil:
 		log.Info("downlink not delivered; it stays queued for the next wake-up", "err", err)
+		s.opts.Metrics.Downlink("failed")
 		return nil
 	default:
 		log.Info("downlink delivered", "bind_state", d.Pairing.State.String(), "took", time.Since(start).Round(time.Millisecond))
+		s.opts.Metrics.Downlink("sent")
 	}
 	return s.store.DeleteDownlink(ctx, d.DeviceID, d.Kind, d.CreatedAt)
 }

@@ -14,6 +14,10 @@ type Metrics interface {
 	// ActivationEnded counts an activation that ended with outcome
 	// ("paired", "stopped" or the FailReason of a failure) after took.
 	ActivationEnded(outcome string, took time.Duration)
+	// Downlink counts what happened to a downlink: "queued", "sent",
+	// "failed" (an attempt that did not reach the device; it stays
+	// queued) or "dropped" (the device has no such object).
+	Downlink(what string)
 }
 
 // noMetrics records nothing.
@@ -24,6 +28,7 @@ func (noMetrics) Updated()                              {}
 func (noMetrics) Deregistered()                         {}
 func (noMetrics) Expired()                              {}
 func (noMetrics) ActivationEnded(string, time.Duration) {}
+func (noMetrics) Downlink(string)                       {}
 
 // recordActivationEnd records how a finished activation ended.
 func (s *Service) recordActivationEnd(a Activation) {

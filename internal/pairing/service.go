@@ -34,6 +34,12 @@ type Options struct {
 	RequireDTLS bool
 	// Metrics records what the service does; nil records nothing.
 	Metrics Metrics
+	// Cluster connects this node to the other nodes of a cluster; nil for
+	// a single node.
+	Cluster Cluster
+	// ActivationRecheck is how often a waiter on a node of a cluster
+	// re-reads its activation from the store (DefaultActivationRecheck).
+	ActivationRecheck time.Duration
 }
 
 // Downlinker sends messages to devices. The CoAP server implements it.
@@ -63,6 +69,7 @@ type Service struct {
 	sealer    *sealer
 	products  products
 	watch     watchers
+	heard     heardDevices  // on a cluster: devices whose last uplink this node answered
 	hashSlots chan struct{} // argon2 hashes running at once
 
 	deliveryMu sync.Mutex
@@ -89,6 +96,9 @@ func NewService(store Store, bus Bus, log *slog.Logger, opts Options) (*Service,
 	if opts.Metrics == nil {
 		opts.Metrics = noMetrics{}
 	}
+	if opts.ActivationRecheck <= 0 {
+		opts.ActivationRecheck = DefaultActivationRecheck
+	}
 	sl, err := newSealer(opts.SecretKey)
 	if err != nil {
 		return nil, err
@@ -96,6 +106,9 @@ func NewService(store Store, bus Bus, log *slog.Logger, opts Options) (*Service,
 	s := &Service{store: store, bus: bus, log: log, opts: opts, now: time.Now, sealer: sl, delivering: map[string]bool{},
 		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	bus.Subscribe(s.dispatch)
+	if opts.Cluster != nil {
+		opts.Cluster.Listen(s.onNotice)
+	}
 	return s, nil
 }
 
@@ -121,7 +134,8 @@ func (s *Service) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case now := <-t.C:
+			s.heard.prune(now)
 			if err := errors.Join(s.ExpireRegistrations(ctx), s.ExpireActivations(ctx)); err != nil && ctx.Err() == nil {
 				s.log.Error("expiring registrations and activations", "err", err)
 			}
@@ -150,6 +164,12 @@ func (s *Service) ExpireRegistrations(ctx context.Context) error {
 func (s *Service) publish(ctx context.Context, ev Event) {
 	if err := s.bus.Publish(ctx, ev); err != nil {
 		s.log.Error("publishing event", "kind", ev.Kind, "device_id", ev.DeviceID, "err", err)
+	}
+	switch ev.Kind { // Registered, Updated and Deregistered are published where the device was heard
+	case EventRegistered, EventUpdated:
+		s.uplinkHeard(ctx, ev.Registration)
+	case EventDeregistered:
+		s.heard.forget(ev.DeviceID)
 	}
 }
 

@@ -42,3 +42,10 @@ func (w *watchers) notify(a Activation) {
 		}
 	}
 }
+
+// watching reports whether anyone on this node waits for the activation.
+func (w *watchers) watching(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.m[id]) > 0
+}

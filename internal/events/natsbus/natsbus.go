@@ -15,6 +15,11 @@
 // are idempotent, so what users see happens once. Publishes that are retried
 // after a lost ack are de-duplicated by the server through the Nats-Msg-Id
 // header.
+//
+// Besides the stream, the bus is the nodes' pairing.Cluster: notices (an
+// activation ended, a device has downlinks queued) go to every other node
+// on the plain subject prefix.notices, at most once and not stored; the
+// pairing service makes up for a lost one.
 package natsbus
 
 import (
@@ -117,6 +122,7 @@ type Bus struct {
 	nc         *nats.Conn
 	js         jetstream.JetStream
 	stream     string
+	node       string // this node's name among the nodes, for notices
 	consumers  []jetstream.Consumer
 	connClosed chan struct{}
 
@@ -146,7 +152,7 @@ func New(ctx context.Context, url string, opts Options) (*Bus, error) {
 		return nil, err
 	}
 	b := &Bus{opts: opts, log: opts.Logger.With("component", "natsbus"),
-		stream: strings.ToUpper(opts.Prefix) + "_EVENTS", connClosed: make(chan struct{})}
+		stream: strings.ToUpper(opts.Prefix) + "_EVENTS", node: nuid.Next(), connClosed: make(chan struct{})}
 	b.hctx, b.hcancel = context.WithCancel(context.WithoutCancel(ctx))
 	b.stopPull, b.endPull = context.WithCancel(context.Background())
 	b.nc, err = nats.Connect(url, b.connectOptions()...)

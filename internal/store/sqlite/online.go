@@ -1,0 +1,14 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+)
+
+// OnlineRegistrations counts the registrations alive at now: the devices
+// online. It reads the expires_at index only.
+func (s *Store) OnlineRegistrations(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM registrations WHERE expires_at > ?", nanos(now)).Scan(&n)
+	return n, err
+}
