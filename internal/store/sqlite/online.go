@@ -9,6 +9,6 @@ import (
 // online. It reads the expires_at index only.
 func (s *Store) OnlineRegistrations(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM registrations WHERE expires_at > ?", nanos(now)).Scan(&n)
+	err := s.rq.QueryRowContext(ctx, "SELECT count(*) FROM registrations WHERE expires_at > ?", nanos(now)).Scan(&n)
 	return n, err
 }
