@@ -82,9 +82,23 @@ func (s *Service) queuePairingState(ctx context.Context, ev Event) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.PutDownlink(ctx, Downlink{
-		DeviceID: ev.DeviceID, Kind: DownlinkPairingState, Pairing: d.PairingState(), CreatedAt: s.now().UTC(),
-	}); err != nil {
+	dl := Downlink{DeviceID: ev.DeviceID, Kind: DownlinkPairingState, Pairing: d.PairingState(), CreatedAt: s.now().UTC()}
+	if ev.Kind == EventRegistered && s.opts.Cluster == nil && s.downlinker() != nil {
+		// The device has just registered here and listens now: the write
+		// goes out from memory, and is queued only if it does not arrive.
+		// Nothing is lost with it that the store does not keep: the state
+		// is the device's row, and its next Register sends it again.
+		s.deliveryMu.Lock()
+		s.fresh[ev.DeviceID] = dl
+		s.deliveryMu.Unlock()
+		return nil
+	}
+	return s.queue(ctx, dl)
+}
+
+// queue stores a downlink until the device can be reached.
+func (s *Service) queue(ctx context.Context, d Downlink) error {
+	if err := s.store.PutDownlink(ctx, d); err != nil {
 		return err
 	}
 	s.opts.Metrics.Downlink("queued")
@@ -147,36 +161,72 @@ func (s *Service) deliveryLoop(ctx context.Context, deviceID string) {
 	}
 }
 
-// deliverNow sends the device's queued downlinks, one at a time, while it
-// is awake. What cannot be delivered stays queued for its next wake-up.
+// outgoing is a downlink on its way out: queued in the store, or fresh
+// from memory, which supersedes what the store has of its kind from
+// before it.
+type outgoing struct {
+	Downlink
+	fresh      bool
+	supersedes bool // a fresh one: the store has older ones of its kind
+}
+
+// deliverNow sends the device's downlinks, one at a time, while it is
+// awake: the fresh one first, then the queued ones. What cannot be
+// delivered stays queued (a fresh one is queued) for its next wake-up.
 func (s *Service) deliverNow(ctx context.Context, deviceID string) error {
 	down := s.downlinker()
+	s.deliveryMu.Lock()
+	fresh, hasFresh := s.fresh[deviceID]
+	delete(s.fresh, deviceID)
+	s.deliveryMu.Unlock()
+
 	r, err := s.store.RegistrationOfDevice(ctx, deviceID)
 	if err != nil {
-		if isNotFound(err) { // gone again; deliver after its next Register
+		if isNotFound(err) { // gone again; its next Register sends the state anew
 			return nil
 		}
-		return err
+		return errors.Join(err, s.keep(ctx, fresh, hasFresh))
 	}
 	if !s.holds(r) { // the device was last heard on another node, which sends them
-		return nil
+		return s.keep(ctx, fresh, hasFresh)
 	}
-	dls, err := s.store.Downlinks(ctx, deviceID)
+	queued, err := s.store.Downlinks(ctx, deviceID)
 	if err != nil {
-		return err
+		return errors.Join(err, s.keep(ctx, fresh, hasFresh))
 	}
-	for _, d := range dls {
-		if !s.awake(r) {
-			return nil
+	var out []outgoing
+	if hasFresh {
+		out = append(out, outgoing{Downlink: fresh, fresh: true})
+	}
+	for _, d := range queued {
+		if hasFresh && d.Kind == fresh.Kind && !d.CreatedAt.After(fresh.CreatedAt) {
+			out[0].supersedes = true
+			continue
 		}
-		if err := s.deliver(ctx, down, r, d); err != nil {
+		out = append(out, outgoing{Downlink: d})
+	}
+	for _, o := range out {
+		if !s.awake(r) {
+			return s.keep(ctx, o.Downlink, o.fresh)
+		}
+		if err := s.deliver(ctx, down, r, o); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, d Downlink) error {
+// keep queues a fresh downlink that could not go out now (replacing any
+// older one of its kind).
+func (s *Service) keep(ctx context.Context, d Downlink, fresh bool) error {
+	if !fresh {
+		return nil
+	}
+	return s.queue(ctx, d)
+}
+
+func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, o outgoing) error {
+	d := o.Downlink
 	log := s.log.With("device_id", d.DeviceID, "endpoint", r.Endpoint, "remote_addr", r.Addr, "downlink", string(d.Kind))
 	wctx, cancel := context.WithTimeout(ctx, s.opts.DownlinkTimeout)
 	start := time.Now()
@@ -189,11 +239,18 @@ func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, 
 	case err != nil:
 		log.Info("downlink not delivered; it stays queued for the next wake-up", "err", err)
 		s.opts.Metrics.Downlink("failed")
+		if o.fresh {
+			return s.queue(ctx, d)
+		}
 		return nil
 	default:
 		log.Info("downlink delivered", "bind_state", d.Pairing.State.String(), "took", time.Since(start).Round(time.Millisecond))
 		s.opts.Metrics.Downlink("sent")
 	}
+	if o.fresh && !o.supersedes {
+		return nil
+	}
+	// Deletes the delivered one, or the older ones a fresh one superseded.
 	return s.store.DeleteDownlink(ctx, d.DeviceID, d.Kind, d.CreatedAt)
 }
 

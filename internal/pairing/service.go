@@ -73,7 +73,8 @@ type Service struct {
 	hashSlots chan struct{} // argon2 hashes running at once
 
 	deliveryMu sync.Mutex
-	delivering map[string]bool // device ID → run again; guarded by deliveryMu
+	delivering map[string]bool     // device ID → run again; guarded by deliveryMu
+	fresh      map[string]Downlink // device ID → to send before the queued ones; guarded by deliveryMu
 	deliveries sync.WaitGroup
 }
 
@@ -103,7 +104,7 @@ func NewService(store Store, bus Bus, log *slog.Logger, opts Options) (*Service,
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, bus: bus, log: log, opts: opts, now: time.Now, sealer: sl, delivering: map[string]bool{},
+	s := &Service{store: store, bus: bus, log: log, opts: opts, now: time.Now, sealer: sl, delivering: map[string]bool{}, fresh: map[string]Downlink{},
 		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	bus.Subscribe(s.dispatch)
 	if opts.Cluster != nil {

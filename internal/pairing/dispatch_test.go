@@ -1,0 +1,136 @@
+package pairing_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nbpair/nbpair/internal/events"
+	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/store/sqlite"
+)
+
+// scriptedDevice is the CoAP side of downlinks, for the tests of what the
+// dispatcher does around them: it records every Pairing-object write and
+// fails the first ones as told, as a device that has gone to sleep would.
+type scriptedDevice struct {
+	mu     sync.Mutex
+	fail   int // the next writes that fail
+	writes []wire.PairingState
+}
+
+func (d *scriptedDevice) WritePairing(_ context.Context, _ pairing.Registration, s wire.PairingState) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fail > 0 {
+		d.fail--
+		return errors.New("no answer: the device sleeps")
+	}
+	d.writes = append(d.writes, s)
+	return nil
+}
+
+func (d *scriptedDevice) written() []wire.PairingState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]wire.PairingState(nil), d.writes...)
+}
+
+// After a Register the pairing state goes to the device from memory; it is
+// queued only when it does not arrive, and then goes out at the next
+// wake-up; a fresh state replaces an older queued one instead of following
+// it.
+func TestPairingStateAfterRegister(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	bus := events.New(1, 16)
+	svc, err := pairing.NewService(store, bus, slog.New(slog.DiscardHandler), pairing.Options{
+		PublicURL: "https://pair.example.com", SecretKey: make([]byte, pairing.SecretKeyLen),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := &scriptedDevice{}
+	svc.SetDownlinker(dev)
+	defer func() {
+		bus.Close(ctx)
+		svc.Drain(ctx)
+	}()
+	d, err := svc.Provision(ctx, pairing.ProvisionRequest{IMEI: "868000000000400"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	register := func() pairing.Registration {
+		t.Helper()
+		r, err := svc.Register(ctx, pairing.RegisterRequest{
+			Query:   wire.RegisterQuery{Endpoint: d.Endpoint(), Lifetime: 300, Version: "1.1", Binding: "U"},
+			Objects: []wire.ObjectLink{{Object: 1, Instance: 0}, {Object: 3, Instance: 0}, {Object: wire.PairingObjectID, Instance: 0}},
+			Addr:    "127.0.0.1:40001",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	queued := func() []pairing.Downlink {
+		t.Helper()
+		dls, err := store.Downlinks(ctx, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dls
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; written %+v, queued %+v", what, dev.written(), queued())
+			}
+		}
+	}
+
+	// A device that answers gets its state, and nothing stays queued.
+	register()
+	waitFor("the first write", func() bool { return len(dev.written()) == 1 })
+	if w := dev.written()[0]; w.DeviceID != d.ID || w.State != wire.BindUnbound {
+		t.Errorf("written %+v, want device %s unbound", w, d.ID)
+	}
+	if q := queued(); len(q) != 0 {
+		t.Errorf("queued after a delivered write: %+v", q)
+	}
+
+	// A device that does not answer: the state is queued, and goes out at
+	// its next wake-up.
+	dev.mu.Lock()
+	dev.fail = 1
+	dev.mu.Unlock()
+	r := register()
+	waitFor("the missed write to be queued", func() bool { return len(queued()) == 1 })
+	if _, err := svc.Update(ctx, pairing.UpdateRequest{RegistrationID: r.ID, Addr: r.Addr}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the queued write at the wake-up", func() bool { return len(dev.written()) == 2 && len(queued()) == 0 })
+
+	// An older state queued for the device is replaced by the fresh one,
+	// not sent after it.
+	stale := pairing.Downlink{DeviceID: d.ID, Kind: pairing.DownlinkPairingState, CreatedAt: time.Now().Add(-time.Hour).UTC(),
+		Pairing: wire.PairingState{DeviceID: d.ID, State: wire.BindBound, OwnerUID: "u_gone", HomeID: "h_gone"}}
+	if err := store.PutDownlink(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	register()
+	waitFor("the fresh write and the stale one gone", func() bool { return len(dev.written()) == 3 && len(queued()) == 0 })
+	time.Sleep(100 * time.Millisecond) // room for a wrong fourth write
+	w := dev.written()
+	if len(w) != 3 || w[2].State != wire.BindUnbound || w[2].OwnerUID != "" {
+		t.Errorf("writes after a stale queued state: %+v, want one more, unbound", w)
+	}
+}
