@@ -224,7 +224,13 @@ func (s *Service) finishActivation(ctx context.Context, id string, st Activation
 		s.log.Error("finishing activation", "activation", id, "err", err)
 		return
 	}
-	s.log.Info("activation ended", "activation", id, "status", string(st), "reason", string(reason))
+	s.ended(ctx, a)
+}
+
+// ended records an activation the store has just ended and tells its
+// waiters, here and on the other nodes.
+func (s *Service) ended(ctx context.Context, a Activation) {
+	s.log.Info("activation ended", "activation", a.ID, "status", string(a.Status), "reason", string(a.Reason))
 	s.recordActivationEnd(a)
 	s.activationEnded(ctx, a)
 }

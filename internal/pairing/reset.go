@@ -72,15 +72,12 @@ func (s *Service) factoryReset(ctx context.Context, deviceID string) (Device, er
 	if err != nil {
 		return Device{}, err
 	}
-	if d, err = s.store.FactoryReset(ctx, deviceID, defaultDeviceName(d.IMEI)); err != nil {
-		return Device{}, err
-	}
-	pending, err := s.store.PendingActivations(ctx, deviceID)
+	d, ended, err := s.store.FactoryReset(ctx, deviceID, defaultDeviceName(d.IMEI), s.now().UTC())
 	if err != nil {
 		return Device{}, err
 	}
-	for _, a := range pending {
-		s.finishActivation(ctx, a.ID, ActivationFailed, FailFactoryReset)
+	for _, a := range ended {
+		s.ended(ctx, a)
 	}
 	return d, nil
 }

@@ -148,9 +148,10 @@ type ActivationStore interface {
 	// the device is in that home (ErrNotFound otherwise).
 	Unbind(ctx context.Context, deviceID, homeID string) (Device, error)
 	// FactoryReset unbinds the device, gives it back its default name,
-	// clears its time zone and drops its queued downlinks, in one
-	// transaction.
-	FactoryReset(ctx context.Context, deviceID, name string) (Device, error)
+	// clears its time zone, drops its queued downlinks and fails the
+	// activations waiting for it (FailFactoryReset, finished at at), in one
+	// transaction; it returns the device and the activations it ended.
+	FactoryReset(ctx context.Context, deviceID, name string, at time.Time) (Device, []Activation, error)
 }
 
 // DeviceQuery selects devices to list.

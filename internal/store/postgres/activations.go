@@ -123,8 +123,9 @@ func (s *Store) Unbind(ctx context.Context, deviceID, homeID string) (pairing.De
 }
 
 // FactoryReset implements pairing.Store.
-func (s *Store) FactoryReset(ctx context.Context, deviceID, name string) (pairing.Device, error) {
+func (s *Store) FactoryReset(ctx context.Context, deviceID, name string, at time.Time) (pairing.Device, []pairing.Activation, error) {
 	var d pairing.Device
+	var ended []pairing.Activation
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		d, err = scanDevice(tx.QueryRow(ctx, `UPDATE devices SET owner_id = NULL, home_id = NULL, time_zone = '',
@@ -132,8 +133,17 @@ func (s *Store) FactoryReset(ctx context.Context, deviceID, name string) (pairin
 		if err != nil {
 			return notFound(err, "device "+deviceID)
 		}
-		_, err = tx.Exec(ctx, "DELETE FROM downlinks WHERE device_id = $1", deviceID)
+		if _, err = tx.Exec(ctx, "DELETE FROM downlinks WHERE device_id = $1", deviceID); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `UPDATE activations SET status = $1, reason = $2, finished_at = $3
+			WHERE device_id = $4 AND status = 'pending' RETURNING `+activationColumns,
+			string(pairing.ActivationFailed), string(pairing.FailFactoryReset), nullNanos(at), deviceID)
+		ended, err = scanAll(rows, err, scanActivation)
 		return err
 	})
-	return d, err
+	if err != nil {
+		return pairing.Device{}, nil, err
+	}
+	return d, ended, nil
 }

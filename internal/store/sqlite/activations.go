@@ -130,8 +130,9 @@ func (s *Store) Unbind(ctx context.Context, deviceID, homeID string) (pairing.De
 }
 
 // FactoryReset implements pairing.Store.
-func (s *Store) FactoryReset(ctx context.Context, deviceID, name string) (pairing.Device, error) {
+func (s *Store) FactoryReset(ctx context.Context, deviceID, name string, at time.Time) (pairing.Device, []pairing.Activation, error) {
 	var d pairing.Device
+	var ended []pairing.Activation
 	err := s.inTx(ctx, func(tx wtx) error {
 		var err error
 		d, err = scanDevice(tx.QueryRowContext(ctx, `UPDATE devices SET owner_id = NULL, home_id = NULL, time_zone = '',
@@ -139,8 +140,16 @@ func (s *Store) FactoryReset(ctx context.Context, deviceID, name string) (pairin
 		if err != nil {
 			return notFound(err, "device "+deviceID)
 		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM downlinks WHERE device_id = ?", deviceID)
+		if _, err = tx.ExecContext(ctx, "DELETE FROM downlinks WHERE device_id = ?", deviceID); err != nil {
+			return err
+		}
+		ended, err = scanActivations(tx.QueryContext(ctx, `UPDATE activations SET status = ?, reason = ?, finished_at = ?
+			WHERE device_id = ? AND status = 'pending' RETURNING `+activationColumns,
+			string(pairing.ActivationFailed), string(pairing.FailFactoryReset), nanos(at), deviceID))
 		return err
 	})
-	return d, err
+	if err != nil {
+		return pairing.Device{}, nil, err
+	}
+	return d, ended, nil
 }

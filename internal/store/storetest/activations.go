@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 	"github.com/nbpair/nbpair/internal/pairing"
 )
 
@@ -56,6 +57,7 @@ var activationTests = []test{
 	}},
 	{"Expired", expiredActivations},
 	{"OnePendingPerUser", onePendingPerUser},
+	{"FactoryReset", factoryReset},
 }
 
 var bindingTests = []test{
@@ -385,4 +387,58 @@ func expiredActivations(t *testing.T, s pairing.Store) {
 	for _, a := range expired {
 		wantActivation(t, s, "activation after ExpiredActivations", a)
 	}
+}
+
+// factoryReset: one transaction unbinds the device, renames it, drops its
+// queued downlinks and fails the activations waiting for it, and returns
+// those; an activation that had already ended stays as it was.
+func factoryReset(t *testing.T, s pairing.Store) {
+	u, h, d := bindFixture(t, s, 1)
+	bind := newActivation("act-bind", u, h, d, at(time.Minute))
+	createActivation(t, s, bind)
+	d = wantBind(t, s, bind, at(2*time.Minute))
+	putDownlink(t, s, newDownlink(d, wire.BindBound, at(2*time.Minute)))
+	var waiting []pairing.Activation
+	for i := range 2 {
+		a := newActivation(fmt.Sprintf("act-wait%d", i), u, h, d, at(3*time.Minute+time.Duration(i)))
+		a.UserID = createUser(t, s, 10+i).ID
+		createActivation(t, s, a)
+		waiting = append(waiting, a)
+	}
+	stopped := newActivation("act-stopped", u, h, d, at(4*time.Minute))
+	createActivation(t, s, stopped)
+	if _, err := s.FinishActivation(t.Context(), stopped.ID, pairing.ActivationStopped, "", at(5*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	stopped.Status, stopped.FinishedAt = pairing.ActivationStopped, at(5*time.Minute)
+
+	resetAt := at(6 * time.Minute)
+	got, ended, err := s.FactoryReset(t.Context(), d.ID, "NB-IoT device 0001", resetAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := d
+	want.Name = "NB-IoT device 0001"
+	want.OwnerID, want.HomeID, want.TimeZone, want.BoundAt = "", "", "", time.Time{}
+	wantEqual(t, "device returned by FactoryReset", got, want)
+	stored, err := s.Device(t.Context(), d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEqual(t, "device after FactoryReset", stored, want)
+	if dls, err := s.Downlinks(t.Context(), d.ID); err != nil || len(dls) != 0 {
+		t.Fatalf("downlinks after FactoryReset = %+v, %v; want none", dls, err)
+	}
+	slices.SortFunc(ended, func(a, b pairing.Activation) int { return strings.Compare(a.ID, b.ID) })
+	var wantEnded []pairing.Activation
+	for _, a := range waiting {
+		a.Status, a.Reason, a.FinishedAt = pairing.ActivationFailed, pairing.FailFactoryReset, resetAt
+		wantActivation(t, s, "a waiting activation after FactoryReset", a)
+		wantEnded = append(wantEnded, activationInUTC(a))
+	}
+	wantEqual(t, "activations ended by FactoryReset", ended, wantEnded)
+	wantActivation(t, s, "an activation stopped before FactoryReset", stopped)
+
+	_, _, err = s.FactoryReset(t.Context(), "dev_unknown", "x", resetAt)
+	wantErr(t, "FactoryReset of an unknown device", err, pairing.ErrNotFound)
 }
