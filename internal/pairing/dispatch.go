@@ -105,6 +105,17 @@ func (s *Service) queue(ctx context.Context, d Downlink) error {
 	return nil
 }
 
+// requeue stores a fresh downlink that did not go out, unless a newer one
+// of its kind was queued meanwhile (say a bind while the write was on its
+// way): the newer state is the one the device must get.
+func (s *Service) requeue(ctx context.Context, d Downlink) error {
+	if err := s.store.RequeueDownlink(ctx, d); err != nil {
+		return err
+	}
+	s.opts.Metrics.Downlink("queued")
+	return nil
+}
+
 // deliverQueued has the device's queued downlinks sent. On a single node
 // it starts the delivery here. On a cluster they must go out from the node
 // the device last talked to, which holds its address binding and DTLS
@@ -216,13 +227,12 @@ func (s *Service) deliverNow(ctx context.Context, deviceID string) error {
 	return nil
 }
 
-// keep queues a fresh downlink that could not go out now (replacing any
-// older one of its kind).
+// keep queues a fresh downlink that could not go out now.
 func (s *Service) keep(ctx context.Context, d Downlink, fresh bool) error {
 	if !fresh {
 		return nil
 	}
-	return s.queue(ctx, d)
+	return s.requeue(ctx, d)
 }
 
 func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, o outgoing) error {
@@ -240,7 +250,7 @@ func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, 
 		log.Info("downlink not delivered; it stays queued for the next wake-up", "err", err)
 		s.opts.Metrics.Downlink("failed")
 		if o.fresh {
-			return s.queue(ctx, d)
+			return s.requeue(ctx, d)
 		}
 		return nil
 	default:

@@ -21,10 +21,20 @@ type scriptedDevice struct {
 	mu     sync.Mutex
 	fail   int // the next writes that fail
 	writes []wire.PairingState
+	// hold, when set, is closed by the test to let the next write (which
+	// then fails) return; started is closed once that write has begun.
+	hold, started chan struct{}
 }
 
 func (d *scriptedDevice) WritePairing(_ context.Context, _ pairing.Registration, s wire.PairingState) error {
 	d.mu.Lock()
+	if hold := d.hold; hold != nil {
+		d.hold = nil
+		close(d.started)
+		d.mu.Unlock()
+		<-hold
+		return errors.New("no answer: the device sleeps")
+	}
 	defer d.mu.Unlock()
 	if d.fail > 0 {
 		d.fail--
@@ -132,5 +142,84 @@ func TestPairingStateAfterRegister(t *testing.T) {
 	w := dev.written()
 	if len(w) != 3 || w[2].State != wire.BindUnbound || w[2].OwnerUID != "" {
 		t.Errorf("writes after a stale queued state: %+v, want one more, unbound", w)
+	}
+}
+
+// A fresh state whose write fails after the device was bound meanwhile is
+// not queued over the newer "bound": the device ends up told it is bound.
+func TestFreshStateDoesNotReplaceNewer(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	bus := events.New(1, 16)
+	svc, err := pairing.NewService(store, bus, slog.New(slog.DiscardHandler), pairing.Options{
+		PublicURL: "https://pair.example.com", SecretKey: make([]byte, pairing.SecretKeyLen),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := make(chan struct{})
+	dev := &scriptedDevice{hold: hold, started: make(chan struct{})}
+	svc.SetDownlinker(dev)
+	released := false
+	defer func() {
+		if !released {
+			close(hold)
+		}
+		bus.Close(ctx)
+		svc.Drain(ctx)
+	}()
+	d, err := svc.Provision(ctx, pairing.ProvisionRequest{IMEI: "868000000000500"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Register(ctx, pairing.RegisterRequest{
+		Query:   wire.RegisterQuery{Endpoint: d.Endpoint(), Lifetime: 300, Version: "1.1", Binding: "U"},
+		Objects: []wire.ObjectLink{{Object: wire.PairingObjectID, Instance: 0}},
+		Addr:    "127.0.0.1:40002",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	<-dev.started // the "unbound" write is on its way and will fail
+
+	u, err := svc.SignUp(ctx, "bob", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := svc.CreateHome(ctx, u.ID, "Flat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := svc.StartActivation(ctx, u.ID, pairing.StartActivation{Type: "NB", NbID: d.NbID, HomeID: h.ID, Timeout: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if dls, _ := store.Downlinks(ctx, d.ID); len(dls) == 1 && dls[0].Pairing.State == wire.BindBound {
+			break // the bind has queued "bound"
+		}
+		if time.Now().After(deadline) {
+			got, _ := svc.Activation(ctx, u.ID, a.ID)
+			t.Fatalf("no \"bound\" queued; activation %+v", got)
+		}
+	}
+	close(hold) // the stale write fails now
+	released = true
+
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		w := dev.written()
+		dls, _ := store.Downlinks(ctx, d.ID)
+		if len(w) > 0 && len(dls) == 0 {
+			if last := w[len(w)-1]; last.State != wire.BindBound || last.OwnerUID != u.ID {
+				t.Fatalf("the device was last told %+v, want bound to %s (writes %+v)", last, u.ID, w)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("writes %+v, queued %+v: want the bound state delivered and nothing queued", w, dls)
+		}
 	}
 }

@@ -76,6 +76,9 @@ func (s *Service) factoryReset(ctx context.Context, deviceID string) (Device, er
 	if err != nil {
 		return Device{}, err
 	}
+	s.deliveryMu.Lock()
+	delete(s.fresh, deviceID) // the state it holds is gone with the reset
+	s.deliveryMu.Unlock()
 	for _, a := range ended {
 		s.ended(ctx, a)
 	}

@@ -73,6 +73,10 @@ type Store interface {
 	// PutDownlink queues d, replacing a queued downlink of the same device
 	// and kind; ErrNotFound if the device does not exist.
 	PutDownlink(ctx context.Context, d Downlink) error
+	// RequeueDownlink queues d like PutDownlink unless a downlink of the
+	// same device and kind created after d is queued already: for a
+	// downlink that was made earlier and failed to go out.
+	RequeueDownlink(ctx context.Context, d Downlink) error
 	Downlinks(ctx context.Context, deviceID string) ([]Downlink, error)
 	// DeleteDownlink removes the device's downlink of that kind if it was
 	// created at or before createdAt, so that a newer one survives.

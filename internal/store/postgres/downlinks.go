@@ -10,16 +10,26 @@ import (
 	"github.com/nbpair/nbpair/internal/pairing"
 )
 
+const putDownlink = `INSERT INTO downlinks (device_id, kind, payload, created_at)
+	VALUES ($1, $2, $3, $4) ON CONFLICT (device_id, kind) DO UPDATE SET
+	payload = excluded.payload, created_at = excluded.created_at`
+
 // PutDownlink implements pairing.Store.
 func (s *Store) PutDownlink(ctx context.Context, d pairing.Downlink) error {
+	return s.putDownlink(ctx, putDownlink, d)
+}
+
+// RequeueDownlink implements pairing.Store.
+func (s *Store) RequeueDownlink(ctx context.Context, d pairing.Downlink) error {
+	return s.putDownlink(ctx, putDownlink+" WHERE downlinks.created_at < excluded.created_at", d)
+}
+
+func (s *Store) putDownlink(ctx context.Context, query string, d pairing.Downlink) error {
 	payload, err := json.Marshal(d.Pairing)
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO downlinks (device_id, kind, payload, created_at)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (device_id, kind) DO UPDATE SET
-		payload = excluded.payload, created_at = excluded.created_at`,
-		d.DeviceID, string(d.Kind), string(payload), nanos(d.CreatedAt))
+	_, err = s.pool.Exec(ctx, query, d.DeviceID, string(d.Kind), string(payload), nanos(d.CreatedAt))
 	if isForeignKey(err) {
 		return notFound(pgx.ErrNoRows, "device "+d.DeviceID)
 	}

@@ -26,6 +26,25 @@ var downlinkTests = []test{
 		putDownlink(t, s, newDownlink(devs[1], wire.BindUnbound, epoch))
 		wantDownlinks(t, s, devs[0])
 	}},
+	{"RequeueKeepsNewer", func(t *testing.T, s pairing.Store) {
+		d := createDevices(t, s, 1)[0]
+		requeue := func(dl pairing.Downlink) {
+			t.Helper()
+			if err := s.RequeueDownlink(t.Context(), dl); err != nil {
+				t.Fatalf("RequeueDownlink: %v", err)
+			}
+		}
+		first := newDownlink(d, wire.BindUnbound, at(2))
+		requeue(first) // none queued: queued
+		wantDownlinks(t, s, d, first)
+		newer := newDownlink(d, wire.BindBound, at(3))
+		requeue(newer) // replaces an older one
+		wantDownlinks(t, s, d, newer)
+		requeue(newDownlink(d, wire.BindUnbound, at(1))) // older than the queued one: nothing changes
+		wantDownlinks(t, s, d, newer)
+		err := s.RequeueDownlink(t.Context(), newDownlink(pairing.Device{ID: "dev_unknown"}, wire.BindUnbound, at(1)))
+		wantErr(t, "RequeueDownlink for an unknown device", err, pairing.ErrNotFound)
+	}},
 	{"CoalescePerDeviceAndKind", func(t *testing.T, s pairing.Store) {
 		devs := createDevices(t, s, 1, 2)
 		putDownlink(t, s, newDownlink(devs[0], wire.BindUnbound, at(1)))
