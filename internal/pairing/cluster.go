@@ -25,7 +25,8 @@ type NoticeKind string
 // The notices nodes send each other.
 const (
 	// NoticeActivationEnded: the activation with Notice.ID has ended; a
-	// node with someone waiting for it reads it from the store.
+	// node with someone waiting for it answers them from the notice (or
+	// from the store, for a notice without the activation).
 	NoticeActivationEnded NoticeKind = "activation-ended"
 	// NoticeDownlinkQueued: the device with Notice.ID has queued
 	// downlinks; the node that last heard it sends them.

@@ -316,11 +316,16 @@ try {
     assert.equal((await homeDevices()).length, 0);
   });
 
-  await step("a label's own link, as a phone's camera app opens it, pairs the device", async () => {
+  await step("a label's own link, as a phone's camera app opens it, pairs the device once the user presses Pair", async () => {
     await page.goto(freeText);
-    // The only home is taken and pairing starts at once; the focus follows
-    // the pairing's own heading.
+    // The only home is taken and the label text filled in, but nothing
+    // starts before the user says so: a link anyone can send must not pair.
     await page.getByRole('heading', { level: 1, name: 'Add a device to Flat 1' }).waitFor();
+    assert.equal(await page.getByLabel('Or type or paste the label text').inputValue(), freeText);
+    await page.waitForTimeout(300);
+    assert.equal((await homeDevices()).length, 0, 'opening the link alone pairs nothing');
+    await page.getByRole('button', { name: 'Pair', exact: true }).click();
+    // The focus follows the pairing's own heading.
     await page.getByRole('heading', { name: 'Paired' }).waitFor();
     assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Paired');
     assert.deepEqual(pageErrors, [], 'no script errors');

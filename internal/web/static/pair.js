@@ -20,7 +20,9 @@ export async function addDevice({ args: [homeID], signal, query }) {
 
 /**
  * A label's own URL (/nb/<nbId>), opened by the phone's camera app: the
- * label text is this page's address; the user picks the home.
+ * label text is this page's address; the user picks the home and presses
+ * Pair. Nothing starts by itself: a link anyone can send must not put
+ * their device into the user's home.
  */
 export async function labelLink({ signal }) {
   const code = location.origin + location.pathname;
@@ -32,21 +34,22 @@ export async function labelLink({ signal }) {
   const pick = field({ label: 'Home to add the device to', name: 'home', tag: 'select', options: mine.map((x) => [x.id, x.name]) });
   const go = h('button', { type: 'button', class: 'primary' }, 'Continue');
   const slot = h('div', {});
+  const check = h('p', {}, 'Pair only a device that is yours and in front of you: anyone can send a link like this one.');
   go.addEventListener('click', () => {
     pick.input.disabled = true;
     go.hidden = true;
-    slot.replaceChildren(pairingPanel(pick.input.value, code, signal, true));
+    slot.replaceChildren(pairingPanel(pick.input.value, code, signal));
   });
   if (mine.length === 1) {
-    slot.append(pairingPanel(mine[0].id, code, signal, true));
+    slot.append(check, pairingPanel(mine[0].id, code, signal));
     return { title: `Add a device to ${mine[0].name}`, body: slot };
   }
-  return { title: 'Add a device', body: h('div', {}, pick, go, slot) };
+  return { title: 'Add a device', body: h('div', {}, check, pick, go, slot) };
 }
 
 // pairingPanel is the three ways to read a label, then the progress and
 // the outcome of the activation.
-function pairingPanel(homeID, code, signal, autostart = false) {
+function pairingPanel(homeID, code, signal) {
   const box = alertBox();
   const progress = h('div', { class: 'progress-panel', hidden: true });
   const camera = field({ label: 'Take a photo of the label', name: 'camera', type: 'file', accept: 'image/*', capture: 'environment', hint: 'Opens the camera on a phone.' });
@@ -88,10 +91,7 @@ function pairingPanel(homeID, code, signal, autostart = false) {
     ev.preventDefault();
     run(text.input, () => parseText(text.input.value, signal));
   });
-  const panel = h('div', {}, readers, progress, box);
-  // Once the panel is on the page (the screen is shown after this returns).
-  if (autostart && code) setTimeout(() => run(text.input, () => parseText(code, signal)), 0);
-  return panel;
+  return h('div', {}, readers, progress, box);
 }
 
 // clientError is a problem found before anything is sent.
