@@ -65,8 +65,10 @@ func deliveredBound(n *clusterNode, deviceID string) bool {
 // stopped on A.
 func TestTwoNodes(t *testing.T) {
 	c := newCluster(t)
-	a := c.addNode(t, "A", "--awake-window", "1s")
-	b := c.addNode(t, "B", "--awake-window", "1s")
+	// Waiters hear of an end only from the notices here: the store re-read,
+	// the safety net for a lost notice, would otherwise hide a broken one.
+	a := c.addNode(t, "A", "--awake-window", "1s", "--activation-recheck", "1h")
+	b := c.addNode(t, "B", "--awake-window", "1s", "--activation-recheck", "1h")
 	relay := startRelay(t, a.coap)
 	d := c.provision(t, a, clusterIMEI(1))
 	dev := runClusterDevice(t, device.Config{Server: "coap://" + relay.addr(), IMEI: d.IMEI,

@@ -98,14 +98,15 @@ func (a *App) open(ctx context.Context, secretKey []byte) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	a.svc, err = pairing.NewService(a.store, a.bus, log, pairing.Options{
-		PublicURL:   cfg.PublicBase(a.HTTPAddr()),
-		AwakeWindow: time.Duration(cfg.AwakeWindow),
-		ExpiryGrace: time.Duration(cfg.ExpiryGrace),
-		SessionTTL:  time.Duration(cfg.SessionTTL),
-		SecretKey:   secretKey,
-		RequireDTLS: cfg.Profile == config.ProfileProduction,
-		Metrics:     a.metrics,
-		Cluster:     clusterOf(a.bus),
+		PublicURL:         cfg.PublicBase(a.HTTPAddr()),
+		AwakeWindow:       time.Duration(cfg.AwakeWindow),
+		ActivationRecheck: time.Duration(cfg.ActivationRecheck),
+		ExpiryGrace:       time.Duration(cfg.ExpiryGrace),
+		SessionTTL:        time.Duration(cfg.SessionTTL),
+		SecretKey:         secretKey,
+		RequireDTLS:       cfg.Profile == config.ProfileProduction,
+		Metrics:           a.metrics,
+		Cluster:           clusterOf(a.bus),
 	})
 	if err != nil {
 		return err

@@ -42,6 +42,9 @@ type Config struct {
 	CoAPACKTimeout    Duration `json:"coapAckTimeout"`
 	CoAPMaxRetransmit int      `json:"coapMaxRetransmit"`
 	AwakeWindow       Duration `json:"awakeWindow"`
+	// ActivationRecheck is how often, with NATS, a waiting app's activation
+	// is re-read from the store in case the notice of its end was lost.
+	ActivationRecheck Duration `json:"activationRecheck"`
 	ExpiryGrace       Duration `json:"expiryGrace"`
 	SessionTTL        Duration `json:"sessionTtl"`
 	RateLimitPerUser  int      `json:"rateLimitPerUser"` // QR parse/scan and activation starts a minute, per user
@@ -67,6 +70,7 @@ func Default() Config {
 		CoAPACKTimeout:    Duration(2 * time.Second),
 		CoAPMaxRetransmit: 4,
 		AwakeWindow:       Duration(93 * time.Second),
+		ActivationRecheck: Duration(2 * time.Second),
 		ExpiryGrace:       0,
 		SessionTTL:        Duration(30 * 24 * time.Hour),
 		RateLimitPerUser:  30,
@@ -130,6 +134,7 @@ func (c *Config) fields() []field {
 		{"coap-ack-timeout", "CoAP ACK_TIMEOUT for downlinks", &c.CoAPACKTimeout},
 		{"coap-max-retransmit", "CoAP MAX_RETRANSMIT for downlinks", (*intValue)(&c.CoAPMaxRetransmit)},
 		{"awake-window", "how long a queue-mode device listens after an uplink", &c.AwakeWindow},
+		{"activation-recheck", "with NATS, how often a waiting activation is re-read from the store in case the notice of its end was lost", &c.ActivationRecheck},
 		{"expiry-grace", "extra time after a registration's lifetime before it expires", &c.ExpiryGrace},
 		{"session-ttl", "how long a login lasts", &c.SessionTTL},
 		{"rate-limit-per-user", "QR parses and activation starts a minute per user (0: no limit)", (*intValue)(&c.RateLimitPerUser)},
@@ -242,8 +247,8 @@ func (c *Config) Validate() error {
 	if c.CoAPSHandshakeTimeout < Duration(time.Second) || c.CoAPSSessionIdle <= 0 {
 		errs = append(errs, errors.New("coapsHandshakeTimeout/coapsSessionIdle: need a handshake timeout of at least 1s and a positive session idle time"))
 	}
-	if c.AwakeWindow <= 0 || c.SessionTTL <= 0 || c.ExpiryGrace < 0 || c.ShutdownTimeout <= 0 {
-		errs = append(errs, errors.New("awakeWindow, sessionTtl and shutdownTimeout must be positive, expiryGrace not negative"))
+	if c.AwakeWindow <= 0 || c.ActivationRecheck <= 0 || c.SessionTTL <= 0 || c.ExpiryGrace < 0 || c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("awakeWindow, activationRecheck, sessionTtl and shutdownTimeout must be positive, expiryGrace not negative"))
 	}
 	return errors.Join(errs...)
 }
