@@ -123,6 +123,11 @@ func (s *Service) requeue(ctx context.Context, d Downlink) error {
 // that node.
 func (s *Service) deliverQueued(ctx context.Context, ev Event) error {
 	if s.opts.Cluster != nil {
+		if ev.Kind == EventUpdated {
+			// An Update queues nothing, and the node that answered it has
+			// started the delivery already (uplinkHeard).
+			return nil
+		}
 		s.announce(ctx, Notice{Kind: NoticeDownlinkQueued, ID: ev.DeviceID})
 		if !s.heard.has(ev.DeviceID) {
 			return nil
