@@ -41,9 +41,9 @@ func TestFleetFlags(t *testing.T) {
 	for in, want := range map[string]string{
 		"coap://127.0.0.1:5700": "127.0.0.1:5700", "coap://[::1]": "[::1]:5683", "coaps://h:1": "", "127.0.0.1:5683": "",
 	} {
-		got, err := coapHostPort(in)
+		got, err := hostPort(in, "coap", "5683")
 		if got != want || (err == nil) != (want != "") {
-			t.Errorf("coapHostPort(%q) = %q, %v; want %q", in, got, err, want)
+			t.Errorf("hostPort(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 }
