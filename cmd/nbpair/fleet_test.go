@@ -55,7 +55,7 @@ func TestFleetBaselines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"go-coap register: 100 ok, 0 failed", "udp-echo: 100 ok, 0 failed", "×rate"} {
+	for _, want := range []string{"go-coap register: 100 ok, 0 failed", "udp-echo register: 100 ok, 0 failed", "×rate"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("missing %q in:\n%s", want, out.String())
 		}

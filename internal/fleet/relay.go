@@ -53,10 +53,15 @@ func StartRelay(server string, loss float64, delay time.Duration, seed uint64) (
 	}
 	front.SetReadBuffer(4 << 20)
 	r := &Relay{front: front, server: sa, loss: loss, delay: delay,
-		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), peers: map[netip.AddrPort]*net.UDPConn{}}
+		rng: newRelayRand(seed), peers: map[netip.AddrPort]*net.UDPConn{}}
 	r.wg.Add(1)
 	go r.readFront()
 	return r, nil
+}
+
+// newRelayRand is the relay's generator of drops for a seed.
+func newRelayRand(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
 // Addr is the address clients send to instead of the server's.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -39,22 +40,36 @@ func perRequest(seconds float64, n int) time.Duration {
 }
 
 // WriteTable writes results side by side, each with its throughput and
-// median latency as a ratio to the first row's.
+// median latency as a ratio to the reference row's: the UDP echo's when
+// there is one, else the first.
 func WriteTable(w io.Writer, rs []Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "run\tok\tfailed\tretrans\trate/s\t×rate\tp50\tp90\tp99\tmax\t×p50\tgen cpu/req\t")
+	ref := rs[reference(rs)]
+	fmt.Fprintf(tw, "run\tok\tfailed\tretrans\trate/s\t×rate\tp50\tp90\tp99\tmax\t×p50\tgen cpu/req\t\n")
 	for _, r := range rs {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%v\t%v\t%v\t%v\t%s\t%v\t\n", r.Name, r.OK, r.Failed(), r.Retransmitted,
-			r.Throughput(), ratio(r.Throughput(), rs[0].Throughput()),
+			r.Throughput(), ratio(r.Throughput(), ref.Throughput()),
 			ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.Max),
-			ratio(float64(r.Latency.P50), float64(rs[0].Latency.P50)), r.CPUPerRequest().Round(100*time.Nanosecond))
+			ratio(float64(r.Latency.P50), float64(ref.Latency.P50)), r.CPUPerRequest().Round(100*time.Nanosecond))
 	}
 	tw.Flush()
+	fmt.Fprintf(w, "ratios (×) are to %s, measured in the same run\n", ref.Name)
 	for _, r := range rs {
 		if r.Failed() > 0 {
 			fmt.Fprintf(w, "errors of %s: %s\n", r.Name, FormatErrors(r.Errors))
 		}
 	}
+}
+
+// reference is the row ratios are taken to: the UDP echo's, else the
+// first.
+func reference(rs []Result) int {
+	for i, r := range rs {
+		if strings.HasPrefix(r.Name, string(UDPEcho)) {
+			return i
+		}
+	}
+	return 0
 }
 
 func ratio(a, b float64) string {
@@ -74,8 +89,8 @@ func ms(d time.Duration) time.Duration {
 
 // WriteMedians writes, for each run of the rounds (the same runs in the
 // same order every round), the median of its throughput, latencies and
-// generator CPU per request, and the median of its ratios to the first
-// run of the same round.
+// generator CPU per request, and the median of its ratios to the
+// reference run (see WriteTable) of the same round.
 func WriteMedians(w io.Writer, rounds [][]Result) {
 	if len(rounds) == 0 {
 		return
@@ -88,7 +103,7 @@ func WriteMedians(w io.Writer, rounds [][]Result) {
 			if j >= len(rs) {
 				continue
 			}
-			r, first := rs[j], rs[0]
+			r, first := rs[j], rs[reference(rs)]
 			rate = append(rate, r.Throughput())
 			rateRatio = append(rateRatio, r.Throughput()/first.Throughput())
 			p50 = append(p50, float64(r.Latency.P50))
@@ -102,6 +117,7 @@ func WriteMedians(w io.Writer, rounds [][]Result) {
 			time.Duration(median(cpu)).Round(100*time.Nanosecond), median(failed))
 	}
 	tw.Flush()
+	fmt.Fprintf(w, "ratios (×) are to %s of the same round\n", rounds[0][reference(rounds[0])].Name)
 }
 
 // median is the middle value (the mean of the two middle ones for an even
