@@ -124,8 +124,9 @@ func runFleet(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // lossyPair turns the lossy-pair preset into the pair scenario over a
-// lossy link: 1,000 devices, 20% of datagrams lost each way, 1 s delay,
-// the Register last, unless the flags say otherwise.
+// lossy link: 1,000 devices all waking at once (one request in flight
+// each), 20% of datagrams lost each way, 1 s delay, the Register last,
+// unless the flags say otherwise.
 func lossyPair(cfg *fleet.Config, fs *flag.FlagSet) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -138,6 +139,9 @@ func lossyPair(cfg *fleet.Config, fs *flag.FlagSet) {
 	}
 	if !set["delay"] {
 		cfg.Delay = time.Second
+	}
+	if !set["concurrency"] {
+		cfg.Concurrency = cfg.Devices
 	}
 }
 

@@ -20,8 +20,13 @@ func WriteSummary(w io.Writer, r Result) {
 		r.CPU.Round(time.Millisecond), r.Elapsed.Round(time.Millisecond), 100*r.CPU.Seconds()/max(r.Elapsed.Seconds(), 1e-9),
 		r.CPUPerRequest().Round(100*time.Nanosecond))
 	if p := r.Pairing; p != nil {
-		fmt.Fprintf(w, "  pairing (%s): %d users signed up in %v; %d devices registered, %d paired\n",
-			p.Order, p.Users, p.SignUp.Round(time.Millisecond), p.Registered, p.Paired)
+		fmt.Fprintf(w, "  pairing (%s): %d users signed up in %v; %d devices registered, %d paired; %d Registers sent again after a timeout\n",
+			p.Order, p.Users, p.SignUp.Round(time.Millisecond), p.Registered, p.Paired, p.RegisterRetries)
+		if p.LatencyFrom != "" {
+			fmt.Fprintf(w, "  latency from %s to the SDK's outcome\n", p.LatencyFrom)
+		} else {
+			fmt.Fprintf(w, "  latency from the SDK's call to its outcome\n")
+		}
 	}
 	if s := r.Server; s != nil {
 		fmt.Fprintf(w, "  server /metrics: CPU %.2f s (%v per request), resident memory %.1f → %.1f MiB;"+
