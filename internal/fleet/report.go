@@ -19,6 +19,10 @@ func WriteSummary(w io.Writer, r Result) {
 	fmt.Fprintf(w, "  generator CPU %v over %v wall (%.0f%% of one core), %v per request\n",
 		r.CPU.Round(time.Millisecond), r.Elapsed.Round(time.Millisecond), 100*r.CPU.Seconds()/max(r.Elapsed.Seconds(), 1e-9),
 		r.CPUPerRequest().Round(100*time.Nanosecond))
+	if u := r.Setup; u != nil {
+		fmt.Fprintf(w, "  before it, %s: %d ok, %d failed, %.0f/s, p50 %v p99 %v; %s rate ×%s of it\n", u.Name, u.OK, u.Failed(),
+			u.Throughput(), ms(u.Latency.P50), ms(u.Latency.P99), r.Name, ratio(r.Throughput(), u.Throughput()))
+	}
 	if p := r.Pairing; p != nil {
 		fmt.Fprintf(w, "  pairing (%s): %d users signed up in %v; %d devices registered, %d paired; %d Registers sent again after a timeout\n",
 			p.Order, p.Users, p.SignUp.Round(time.Millisecond), p.Registered, p.Paired, p.RegisterRetries)

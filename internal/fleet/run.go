@@ -90,14 +90,18 @@ func runScenario(ctx context.Context, e *engine, cfg Config, imeis []string, tar
 	if n := setup.Failed(); n > 0 {
 		return setup, fmt.Errorf("%d of %d Registers before the %s failed: %s", n, len(imeis), cfg.Scenario, FormatErrors(setup.Errors))
 	}
+	var r Result
 	if cfg.Scenario == Update {
-		return drive(ctx, cfg, e, name, 0, cfg.Duration, cfg.Rate, func(ctx context.Context, w, i int) (int, error) {
+		r = drive(ctx, cfg, e, name, 0, cfg.Duration, cfg.Rate, func(ctx context.Context, w, i int) (int, error) {
 			return e.update(ctx, w, regIDs[i%len(regIDs)])
-		}), nil
+		})
+	} else {
+		r = drive(ctx, cfg, e, name, len(imeis), 0, 0, func(ctx context.Context, w, i int) (int, error) {
+			return e.deregister(ctx, w, regIDs[i])
+		})
 	}
-	return drive(ctx, cfg, e, name, len(imeis), 0, 0, func(ctx context.Context, w, i int) (int, error) {
-		return e.deregister(ctx, w, regIDs[i])
-	}), nil
+	r.Setup = &setup
+	return r, nil
 }
 
 // drive runs do from cfg.Concurrency workers, for request numbers 0 to

@@ -45,6 +45,9 @@ type Result struct {
 	Server *ServerFigures
 	// Pairing holds the figures of a Pair run.
 	Pairing *PairFigures
+	// Setup is the Register storm of new devices that came before the
+	// measured Updates or De-registers, measured too.
+	Setup *Result
 	// Errors counts the failed requests by kind: "timeout", a CoAP code
 	// such as "4.04 NotFound" or "5.00 InternalServerError", or "other".
 	Errors map[string]int

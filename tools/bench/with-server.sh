@@ -9,6 +9,10 @@
 #   tools/bench/with-server.sh '$NBPAIR fleet $FLEET_FLAGS --compare --devices 20000 --runs 3'
 set -eu
 cd "$(dirname "$0")/../.."
+if curl -fsS http://127.0.0.1:18080/readyz >/dev/null 2>&1; then
+	echo "another server answers on 127.0.0.1:18080; stop it first" >&2
+	exit 1
+fi
 BIN=$(mktemp -d)
 DATA=$(mktemp -d)
 NBPAIR="$BIN/nbpair"
