@@ -4,7 +4,9 @@
 # data directory on SQLite, with the rate limits off (the pair scenario
 # starts many activations per user), waits until it is ready, runs the
 # command with NBPAIR, DATA and the fleet's server flags in FLEET_FLAGS,
-# then stops the server and removes the directory.
+# then stops the server and removes the directory. NBPAIR_BIN names a
+# binary built before, instead of building one; SERVE_FLAGS adds flags to
+# serve.
 #
 #   tools/bench/with-server.sh '$NBPAIR fleet $FLEET_FLAGS --compare --devices 20000 --runs 3'
 set -eu
@@ -16,7 +18,11 @@ fi
 BIN=$(mktemp -d)
 DATA=$(mktemp -d)
 NBPAIR="$BIN/nbpair"
-go build -o "$NBPAIR" ./cmd/nbpair
+if [ -n "${NBPAIR_BIN:-}" ]; then
+	cp "$NBPAIR_BIN" "$NBPAIR" # built once by the caller
+else
+	go build -o "$NBPAIR" ./cmd/nbpair
+fi
 "$NBPAIR" serve --data-dir "$DATA" --http-addr 127.0.0.1:18080 --coap-addr 127.0.0.1:15683 \
 	--coaps-addr 127.0.0.1:15684 --log-level error \
 	--rate-limit-per-user 0 --rate-limit-per-addr 0 ${SERVE_FLAGS:-} >"$DATA/serve.log" 2>&1 &
