@@ -190,6 +190,7 @@ func fleetRuns(ctx context.Context, cfg fleet.Config, runNbpair bool, baselines 
 		for _, r := range rs {
 			failed = failed || r.Failed() > 0
 		}
+		rs = withSetups(rs)
 		if len(rs) > 1 {
 			fmt.Fprintln(stdout)
 			fleet.WriteTable(stdout, rs)
@@ -207,6 +208,19 @@ func fleetRuns(ctx context.Context, cfg fleet.Config, runNbpair bool, baselines 
 		return errors.New("some requests failed")
 	}
 	return nil
+}
+
+// withSetups puts before each result the Register storm it began with, if
+// any, so the tables show both and the ratio between them.
+func withSetups(rs []fleet.Result) []fleet.Result {
+	var out []fleet.Result
+	for _, r := range rs {
+		if r.Setup != nil {
+			out = append(out, *r.Setup)
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 func fleetRound(ctx context.Context, cfg fleet.Config, runNbpair bool, baselines []fleet.Baseline, stdout io.Writer) ([]fleet.Result, error) {
