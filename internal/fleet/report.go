@@ -85,7 +85,7 @@ func ratio(a, b float64) string {
 	if b == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.2f", a/b)
+	return fmt.Sprintf("%.3f", a/b)
 }
 
 // ms rounds a latency for reading: µs below a millisecond, else 0.01 ms.
@@ -121,7 +121,7 @@ func WriteMedians(w io.Writer, rounds [][]Result) {
 			cpu = append(cpu, float64(r.CPUPerRequest()))
 			failed = append(failed, float64(r.Failed()))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%v\t%v\t%.2f\t%v\t%.0f\t\n", rounds[0][j].Name, len(rate),
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.3f\t%v\t%v\t%.2f\t%v\t%.0f\t\n", rounds[0][j].Name, len(rate),
 			median(rate), median(rateRatio), ms(time.Duration(median(p50))), ms(time.Duration(median(p99))), median(p99Ratio),
 			time.Duration(median(cpu)).Round(100*time.Nanosecond), median(failed))
 	}
