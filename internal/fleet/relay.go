@@ -31,7 +31,8 @@ type Relay struct {
 	up, down RelayCounts
 }
 
-// RelayCounts counts the datagrams of one direction.
+// RelayCounts counts the datagrams of one direction: every one the relay
+// saw, and those of them it dropped.
 type RelayCounts struct {
 	Seen, Dropped atomic.Int64
 }
@@ -67,8 +68,10 @@ func newRelayRand(seed uint64) *rand.Rand {
 // Addr is the address clients send to instead of the server's.
 func (r *Relay) Addr() string { return r.front.LocalAddr().String() }
 
-// Up and Down count the datagrams towards the server and back.
-func (r *Relay) Up() *RelayCounts   { return &r.up }
+// Up counts the datagrams towards the server.
+func (r *Relay) Up() *RelayCounts { return &r.up }
+
+// Down counts the datagrams back from the server.
 func (r *Relay) Down() *RelayCounts { return &r.down }
 
 // Close stops the relay and closes its sockets; datagrams still delayed
