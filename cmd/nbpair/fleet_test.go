@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/nbpair/nbpair/internal/fleet"
 )
 
 func TestFleetFlags(t *testing.T) {
@@ -41,9 +44,9 @@ func TestFleetFlags(t *testing.T) {
 	for in, want := range map[string]string{
 		"coap://127.0.0.1:5700": "127.0.0.1:5700", "coap://[::1]": "[::1]:5683", "coaps://h:1": "", "127.0.0.1:5683": "",
 	} {
-		got, err := coapHostPort(in)
+		got, err := hostPort(in, "coap", "5683")
 		if got != want || (err == nil) != (want != "") {
-			t.Errorf("coapHostPort(%q) = %q, %v; want %q", in, got, err, want)
+			t.Errorf("hostPort(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 }
@@ -55,9 +58,64 @@ func TestFleetBaselines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"go-coap register: 100 ok, 0 failed", "udp-echo: 100 ok, 0 failed", "×rate"} {
+	for _, want := range []string{"go-coap register: 100 ok, 0 failed", "udp-echo register: 100 ok, 0 failed", "×rate"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("missing %q in:\n%s", want, out.String())
 		}
+	}
+}
+
+func TestFleetSweepSteps(t *testing.T) {
+	for in, want := range map[string]string{
+		"10k,100k,1M": "[10000 100000 1000000]",
+		"500, 2k":     "[500 2000]",
+		"1000":        "[1000]",
+		"10k,10k":     "",
+		"100k,10k":    "",
+		"ten":         "",
+		"":            "",
+		"1.5M":        "",
+		"0":           "",
+	} {
+		got, err := parseSteps(in)
+		if want == "" {
+			if !errors.Is(err, errUsage) {
+				t.Errorf("parseSteps(%q) = %v, %v; want a usage error", in, got, err)
+			}
+			continue
+		}
+		if err != nil || fmt.Sprint(got) != want {
+			t.Errorf("parseSteps(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+}
+
+// The lossy-pair preset fills in what the flags leave out, and only that.
+func TestFleetLossyPairPreset(t *testing.T) {
+	for name, tt := range map[string]struct {
+		args []string
+		want string
+	}{
+		"defaults":   {nil, "pair activate-first 1000 0.2 1s 1000"},
+		"fewer":      {[]string{"--devices", "50"}, "pair activate-first 50 0.2 1s 50"},
+		"no delay":   {[]string{"--delay", "0s", "--loss", "0.1"}, "pair activate-first 1000 0.1 0s 1000"},
+		"concurrent": {[]string{"--concurrency", "10"}, "pair activate-first 1000 0.2 1s 10"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			cfg := fleet.DefaultConfig()
+			fs.IntVar(&cfg.Devices, "devices", cfg.Devices, "")
+			fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "")
+			fs.Float64Var(&cfg.Loss, "loss", 0, "")
+			fs.DurationVar(&cfg.Delay, "delay", 0, "")
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			lossyPair(&cfg, fs)
+			got := fmt.Sprint(cfg.Scenario, " ", cfg.PairOrder, " ", cfg.Devices, " ", cfg.Loss, " ", cfg.Delay, " ", cfg.Concurrency)
+			if got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
 	}
 }

@@ -2,7 +2,10 @@ package fleet
 
 import (
 	"context"
+	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,8 +26,10 @@ type Admin struct {
 // Provision provisions the devices for the product (the default product
 // when empty) with one batch import per pairing.MaxBatchRows devices. A
 // device provisioned for the product already is taken as it is, so a
-// fleet can be run again against the same server.
-func (a *Admin) Provision(ctx context.Context, productID string, imeis []string) error {
+// fleet can be run again against the same server. It returns the batch
+// IDs.
+func (a *Admin) Provision(ctx context.Context, productID string, imeis []string) ([]string, error) {
+	var ids []string
 	for len(imeis) > 0 {
 		chunk := imeis[:min(len(imeis), pairing.MaxBatchRows)]
 		imeis = imeis[len(chunk):]
@@ -33,11 +38,93 @@ func (a *Admin) Provision(ctx context.Context, productID string, imeis []string)
 		if productID != "" {
 			path += "?productId=" + url.QueryEscape(productID)
 		}
-		if err := a.call(ctx, "POST", path, "text/csv", strings.NewReader(body), nil); err != nil {
-			return fmt.Errorf("batch import of %d devices: %w", len(chunk), err)
+		var b struct {
+			ID string `json:"id"`
+		}
+		if err := a.call(ctx, "POST", path, "text/csv", strings.NewReader(body), &b); err != nil {
+			return ids, fmt.Errorf("batch import of %d devices: %w", len(chunk), err)
+		}
+		ids = append(ids, b.ID)
+	}
+	return ids, nil
+}
+
+// FactoryRow is one device of a batch's factory CSV, as the fleet uses it.
+type FactoryRow struct {
+	IMEI, PSKIdentity string
+	PSK               []byte
+	DeviceID, NbID    string
+}
+
+// ProvisionRows provisions the devices as Provision does and returns
+// their rows of the batches' factory CSVs, in the order of imeis. A device
+// provisioned before in another batch is not in these; it is an error.
+func (a *Admin) ProvisionRows(ctx context.Context, productID string, imeis []string) ([]FactoryRow, error) {
+	ids, err := a.Provision(ctx, productID, imeis)
+	if err != nil {
+		return nil, err
+	}
+	byIMEI := make(map[string]FactoryRow, len(imeis))
+	for _, id := range ids {
+		rows, err := a.FactoryCSV(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			byIMEI[r.IMEI] = r
 		}
 	}
-	return nil
+	out := make([]FactoryRow, len(imeis))
+	for i, imei := range imeis {
+		r, ok := byIMEI[imei]
+		if !ok {
+			return nil, fmt.Errorf("device %s was provisioned before in another batch; choose another IMEI base", imei)
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+// FactoryCSV reads the factory CSV of a batch: the devices' keys and
+// pairing IDs.
+func (a *Admin) FactoryCSV(ctx context.Context, batchID string) ([]FactoryRow, error) {
+	var rows []FactoryRow
+	err := a.get(ctx, "/v1/admin/batches/"+url.PathEscape(batchID)+"/factory.csv", func(body io.Reader) error {
+		var err error
+		rows, err = readFactoryCSV(body)
+		return err
+	})
+	return rows, err
+}
+
+// readFactoryCSV reads the columns the fleet needs from a factory CSV.
+func readFactoryCSV(r io.Reader) ([]FactoryRow, error) {
+	recs, err := csv.NewReader(r).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("factory CSV: %w", err)
+	}
+	if len(recs) == 0 {
+		return nil, errors.New("factory CSV: empty")
+	}
+	col := map[string]int{}
+	for i, name := range recs[0] {
+		col[name] = i
+	}
+	for _, name := range []string{"imei", "pskIdentity", "psk", "id", "nbId"} {
+		if _, ok := col[name]; !ok {
+			return nil, fmt.Errorf("factory CSV: no %s column", name)
+		}
+	}
+	rows := make([]FactoryRow, 0, len(recs)-1)
+	for _, rec := range recs[1:] {
+		psk, err := hex.DecodeString(rec[col["psk"]])
+		if err != nil {
+			return nil, fmt.Errorf("factory CSV: PSK of %s: %w", rec[col["imei"]], err)
+		}
+		rows = append(rows, FactoryRow{IMEI: rec[col["imei"]], PSKIdentity: rec[col["pskIdentity"]], PSK: psk,
+			DeviceID: rec[col["id"]], NbID: rec[col["nbId"]]})
+	}
+	return rows, nil
 }
 
 // Online counts the devices among imeis that the server lists online.
@@ -73,6 +160,19 @@ func (a *Admin) Online(ctx context.Context, imeis []string) (int, error) {
 var httpClient = &http.Client{Timeout: 60 * time.Second}
 
 func (a *Admin) call(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
+	return a.do(ctx, method, path, contentType, body, func(r io.Reader) error {
+		if out == nil {
+			return nil
+		}
+		return json.NewDecoder(r).Decode(out)
+	})
+}
+
+func (a *Admin) get(ctx context.Context, path string, read func(io.Reader) error) error {
+	return a.do(ctx, "GET", path, "", nil, read)
+}
+
+func (a *Admin) do(ctx context.Context, method, path, contentType string, body io.Reader, read func(io.Reader) error) error {
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(a.URL, "/")+path, body)
 	if err != nil {
 		return err
@@ -90,8 +190,5 @@ func (a *Admin) call(ctx context.Context, method, path, contentType string, body
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("%s %s: HTTP %s: %s", method, path, resp.Status, strings.TrimSpace(string(msg)))
 	}
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return read(resp.Body)
 }

@@ -1,10 +1,13 @@
 // Package fleet is a load generator for nbpair: it provisions a fleet of
-// simulated NB-IoT devices through one batch import, then drives LwM2M
-// Register, Update or De-register traffic at them from a small fixed pool
-// of UDP sockets, and measures throughput, latency percentiles, CoAP
-// retransmissions and errors. The same engine measures two baselines, a
-// bare UDP echo and a bare go-coap server, so that nbpair's numbers can be
-// read against what the machine and the CoAP library alone can do.
+// simulated NB-IoT devices through batch imports, then drives LwM2M
+// Register, Update or De-register traffic from a small fixed pool of UDP
+// sockets, or pairs the devices with users through the activator SDK, and
+// measures throughput, latency percentiles, CoAP retransmissions, errors,
+// its own processor time and the server's figures from /metrics. The same
+// engine measures two baselines, a bare UDP echo and a bare go-coap server,
+// so that nbpair's numbers can be read against what the machine and the
+// CoAP library alone can do. A lossy relay between generator and server
+// mimics an NB-IoT link; a sweep measures Registers as the fleet grows.
 package fleet
 
 import (
@@ -27,12 +30,16 @@ const (
 	// Deregister registers every device (not measured), then measures the
 	// wave of De-registers, one per device.
 	Deregister Scenario = "deregister"
+	// Pair signs up users (one per Config.DevicesPerUser devices), starts
+	// an activation through the SDK for every device, then registers the
+	// devices and measures the bindings and the SDK's callbacks.
+	Pair Scenario = "pair"
 )
 
 // Transmission holds the CoAP transmission parameters of the simulated
-// devices (RFC 7252, 4.8). The random factor is 1, so that a request is
-// retransmitted exactly ACKTimeout after it was sent (give or take the
-// 50 ms of go-coap's retransmission timer).
+// devices (RFC 7252, 4.8). The random factor is 1: a request is
+// retransmitted exactly ACKTimeout after it was sent, then after twice
+// that, and so on.
 type Transmission struct {
 	ACKTimeout    time.Duration
 	MaxRetransmit int
@@ -67,9 +74,30 @@ type Config struct {
 	// Concurrency is the number of requests in flight; Sockets the number
 	// of UDP sockets they share.
 	Concurrency, Sockets int
-	// Duration is how long the Update scenario runs.
+	// Duration is how long the Update scenario runs; Rate the Updates a
+	// second it sends (0: as fast as the concurrency allows).
 	Duration     time.Duration
+	Rate         float64
 	Transmission Transmission
+	// Loss is the fraction of datagrams dropped each way and Delay the
+	// delay added to each, by a relay on 127.0.0.1 between the generator
+	// and the server; Seed seeds the relay's drops. No relay when both
+	// are zero.
+	Loss  float64
+	Delay time.Duration
+	Seed  uint64
+	// DTLS runs the scenario over DTLS-PSK to DTLSAddr, each device with
+	// its own socket, session and key from the batch's factory CSV.
+	DTLS     bool
+	DTLSAddr string
+	// DevicesPerUser is how many devices each user of the Pair scenario
+	// pairs (signing up is slow on purpose: argon2id); ActivationTimeout
+	// is the timeout of each activation.
+	DevicesPerUser    int
+	ActivationTimeout time.Duration
+	// PairOrder says which condition of the Pair scenario's binds comes
+	// last: the Register or the activation's start.
+	PairOrder PairOrder
 	// Progress, when not nil, gets a live progress line, at most 4 a
 	// second.
 	Progress io.Writer
@@ -79,7 +107,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Devices: 1000, IMEIBase: "35", Scenario: Register, Concurrency: 64, Sockets: 16,
-		Duration: 10 * time.Second, Transmission: DefaultTransmission,
+		Duration: 10 * time.Second, Transmission: DefaultTransmission, Seed: 1,
+		DevicesPerUser: 100, ActivationTimeout: 120 * time.Second, PairOrder: ActivateFirst,
 	}
 }
 
@@ -92,10 +121,20 @@ func (c Config) Validate() error {
 		return errors.New("concurrency must be at least 1")
 	case c.Sockets < 1:
 		return errors.New("sockets must be at least 1")
-	case c.Scenario != Register && c.Scenario != Update && c.Scenario != Deregister:
-		return fmt.Errorf("scenario %q: want register, update or deregister", c.Scenario)
+	case c.Scenario != Register && c.Scenario != Update && c.Scenario != Deregister && c.Scenario != Pair:
+		return fmt.Errorf("scenario %q: want register, update, deregister or pair", c.Scenario)
 	case c.Scenario == Update && c.Duration <= 0:
 		return errors.New("the update scenario needs a duration above 0")
+	case c.Rate < 0:
+		return errors.New("rate must be 0 (full speed) or more")
+	case c.Loss < 0 || c.Loss >= 1 || c.Delay < 0:
+		return errors.New("loss must be from 0 to below 1, delay 0 or more")
+	case c.Scenario == Pair && (c.DevicesPerUser < 1 || c.ActivationTimeout < time.Second):
+		return errors.New("the pair scenario needs devices per user of 1 or more and an activation timeout of 1 s or more")
+	case c.Scenario == Pair && c.PairOrder != ActivateFirst && c.PairOrder != RegisterFirst:
+		return fmt.Errorf("pair order %q: want %s or %s", c.PairOrder, ActivateFirst, RegisterFirst)
+	case c.Scenario == Pair && c.DTLS:
+		return errors.New("the pair scenario runs over plain CoAP only")
 	case c.Transmission.ACKTimeout <= 0 || c.Transmission.MaxRetransmit < 0 || c.Transmission.MaxRetransmit > 8:
 		return errors.New("transmission: ACK timeout above 0 and 0 to 8 retransmissions")
 	}

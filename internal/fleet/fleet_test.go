@@ -3,6 +3,8 @@ package fleet_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/config"
 	"github.com/nbpair/nbpair/internal/fleet"
 )
 
@@ -103,4 +106,129 @@ type testLog struct{ t *testing.T }
 func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
+}
+
+// node starts a real node with the rate limits off and returns a config
+// pointing at it.
+func node(t *testing.T) (*apptest.Node, fleet.Config) {
+	t.Helper()
+	n := apptest.Start(t, "", apptest.QuietLogs, func(c *config.Config) {
+		c.RateLimitPerUser, c.RateLimitPerAddr = 0, 0
+	})
+	cfg := fleet.DefaultConfig()
+	cfg.CoAPAddr, cfg.DTLSAddr, cfg.HTTPURL, cfg.Token = n.CoAPAddr(), n.CoAPSAddr(), "http://"+n.HTTPAddr(), n.Token
+	cfg.Concurrency, cfg.Sockets = 8, 2
+	return n, cfg
+}
+
+// TestPair pairs a small fleet in both orders through the SDK and checks
+// with the admin API that every device ended bound.
+func TestPair(t *testing.T) {
+	n, cfg := node(t)
+	for i, order := range []fleet.PairOrder{fleet.ActivateFirst, fleet.RegisterFirst} {
+		t.Run(string(order), func(t *testing.T) {
+			cfg := cfg
+			cfg.Scenario, cfg.PairOrder, cfg.Devices, cfg.DevicesPerUser = fleet.Pair, order, 30, 20
+			cfg.IMEIBase = fmt.Sprintf("35%d", i)
+			cfg.ActivationTimeout = time.Minute
+			r, err := fleet.Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fleet.WriteSummary(testLog{t}, r)
+			p := r.Pairing
+			if r.OK != 30 || r.Failed() != 0 || p == nil || p.Users != 2 || p.Registered != 30 || p.Paired != 30 {
+				t.Fatalf("%d ok, errors %s, pairing %+v; want 30 paired by 2 users", r.OK, fleet.FormatErrors(r.Errors), p)
+			}
+			if r.Server == nil || r.Server.Paired != 30 {
+				t.Errorf("server figures %+v, want 30 paired", r.Server)
+			}
+			imeis, _ := fleet.IMEIs(cfg.IMEIBase, cfg.Devices)
+			for _, imei := range imeis {
+				var d struct {
+					OwnerUID string `json:"ownerUid"`
+				}
+				n.API(t, "GET", "/v1/admin/devices/"+imei, nil, &d)
+				if d.OwnerUID == "" {
+					t.Errorf("device %s is not bound", imei)
+				}
+			}
+		})
+	}
+}
+
+// TestDTLS runs a small fleet's Registers, Updates and De-registers over
+// DTLS with the keys of the factory CSV.
+func TestDTLS(t *testing.T) {
+	_, cfg := node(t)
+	cfg.DTLS, cfg.Devices, cfg.IMEIBase, cfg.Duration = true, 10, "36", 200*time.Millisecond
+	admin := &fleet.Admin{URL: cfg.HTTPURL, Token: cfg.Token}
+	imeis, _ := fleet.IMEIs(cfg.IMEIBase, cfg.Devices)
+	for _, tt := range []struct {
+		scenario   fleet.Scenario
+		wantOnline int
+	}{{fleet.Register, 10}, {fleet.Update, 10}, {fleet.Deregister, 0}} {
+		t.Run(string(tt.scenario), func(t *testing.T) {
+			cfg := cfg
+			cfg.Scenario = tt.scenario
+			r, err := fleet.Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fleet.WriteSummary(testLog{t}, r)
+			if r.Failed() != 0 || r.OK == 0 || tt.scenario != fleet.Update && r.OK != 10 || r.Sockets != 10 {
+				t.Errorf("%d ok over %d sockets, errors %s", r.OK, r.Sockets, fleet.FormatErrors(r.Errors))
+			}
+			apptest.WaitFor(t, "the online count", 10*time.Second, func() bool {
+				on, err := admin.Online(context.Background(), imeis)
+				return err == nil && on == tt.wantOnline
+			})
+		})
+	}
+}
+
+// TestLossyRegister registers through a relay that drops a tenth of the
+// datagrams each way: every Register gets through by retransmission (a
+// Register fails all 7 tries with a chance of 0.19⁷, about 1 in 100,000).
+func TestLossyRegister(t *testing.T) {
+	_, cfg := node(t)
+	cfg.Devices, cfg.IMEIBase, cfg.Loss, cfg.Delay, cfg.Seed = 100, "37", 0.1, time.Millisecond, 3
+	cfg.Transmission = fleet.Transmission{ACKTimeout: 200 * time.Millisecond, MaxRetransmit: 6}
+	r, err := fleet.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet.WriteSummary(testLog{t}, r)
+	if r.OK != 100 || r.Failed() != 0 || r.Retransmitted == 0 {
+		t.Errorf("%d ok, %d retransmissions, errors %s; want 100 ok, some retransmissions", r.OK, r.Retransmitted, fleet.FormatErrors(r.Errors))
+	}
+}
+
+// TestSweep grows a small fleet in two steps and checks the CSV.
+func TestSweep(t *testing.T) {
+	_, cfg := node(t)
+	cfg.IMEIBase = "38"
+	var buf bytes.Buffer
+	w, err := fleet.NewSweepCSV(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []fleet.SweepStep
+	err = fleet.Sweep(context.Background(), cfg, []int{40, 100}, 20, func(s fleet.SweepStep) error {
+		steps = append(steps, s)
+		return w.Write(s)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != 2 || steps[0].Fill.OK != 40 || steps[1].Fill.OK != 60 || steps[1].Sample.OK != 20 || steps[1].Echo.OK != 20 || steps[1].RSS <= 0 {
+		t.Fatalf("steps %+v", steps)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 || strings.Join(rows[0], ",") != strings.Join(fleet.SweepCSVHeader, ",") || rows[1][0] != "40" || rows[2][0] != "100" {
+		t.Errorf("CSV:\n%v", rows)
+	}
 }

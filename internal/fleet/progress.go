@@ -3,14 +3,15 @@ package fleet
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
 // progressEvery is the interval of the progress line: at most 4 a second.
 const progressEvery = 250 * time.Millisecond
 
-// showProgress prints a live line "name  done/total  rate/s" to w (over
-// the last second) until the returned stop is called, which prints the
+// showProgress prints a live line "name [####....] done/total rate/s" to
+// w (the rate over the last second) until the returned stop is called, which prints the
 // last line and ends it. A nil w shows nothing.
 func showProgress(w io.Writer, name string, total int, rec *recorder) (stop func()) {
 	if w == nil {
@@ -49,12 +50,17 @@ func showProgress(w io.Writer, name string, total int, rec *recorder) (stop func
 }
 
 // blank clears a progress line.
-var blank = fmt.Sprintf("%-78s", "")
+var blank = fmt.Sprintf("%-100s", "")
 
 func progressLine(name string, n int64, total int, rate float64, which string) string {
-	count := fmt.Sprint(n)
+	count, bar := fmt.Sprint(n), ""
 	if total > 0 {
 		count = fmt.Sprintf("%d/%d", n, total)
+		full := int(min(n, int64(total)) * barWidth / int64(total))
+		bar = " [" + strings.Repeat("#", full) + strings.Repeat(".", barWidth-full) + "]"
 	}
-	return fmt.Sprintf("%-28s %15s  %9.0f/s %s", name, count, rate, which)
+	return fmt.Sprintf("%-28s%s %15s  %9.0f/s %s", name, bar, count, rate, which)
 }
+
+// barWidth is the width of the progress bar.
+const barWidth = 20

@@ -11,57 +11,112 @@ import (
 	"time"
 )
 
-// Run provisions the fleet on the nbpair server of cfg through one batch
-// import (one per 10000 devices), then runs cfg.Scenario against it and
-// returns what the measured part did.
+// Run provisions the fleet on the nbpair server of cfg (one batch import
+// per 10,000 devices), runs cfg.Scenario against it, and returns what the
+// measured part did, with the server's figures from its /metrics.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
 	imeis, _ := IMEIs(cfg.IMEIBase, cfg.Devices)
 	admin := &Admin{URL: cfg.HTTPURL, Token: cfg.Token}
-	if err := admin.Provision(ctx, cfg.ProductID, imeis); err != nil {
+	var devs []FactoryRow
+	if cfg.DTLS || cfg.Scenario == Pair {
+		var err error
+		if devs, err = admin.ProvisionRows(ctx, cfg.ProductID, imeis); err != nil {
+			return Result{}, err
+		}
+	} else if _, err := admin.Provision(ctx, cfg.ProductID, imeis); err != nil {
 		return Result{}, err
 	}
-	p, err := dialPool(cfg.CoAPAddr, cfg.Sockets, cfg.perSocket(), cfg.Transmission)
+	before, _ := admin.Metrics(ctx)
+	var r Result
+	var err error
+	switch {
+	case cfg.Scenario == Pair:
+		r, err = runPair(ctx, cfg, devs)
+	case cfg.DTLS:
+		r, err = runDTLS(ctx, cfg, devs)
+	default:
+		r, err = runPlain(ctx, cfg, imeis)
+	}
+	if after, aerr := admin.Metrics(ctx); aerr == nil && before != nil {
+		r.Server = serverFigures(before, after)
+	}
+	return r, err
+}
+
+// runPlain runs a plain-CoAP scenario, through the lossy relay when cfg
+// asks for one.
+func runPlain(ctx context.Context, cfg Config, imeis []string) (Result, error) {
+	addr, stop, err := cfg.route(cfg.CoAPAddr)
 	if err != nil {
 		return Result{}, err
 	}
-	defer p.close()
-	return runScenario(ctx, p, cfg, imeis, "nbpair")
+	defer stop()
+	e, err := dialEngine(addr, cfg.Sockets, cfg.Transmission)
+	if err != nil {
+		return Result{}, err
+	}
+	defer e.close()
+	return runScenario(ctx, e, cfg, imeis, "nbpair")
 }
 
-// runScenario runs cfg.Scenario from the sockets of p for the devices.
-func runScenario(ctx context.Context, p *coapPool, cfg Config, imeis []string, target string) (Result, error) {
+// route is the address the generator sends to: addr itself, or a lossy
+// relay to it when cfg has loss or delay; stop stops the relay.
+func (c Config) route(addr string) (string, func(), error) {
+	if c.Loss == 0 && c.Delay == 0 {
+		return addr, func() {}, nil
+	}
+	r, err := StartRelay(addr, c.Loss, c.Delay, c.Seed)
+	if err != nil {
+		return "", nil, err
+	}
+	return r.Addr(), func() { r.Close() }, nil
+}
+
+// runScenario runs cfg.Scenario from the sockets of e for the devices.
+func runScenario(ctx context.Context, e *engine, cfg Config, imeis []string, target string) (Result, error) {
 	name := target + " " + string(cfg.Scenario)
 	regIDs := make([]string, len(imeis))
-	register := func(ctx context.Context, w, i int) (err error) {
-		regIDs[i], err = p.register(ctx, p.conn(w), imeis[i])
-		return err
+	register := func(ctx context.Context, w, i int) (retrans int, err error) {
+		regIDs[i], retrans, err = e.register(ctx, w, imeis[i])
+		return retrans, err
 	}
 	if cfg.Scenario == Register {
-		return drive(ctx, cfg, name, len(imeis), 0, register), nil
+		return drive(ctx, cfg, e, name, len(imeis), 0, 0, register), nil
 	}
-	setup := drive(ctx, cfg, target+" register (setup)", len(imeis), 0, register)
+	setup := drive(ctx, cfg, e, target+" register (setup)", len(imeis), 0, 0, register)
 	if n := setup.Failed(); n > 0 {
 		return setup, fmt.Errorf("%d of %d Registers before the %s failed: %s", n, len(imeis), cfg.Scenario, FormatErrors(setup.Errors))
 	}
+	var r Result
 	if cfg.Scenario == Update {
-		return drive(ctx, cfg, name, 0, cfg.Duration, func(ctx context.Context, w, i int) error {
-			return p.update(ctx, p.conn(w), regIDs[i%len(regIDs)])
-		}), nil
+		r = drive(ctx, cfg, e, name, 0, cfg.Duration, cfg.Rate, func(ctx context.Context, w, i int) (int, error) {
+			return e.update(ctx, w, regIDs[i%len(regIDs)])
+		})
+	} else {
+		r = drive(ctx, cfg, e, name, len(imeis), 0, 0, func(ctx context.Context, w, i int) (int, error) {
+			return e.deregister(ctx, w, regIDs[i])
+		})
 	}
-	return drive(ctx, cfg, name, len(imeis), 0, func(ctx context.Context, w, i int) error {
-		return p.deregister(ctx, p.conn(w), regIDs[i])
-	}), nil
+	r.Setup = &setup
+	return r, nil
 }
 
 // drive runs do from cfg.Concurrency workers, for request numbers 0 to
-// total-1, or, when total is 0, until the duration has passed. It stops
-// starting requests when ctx ends.
-func drive(ctx context.Context, cfg Config, name string, total int, duration time.Duration,
-	do func(ctx context.Context, worker, i int) error) Result {
-	rec := newRecorder(cfg.Concurrency, cfg.Transmission.ACKTimeout)
+// total-1, or, when total is 0, until the duration has passed; at most
+// rate requests a second when rate is above 0. It stops starting requests
+// when ctx ends. do returns the retransmissions of its request. e, when
+// not nil, is the engine whose sockets and downlinks the result counts.
+func drive(ctx context.Context, cfg Config, e *engine, name string, total int, duration time.Duration, rate float64,
+	do func(ctx context.Context, worker, i int) (int, error)) Result {
+	rec := newRecorder(cfg.Concurrency)
+	var downlinks int64
+	if e != nil {
+		downlinks = e.downlinks.Load()
+	}
+	cpu := processCPU()
 	start := time.Now()
 	deadline := start.Add(duration)
 	stopProgress := showProgress(cfg.Progress, name, total, rec)
@@ -74,16 +129,31 @@ func drive(ctx context.Context, cfg Config, name string, total int, duration tim
 				if total > 0 && i >= total || total == 0 && !time.Now().Before(deadline) {
 					return
 				}
+				if rate > 0 {
+					due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+					if total == 0 && !due.Before(deadline) {
+						return
+					}
+					if wait := time.Until(due); wait > 0 {
+						time.Sleep(wait)
+					}
+				}
 				t0 := time.Now()
-				err := do(ctx, w, i)
-				rec.record(w, time.Since(t0), err)
+				retrans, err := do(ctx, w, i)
+				rec.record(w, time.Since(t0), retrans, err)
 			}
 		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 	stopProgress()
-	return rec.result(name, elapsed)
+	r := rec.result(name, elapsed)
+	r.CPU = processCPU() - cpu
+	if e != nil {
+		r.Sockets = e.sockets()
+		r.Downlinks = int(e.downlinks.Load() - downlinks)
+	}
+	return r
 }
 
 // FormatErrors writes error counts as "kind ×n, …", most frequent first.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/plgd-dev/go-coap/v3/message/codes"
+
+	"github.com/nbpair/nbpair/activator"
 )
 
 // Latency summarises the latencies of the answered requests.
@@ -26,9 +28,26 @@ type Result struct {
 	Elapsed time.Duration
 	// Latency is over the OK requests.
 	Latency Latency
-	// Retransmitted counts the OK requests whose answer came only after
-	// their first retransmission fell due (see Config.ACKTimeout).
+	// Retransmitted counts the CoAP retransmissions the generator sent
+	// (each request may have up to Transmission.MaxRetransmit).
 	Retransmitted int
+	// CPU is the processor time (user and system) the generator's process
+	// used during the measured part; Sockets the UDP sockets it used.
+	// For a baseline the bare server runs in the same process, so its
+	// share is in CPU too.
+	CPU     time.Duration
+	Sockets int
+	// Downlinks counts the server's requests the simulated devices
+	// answered (the Writes to their Pairing object).
+	Downlinks int
+	// Server holds the server's own figures from its /metrics, for runs
+	// against nbpair.
+	Server *ServerFigures
+	// Pairing holds the figures of a Pair run.
+	Pairing *PairFigures
+	// Setup is the Register storm of new devices that came before the
+	// measured Updates or De-registers, measured too.
+	Setup *Result
 	// Errors counts the failed requests by kind: "timeout", a CoAP code
 	// such as "4.04 NotFound" or "5.00 InternalServerError", or "other".
 	Errors map[string]int
@@ -72,12 +91,19 @@ func summarise(lat []time.Duration) Latency {
 	return l
 }
 
+// CPUPerRequest is the generator's processor time per OK request.
+func (r Result) CPUPerRequest() time.Duration {
+	if r.OK == 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(r.OK)
+}
+
 // recorder collects the samples of one run. Each worker writes to its own
 // shard, so recording takes no lock; done is read by the progress line.
 type recorder struct {
-	retransmitAfter time.Duration
-	done            atomic.Int64
-	shards          []shard
+	done   atomic.Int64
+	shards []shard
 }
 
 // shard is one worker's samples; only that worker touches it.
@@ -87,25 +113,23 @@ type shard struct {
 	errs    map[string]int
 }
 
-func newRecorder(workers int, retransmitAfter time.Duration) *recorder {
-	r := &recorder{retransmitAfter: retransmitAfter, shards: make([]shard, workers)}
+func newRecorder(workers int) *recorder {
+	r := &recorder{shards: make([]shard, workers)}
 	for i := range r.shards {
 		r.shards[i].errs = map[string]int{}
 	}
 	return r
 }
 
-// record notes one request of worker w that took d; err is nil when it
-// was answered as expected.
-func (r *recorder) record(w int, d time.Duration, err error) {
+// record notes one request of worker w that took d and was retransmitted
+// retrans times; err is nil when it was answered as expected.
+func (r *recorder) record(w int, d time.Duration, retrans int, err error) {
 	s := &r.shards[w]
+	s.retrans += retrans
 	if err != nil {
 		s.errs[errorKind(err)]++
 	} else {
 		s.lat = append(s.lat, d)
-		if r.retransmitAfter > 0 && d >= r.retransmitAfter {
-			s.retrans++
-		}
 	}
 	r.done.Add(1)
 }
@@ -139,11 +163,16 @@ func codeName(c codes.Code) string {
 // errorKind names the kind of a failed request for the summary.
 func errorKind(err error) string {
 	var ce *codeError
+	var ae *activator.Error
 	switch {
+	case errors.As(err, &ae):
+		return "activation " + ae.Name
 	case errors.As(err, &ce):
 		return codeName(ce.code)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errTimeout):
 		return "timeout"
+	case errors.Is(err, errReset):
+		return "reset"
 	}
 	return "other"
 }

@@ -49,30 +49,30 @@ func TestPercentile(t *testing.T) {
 }
 
 func TestRecorder(t *testing.T) {
-	rec := newRecorder(2, 2*time.Second)
+	rec := newRecorder(2)
 	// Worker 0: 1..50 ms; worker 1: 51..99 ms and one of 3 s, answered
-	// after its retransmission fell due.
+	// after one retransmission; a timeout after 4.
 	for i := 1; i <= 50; i++ {
-		rec.record(0, time.Duration(i)*time.Millisecond, nil)
+		rec.record(0, time.Duration(i)*time.Millisecond, 0, nil)
 	}
 	for i := 51; i <= 99; i++ {
-		rec.record(1, time.Duration(i)*time.Millisecond, nil)
+		rec.record(1, time.Duration(i)*time.Millisecond, 0, nil)
 	}
-	rec.record(1, 3*time.Second, nil)
-	rec.record(0, 0, &codeError{codes.NotFound})
-	rec.record(1, 0, &codeError{codes.NotFound})
-	rec.record(1, 0, &codeError{codes.InternalServerError})
-	rec.record(0, 0, fmt.Errorf("write: %w", context.DeadlineExceeded))
-	rec.record(0, 0, errTimeout)
-	rec.record(1, 0, fmt.Errorf("connection refused"))
+	rec.record(1, 3*time.Second, 1, nil)
+	rec.record(0, 0, 0, &codeError{codes.NotFound})
+	rec.record(1, 0, 0, &codeError{codes.NotFound})
+	rec.record(1, 0, 0, &codeError{codes.InternalServerError})
+	rec.record(0, 0, 0, fmt.Errorf("write: %w", context.DeadlineExceeded))
+	rec.record(0, 0, 4, errTimeout)
+	rec.record(1, 0, 0, fmt.Errorf("connection refused"))
 
 	r := rec.result("test", time.Second)
 	want := Latency{P50: 50 * time.Millisecond, P90: 90 * time.Millisecond, P99: 99 * time.Millisecond, Max: 3 * time.Second}
 	if r.Latency != want {
 		t.Errorf("latency %+v, want %+v", r.Latency, want)
 	}
-	if r.OK != 100 || r.Retransmitted != 1 || r.Throughput() != 100 || rec.done.Load() != 106 {
-		t.Errorf("ok %d, retransmitted %d, throughput %v, done %d; want 100, 1, 100, 106", r.OK, r.Retransmitted, r.Throughput(), rec.done.Load())
+	if r.OK != 100 || r.Retransmitted != 5 || r.Throughput() != 100 || rec.done.Load() != 106 {
+		t.Errorf("ok %d, retransmitted %d, throughput %v, done %d; want 100, 5, 100, 106", r.OK, r.Retransmitted, r.Throughput(), rec.done.Load())
 	}
 	wantErrs := map[string]int{"4.04 NotFound": 2, "5.00 InternalServerError": 1, "timeout": 2, "other": 1}
 	if fmt.Sprint(r.Errors) != fmt.Sprint(wantErrs) || r.Failed() != 6 {
