@@ -14,6 +14,35 @@ import (
 	"github.com/nbpair/nbpair/internal/store/sqlite"
 )
 
+// newService starts a service on a new SQLite store and the in-process
+// bus, with down (if not nil) sending its downlinks; the test's cleanup
+// stops them in the order the app does.
+func newService(t *testing.T, down pairing.Downlinker) (*sqlite.Store, *pairing.Service) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := events.New(1, 16)
+	svc, err := pairing.NewService(store, bus, slog.New(slog.DiscardHandler), pairing.Options{
+		PublicURL: "https://pair.example.com", SecretKey: make([]byte, pairing.SecretKeyLen),
+	})
+	if err != nil {
+		store.Close()
+		t.Fatal(err)
+	}
+	if down != nil {
+		svc.SetDownlinker(down)
+	}
+	t.Cleanup(func() {
+		bus.Close(ctx)
+		svc.Drain(ctx)
+		store.Close()
+	})
+	return store, svc
+}
+
 // scriptedDevice is the CoAP side of downlinks, for the tests of what the
 // dispatcher does around them: it records every Pairing-object write and
 // fails the first ones as told, as a device that has gone to sleep would.
@@ -56,24 +85,8 @@ func (d *scriptedDevice) written() []wire.PairingState {
 // it.
 func TestPairingStateAfterRegister(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	bus := events.New(1, 16)
-	svc, err := pairing.NewService(store, bus, slog.New(slog.DiscardHandler), pairing.Options{
-		PublicURL: "https://pair.example.com", SecretKey: make([]byte, pairing.SecretKeyLen),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dev := &scriptedDevice{}
-	svc.SetDownlinker(dev)
-	defer func() {
-		bus.Close(ctx)
-		svc.Drain(ctx)
-	}()
+	store, svc := newService(t, dev)
 	d, err := svc.Provision(ctx, pairing.ProvisionRequest{IMEI: "868000000000400"})
 	if err != nil {
 		t.Fatal(err)
@@ -149,29 +162,15 @@ func TestPairingStateAfterRegister(t *testing.T) {
 // not queued over the newer "bound": the device ends up told it is bound.
 func TestFreshStateDoesNotReplaceNewer(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	bus := events.New(1, 16)
-	svc, err := pairing.NewService(store, bus, slog.New(slog.DiscardHandler), pairing.Options{
-		PublicURL: "https://pair.example.com", SecretKey: make([]byte, pairing.SecretKeyLen),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	hold := make(chan struct{})
 	dev := &scriptedDevice{hold: hold, started: make(chan struct{})}
-	svc.SetDownlinker(dev)
+	store, svc := newService(t, dev)
 	released := false
-	defer func() {
+	t.Cleanup(func() { // before the service drains: the held write must end
 		if !released {
 			close(hold)
 		}
-		bus.Close(ctx)
-		svc.Drain(ctx)
-	}()
+	})
 	d, err := svc.Provision(ctx, pairing.ProvisionRequest{IMEI: "868000000000500"})
 	if err != nil {
 		t.Fatal(err)

@@ -3,14 +3,11 @@ package pairing_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/events"
 	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 	"github.com/nbpair/nbpair/internal/pairing"
-	"github.com/nbpair/nbpair/internal/store/sqlite"
 )
 
 // A factory reset fails the activations waiting for the device with
@@ -20,19 +17,7 @@ import (
 // the same wake-up would find it.
 func TestFactoryResetFailsWaitingActivation(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	bus := events.New(1, 16)
-	defer bus.Close(ctx)
-	svc, err := pairing.NewService(store, bus, slog.New(slog.DiscardHandler), pairing.Options{
-		PublicURL: "https://pair.example.com", SecretKey: make([]byte, pairing.SecretKeyLen),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, svc := newService(t, nil)
 	d, err := svc.Provision(ctx, pairing.ProvisionRequest{IMEI: "868000000000300"})
 	if err != nil {
 		t.Fatal(err)
