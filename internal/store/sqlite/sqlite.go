@@ -61,6 +61,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, err
 	}
 	s.r.SetMaxOpenConns(4)
+	s.r.SetMaxIdleConns(4) // the default of 2 would close and reopen connections, each reading the schema again and preparing anew
 	s.rq = newQueries(s.r)
 	s.startWriter()
 	return s, nil
