@@ -27,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nbpair/nbpair/device"
+	"github.com/nbpair/nbpair/internal/apptest"
 )
 
 // A cluster of nbpair processes on one PostgreSQL schema and one NATS
@@ -290,26 +291,7 @@ func (s *syncBuffer) String() string { return string(s.Bytes()) }
 // adminCall calls a node's admin API and decodes the answer into out.
 func (c *testCluster) adminCall(t *testing.T, n *clusterNode, method, path string, body, out any) int {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, "http://"+n.http+path, rd)
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
-		}
-	}
-	return resp.StatusCode
+	return apptest.Call(t, n.http, c.token, method, path, body, out)
 }
 
 // provisioned is a device as the admin API answers its provisioning.

@@ -96,12 +96,8 @@ func runFleet(ctx context.Context, args []string, stdout io.Writer) error {
 			"(serve --rate-limit-per-user 0 --rate-limit-per-addr 0).\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	cfg := def
 	cfg.Devices, cfg.Scenario, cfg.Duration, cfg.Rate, cfg.DTLS = *devices, fleet.Scenario(*scenario), *duration, *rate, *dtls
@@ -263,4 +259,16 @@ func hostPort(s, scheme, defPort string) (string, error) {
 		port = defPort
 	}
 	return net.JoinHostPort(u.Hostname(), port), nil
+}
+
+// parseNoArgs parses the flags of a command that takes no arguments.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return nil
 }

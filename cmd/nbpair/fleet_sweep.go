@@ -32,12 +32,8 @@ func runFleetSweep(ctx context.Context, args []string, stdout io.Writer) error {
 			"tools/benchchart draws the CSV.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	steps, err := parseSteps(*stepsFlag)
 	if err != nil {

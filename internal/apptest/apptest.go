@@ -106,12 +106,20 @@ func (n *Node) API(t testing.TB, method, path string, body any, out any) int {
 // decodes the JSON answer into out; it returns the HTTP status.
 func (n *Node) Call(t testing.TB, token, method, path string, body any, out any) int {
 	t.Helper()
+	return Call(t, n.HTTPAddr(), token, method, path, body, out)
+}
+
+// Call calls the HTTP API of the node at addr (host:port) with a bearer
+// token (none when empty) and decodes the JSON answer into out; it returns
+// the HTTP status. Tests that run nbpair as a separate process use it.
+func Call(t testing.TB, addr, token, method, path string, body any, out any) int {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, "http://"+n.HTTPAddr()+path, rd)
+	req, _ := http.NewRequest(method, "http://"+addr+path, rd)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
