@@ -98,22 +98,22 @@ func (s *Service) queuePairingState(ctx context.Context, ev Event) error {
 
 // queue stores a downlink until the device can be reached.
 func (s *Service) queue(ctx context.Context, d Downlink) error {
-	if err := s.store.PutDownlink(ctx, d); err != nil {
-		return err
-	}
-	s.opts.Metrics.Downlink("queued")
-	return nil
+	return s.countQueued(s.store.PutDownlink(ctx, d))
 }
 
 // requeue stores a fresh downlink that did not go out, unless a newer one
 // of its kind was queued meanwhile (say a bind while the write was on its
 // way): the newer state is the one the device must get.
 func (s *Service) requeue(ctx context.Context, d Downlink) error {
-	if err := s.store.RequeueDownlink(ctx, d); err != nil {
-		return err
+	return s.countQueued(s.store.RequeueDownlink(ctx, d))
+}
+
+// countQueued counts a downlink stored without error.
+func (s *Service) countQueued(err error) error {
+	if err == nil {
+		s.opts.Metrics.Downlink("queued")
 	}
-	s.opts.Metrics.Downlink("queued")
-	return nil
+	return err
 }
 
 // deliverQueued has the device's queued downlinks sent. On a single node
