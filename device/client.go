@@ -40,6 +40,7 @@ type Client struct {
 	events eventQueue
 
 	running atomic.Bool
+	obs     observerSet
 	kick    chan struct{} // wakes Run's scheduler when the timing changed
 
 	// opMu serializes uplinks (Register, Update, De-register) and socket
@@ -85,6 +86,7 @@ func New(cfg Config) (*Client, error) {
 		log:     s.Logger.With("endpoint", s.Endpoint),
 		events:  eventQueue{fn: s.OnEvent},
 		kick:    make(chan struct{}, 1),
+		obs:     newObserverSet(),
 		changed: make(chan struct{}),
 	}
 	return c, nil
@@ -111,7 +113,13 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	nctx, stopNotifier := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { c.notifier(nctx) })
 	c.schedule(ctx)
+	stopNotifier()
+	wg.Wait()
+	c.obs.clear()
 	c.shutdown(context.WithoutCancel(ctx))
 	return nil
 }

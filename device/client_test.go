@@ -117,17 +117,17 @@ func TestRegisterRequest(t *testing.T) {
 	}{
 		"defaults": {
 			wantQueries: base,
-			wantPayload: `</>;rt="oma.lwm2m";ct=11542,</1/0>,</3/0>,</33050/0>`,
+			wantPayload: `</>;rt="oma.lwm2m",</1/0>,</3/0>,</33050/0>`,
 		},
 		"queue mode and product": {
 			cfg:         Config{QueueMode: true, ProductID: "p_lamp-1", Lifetime: 90 * time.Second},
 			wantQueries: []string{"ep=urn:imei:" + testIMEI, "lt=90", "lwm2m=1.1", "b=U", "Q", "pid=p_lamp-1"},
-			wantPayload: `</>;rt="oma.lwm2m";ct=11542,</1/0>,</3/0>,</33050/0>`,
+			wantPayload: `</>;rt="oma.lwm2m",</1/0>,</3/0>,</33050/0>`,
 		},
 		"stock client without the pairing object": {
 			cfg:         Config{WithoutPairingObject: true, Endpoint: "sensor-7"},
 			wantQueries: []string{"ep=sensor-7", "lt=300", "lwm2m=1.1", "b=U"},
-			wantPayload: `</>;rt="oma.lwm2m";ct=11542,</1/0>,</3/0>`,
+			wantPayload: `</>;rt="oma.lwm2m",</1/0>,</3/0>`,
 		},
 	}
 	for name, tt := range tests {

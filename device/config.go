@@ -84,6 +84,13 @@ type Config struct {
 	// that too, so that the registration does not expire. It needs
 	// QueueMode.
 	SleepTime time.Duration
+	// PreferredFormat, when set, is announced as ct=<n> on the </> link of
+	// Register: the content format the device prefers for the server's
+	// Reads and Writes, 110 (SenML JSON), 112 (SenML CBOR) or 11542
+	// (TLV). Zero announces none, which every server accepts (Wakaama's
+	// refuses 11542, the LwM2M 1.0 default). Whatever it announces, the
+	// device reads and writes TLV, SenML JSON, SenML CBOR and text/plain.
+	PreferredFormat int
 	// SenMLJSON makes RequestReset send its SenML in JSON (content format
 	// 110) instead of CBOR (112), which NB-IoT clients prefer for its size.
 	SenMLJSON bool
@@ -169,6 +176,8 @@ func (s *settings) validate() error {
 		return fmt.Errorf("%w: AwakeTime and SleepTime need QueueMode", ErrConfig)
 	case s.AwakeTime < 0 || s.SleepTime < 0 || s.AckTimeout < 0:
 		return fmt.Errorf("%w: AwakeTime, SleepTime and AckTimeout must not be negative", ErrConfig)
+	case s.PreferredFormat != 0 && s.PreferredFormat != wire.FormatSenMLJSON && s.PreferredFormat != wire.FormatSenMLCBOR && s.PreferredFormat != wire.FormatTLV:
+		return fmt.Errorf("%w: PreferredFormat %d is not 110 (SenML JSON), 112 (SenML CBOR) or 11542 (TLV)", ErrConfig, s.PreferredFormat)
 	case s.MaxRetransmit > maxMaxRetransmit:
 		return fmt.Errorf("%w: MaxRetransmit %d is more than %d", ErrConfig, s.MaxRetransmit, maxMaxRetransmit)
 	}

@@ -43,6 +43,22 @@ const (
 	// device's reset request (RequestReset); Reset says which reset and
 	// Pairing holds the state, normally BindResetRequested.
 	EventResetRequested
+	// EventServerRequest is reported for every request of the server the
+	// device answered (Read, Discover, Write, Write-Attributes, Execute,
+	// Observe) and for an observation the server cancelled with a Reset;
+	// Request describes it.
+	EventServerRequest
+	// EventNotified is reported for every notification the device sent
+	// to an observing server; Request describes it.
+	EventNotified
+	// EventRebootRequested is reported when the server executed the
+	// Device object's Reboot resource (/3/0/4); Arguments holds the
+	// Execute's arguments. The program decides how to reboot.
+	EventRebootRequested
+	// EventFactoryResetRequested is reported when the server executed the
+	// Device object's Factory Reset resource (/3/0/5); Arguments holds the
+	// Execute's arguments.
+	EventFactoryResetRequested
 )
 
 // String names the kind.
@@ -66,6 +82,14 @@ func (k EventKind) String() string {
 		return "error"
 	case EventResetRequested:
 		return "reset requested"
+	case EventServerRequest:
+		return "server request"
+	case EventNotified:
+		return "notified"
+	case EventRebootRequested:
+		return "reboot requested"
+	case EventFactoryResetRequested:
+		return "factory reset requested"
 	}
 	return fmt.Sprintf("event kind %d", int(k))
 }
@@ -89,6 +113,11 @@ type Event struct {
 	Err error
 	// Reset is the reset the device asked for.
 	Reset ResetKind
+	// Request is the server's request the device answered, or the
+	// notification it sent.
+	Request Request
+	// Arguments are the arguments of an Execute.
+	Arguments string
 }
 
 // String describes the event in one line, as the device command prints it,
@@ -113,6 +142,14 @@ func (e Event) String() string {
 		return fmt.Sprintf("error: %v", e.Err)
 	case EventResetRequested:
 		return resetText(e.Reset) + "; state: " + bindText(e.Pairing)
+	case EventServerRequest:
+		return "server " + e.Request.String()
+	case EventNotified:
+		return "sent " + e.Request.String()
+	case EventRebootRequested:
+		return "server asked for a reboot (Execute " + PathReboot + ")"
+	case EventFactoryResetRequested:
+		return "server asked for a factory reset (Execute " + PathFactoryReset + ")"
 	}
 	return e.Kind.String()
 }

@@ -1,15 +1,11 @@
 package device
 
 import (
-	"bytes"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/plgd-dev/go-coap/v3/message"
-	"github.com/plgd-dev/go-coap/v3/message/codes"
-	"github.com/plgd-dev/go-coap/v3/mux"
 
 	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 )
@@ -20,10 +16,24 @@ const (
 	deviceObjectID = 3
 )
 
+// Executable resources the device implements.
+const (
+	// PathReboot is the Device object's Reboot resource; an Execute of it
+	// is reported as EventRebootRequested.
+	PathReboot = "/3/0/4"
+	// PathFactoryReset is the Device object's Factory Reset resource; an
+	// Execute of it is reported as EventFactoryResetRequested.
+	PathFactoryReset = "/3/0/5"
+	// PathUpdateTrigger is the Server object's Registration Update
+	// Trigger; an Execute of it makes the device send an Update at once.
+	PathUpdateTrigger = "/1/0/8"
+)
+
 // LwM2M content formats the device reads and writes.
 const (
-	formatText = message.MediaType(wire.FormatText)
-	formatTLV  = message.MediaType(wire.FormatTLV)
+	formatText       = message.MediaType(wire.FormatText)
+	formatTLV        = message.MediaType(wire.FormatTLV)
+	formatLinkFormat = message.MediaType(40) // application/link-format
 )
 
 // objectPath is a request path /object[/instance[/resource]]; absent parts
@@ -61,161 +71,173 @@ func parseObjectPath(path string) (p objectPath, ok bool) {
 	return p, true
 }
 
-// resource is one single-instance resource value of an object instance.
-type resource struct {
-	id    uint16
-	str   string
-	num   int64
-	isNum bool
+// ops are the operations a resource allows.
+type ops uint8
+
+const (
+	opRead ops = 1 << iota
+	opWrite
+	opExecute
+)
+
+// valueType is the LwM2M data type of a resource.
+type valueType uint8
+
+const (
+	typeString valueType = iota
+	typeInt
+	typeTime
+	typeNone // executable resources have no value
+)
+
+// resourceDef describes one single-instance resource.
+type resourceDef struct {
+	id  uint16
+	ops ops
+	typ valueType
 }
 
-func strRes(id uint16, s string) resource { return resource{id: id, str: s} }
-func numRes(id uint16, n int64) resource  { return resource{id: id, num: n, isNum: true} }
+// The resources of each object the device implements, by object ID, in
+// ascending resource ID.
+var objectDefs = map[int][]resourceDef{
+	serverObjectID: {
+		{0, opRead, typeInt},     // Short Server ID
+		{1, opRead, typeInt},     // Lifetime
+		{7, opRead, typeString},  // Binding
+		{8, opExecute, typeNone}, // Registration Update Trigger
+	},
+	deviceObjectID: {
+		{0, opRead, typeString},  // Manufacturer
+		{1, opRead, typeString},  // Model Number
+		{2, opRead, typeString},  // Serial Number
+		{3, opRead, typeString},  // Firmware Version
+		{4, opExecute, typeNone}, // Reboot
+		{5, opExecute, typeNone}, // Factory Reset
+		{13, opRead, typeTime},   // Current Time
+		{16, opRead, typeString}, // Supported Binding and Modes
+	},
+	wire.PairingObjectID: {
+		{wire.PairingResDeviceID, opRead | opWrite, typeString},
+		{wire.PairingResBindState, opRead | opWrite, typeInt},
+		{wire.PairingResOwnerUID, opRead | opWrite, typeString},
+		{wire.PairingResHomeID, opRead | opWrite, typeString},
+		{wire.PairingResBoundAt, opRead | opWrite, typeTime},
+	},
+}
+
+// objectIDs lists the objects in the order Register announces them.
+var objectIDs = []int{serverObjectID, deviceObjectID, wire.PairingObjectID}
+
+// hasObject reports whether the device implements the object.
+func (c *Client) hasObject(object int) bool {
+	_, ok := objectDefs[object]
+	return ok && (object != wire.PairingObjectID || !c.cfg.WithoutPairingObject)
+}
+
+// lookup finds the definitions a path names: ok is false when the device
+// has no such object, instance (only instance 0 exists) or resource. For a
+// path without a resource, res is the zero value.
+func (c *Client) lookup(p objectPath) (defs []resourceDef, res resourceDef, ok bool) {
+	if !c.hasObject(p.object) || p.instance > 0 {
+		return nil, res, false
+	}
+	defs = objectDefs[p.object]
+	if p.resource < 0 {
+		return defs, res, true
+	}
+	for _, d := range defs {
+		if int(d.id) == p.resource {
+			return defs, d, true
+		}
+	}
+	return defs, res, false
+}
+
+// resource is one single-instance resource value of an object instance.
+type resource struct {
+	id  uint16
+	typ valueType
+	str string
+	num int64
+}
+
+func strRes(id uint16, s string) resource { return resource{id: id, typ: typeString, str: s} }
+func numRes(id uint16, n int64) resource  { return resource{id: id, typ: typeInt, num: n} }
+func timeRes(id uint16, t time.Time) resource {
+	var n int64
+	if !t.IsZero() {
+		n = t.Unix()
+	}
+	return resource{id: id, typ: typeTime, num: n}
+}
 
 func (r resource) tlv() wire.TLV {
-	if r.isNum {
-		return wire.TLVInt(r.id, r.num)
+	if r.typ == typeString {
+		return wire.TLVString(r.id, r.str)
 	}
-	return wire.TLVString(r.id, r.str)
+	return wire.TLVInt(r.id, r.num)
 }
 
 func (r resource) text() string {
-	if r.isNum {
-		return strconv.FormatInt(r.num, 10)
+	if r.typ == typeString {
+		return r.str
 	}
-	return r.str
+	return strconv.FormatInt(r.num, 10)
 }
 
-// instance returns the resources of object instance /object/0 and the TLV
-// encoding of the whole instance; ok is false for an object the device
-// does not have.
-func (c *Client) instance(object int) (res []resource, encoded []byte, ok bool) {
-	switch {
-	case object == serverObjectID:
-		res = []resource{
+// values returns the readable resources of /object/0 with their current
+// values; ok is false for an object the device does not have.
+func (c *Client) values(object int) (res []resource, ok bool) {
+	if !c.hasObject(object) {
+		return nil, false
+	}
+	switch object {
+	case serverObjectID:
+		return []resource{
 			numRes(0, 1), // short server ID
 			numRes(1, int64(c.cfg.lifetimeSeconds())),
 			strRes(7, c.cfg.binding()),
-		}
-	case object == deviceObjectID:
-		res = []resource{
+		}, true
+	case deviceObjectID:
+		return []resource{
 			strRes(0, c.cfg.Manufacturer),
 			strRes(1, c.cfg.Model),
 			strRes(2, c.cfg.SerialNumber),
 			strRes(3, c.cfg.FirmwareVersion),
-		}
-	case object == wire.PairingObjectID && !c.cfg.WithoutPairingObject:
-		s := c.Pairing()
-		return pairingResources(s), wire.EncodePairingTLV(s), true
-	default:
-		return nil, nil, false
+			timeRes(13, time.Now()),
+			strRes(16, c.cfg.binding()),
+		}, true
 	}
-	entries := make([]wire.TLV, len(res))
-	for i, r := range res {
-		entries[i] = r.tlv()
-	}
-	return res, wire.AppendTLV(nil, entries...), true
+	return pairingResources(c.Pairing()), true
 }
 
-// pairingResources lists the Pairing object as EncodePairingTLV encodes it.
+// pairingResources lists the Pairing object as wire.EncodePairingTLV
+// encodes it.
 func pairingResources(s wire.PairingState) []resource {
-	var boundAt int64
-	if !s.BoundAt.IsZero() {
-		boundAt = s.BoundAt.Unix()
-	}
 	return []resource{
 		strRes(wire.PairingResDeviceID, s.DeviceID),
 		numRes(wire.PairingResBindState, int64(s.State)),
 		strRes(wire.PairingResOwnerUID, s.OwnerUID),
 		strRes(wire.PairingResHomeID, s.HomeID),
-		numRes(wire.PairingResBoundAt, boundAt),
+		timeRes(wire.PairingResBoundAt, s.BoundAt),
 	}
 }
 
-// serveCOAP answers the server's requests: Read and Write.
-func (c *Client) serveCOAP(w mux.ResponseWriter, r *mux.Message) {
-	c.stayAwake()
-	path, _ := r.Options().Path()
-	p, ok := parseObjectPath(path)
-	c.log.Debug("server request", "method", r.Code().String(), "path", path)
-	switch {
-	case !ok:
-		reply(w, codes.NotFound, "no such object")
-	case r.Code() == codes.GET:
-		c.serveRead(w, r, p)
-	case r.Code() == codes.PUT || r.Code() == codes.POST:
-		c.serveWrite(w, r, p)
-	default:
-		reply(w, codes.MethodNotAllowed, r.Code().String()+" is not supported")
-	}
-}
-
-// stayAwake restarts the awake time in queue mode: the device answered the
-// server, so it stays reachable a while longer.
-func (c *Client) stayAwake() {
-	if !c.cfg.QueueMode {
-		return
-	}
-	until := time.Now().Add(c.cfg.AwakeTime)
-	c.mu.Lock()
-	if until.After(c.awakeUntil) {
-		c.awakeUntil = until
-	}
-	c.mu.Unlock()
-	c.rescheduled()
-}
-
-// serveRead answers a Read of an object, an instance or a resource.
-func (c *Client) serveRead(w mux.ResponseWriter, r *mux.Message, p objectPath) {
-	res, encoded, ok := c.instance(p.object)
+// selectValues returns the values a path names: all readable resources of
+// the instance, or the one resource. ok is false when nothing readable is
+// there.
+func (c *Client) selectValues(p objectPath) ([]resource, bool) {
+	res, ok := c.values(p.object)
 	if !ok || p.instance > 0 {
-		reply(w, codes.NotFound, "no such object instance "+p.String())
-		return
+		return nil, false
 	}
-	accept, err := r.Options().Accept()
-	hasAccept := err == nil
 	if p.resource < 0 {
-		if hasAccept && accept != formatTLV {
-			reply(w, codes.NotAcceptable, "an object or instance is read as TLV (11542) only")
-			return
-		}
-		if p.instance < 0 {
-			encoded = wire.AppendTLV(nil, wire.TLV{Kind: wire.TLVObjectInstance, Children: mustDecode(encoded)})
-		}
-		_ = w.SetResponse(codes.Content, formatTLV, bytes.NewReader(encoded))
-		return
+		return res, true
 	}
-	c.serveReadResource(w, res, p, accept, hasAccept)
-}
-
-func (c *Client) serveReadResource(w mux.ResponseWriter, res []resource, p objectPath, accept message.MediaType, hasAccept bool) {
-	for _, v := range res {
-		if int(v.id) != p.resource {
-			continue
+	for _, r := range res {
+		if int(r.id) == p.resource {
+			return []resource{r}, true
 		}
-		switch {
-		case !hasAccept || accept == formatText:
-			_ = w.SetResponse(codes.Content, formatText, strings.NewReader(v.text()))
-		case accept == formatTLV:
-			_ = w.SetResponse(codes.Content, formatTLV, bytes.NewReader(wire.AppendTLV(nil, v.tlv())))
-		default:
-			reply(w, codes.NotAcceptable, "a resource is read as text (0) or TLV (11542)")
-		}
-		return
 	}
-	reply(w, codes.NotFound, "no such resource "+p.String())
-}
-
-// mustDecode decodes TLV the device encoded itself.
-func mustDecode(b []byte) []wire.TLV {
-	entries, err := wire.DecodeTLV(b)
-	if err != nil {
-		panic(fmt.Sprintf("device: own TLV does not decode: %v", err))
-	}
-	return entries
-}
-
-// reply answers with a code and a diagnostic payload.
-func reply(w mux.ResponseWriter, code codes.Code, diagnostic string) {
-	_ = w.SetResponse(code, message.TextPlain, strings.NewReader(diagnostic))
+	return nil, false
 }

@@ -1,8 +1,6 @@
 package device
 
 import (
-	"strconv"
-
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/mux"
@@ -34,21 +32,12 @@ const PairingObjectID = wire.PairingObjectID
 // maxWritePayload bounds a Write; the Pairing object is a few dozen bytes.
 const maxWritePayload = 1024
 
-// writeRefusal is why a Write is refused: a CoAP code and a diagnostic.
-type writeRefusal struct {
-	code codes.Code
-	msg  string
-}
-
 // serveWrite answers a Write to the Pairing object: PUT replaces the
 // instance (resources left out are reset), POST updates the resources it
-// carries. Writing one resource, in TLV or text, updates just that one.
+// carries. Writing one resource updates just that one. The payload may be
+// TLV, SenML JSON, SenML CBOR, or text/plain for one resource.
 func (c *Client) serveWrite(w mux.ResponseWriter, r *mux.Message, p objectPath) {
-	if ref := checkWritePath(c, r.Code(), p); ref != nil {
-		reply(w, ref.code, ref.msg)
-		return
-	}
-	payload, ref := writePayload(r, p)
+	entries, ref := c.writeEntries(r, p)
 	if ref != nil {
 		reply(w, ref.code, ref.msg)
 		return
@@ -59,7 +48,7 @@ func (c *Client) serveWrite(w mux.ResponseWriter, r *mux.Message, p objectPath) 
 	if r.Code() == codes.PUT && p.resource < 0 {
 		base = wire.PairingState{}
 	}
-	next, err := wire.ApplyPairingTLV(base, payload)
+	next, err := wire.ApplyPairingTLV(base, wire.AppendTLV(nil, entries...))
 	if err != nil {
 		reply(w, codes.BadRequest, err.Error())
 		return
@@ -71,76 +60,79 @@ func (c *Client) serveWrite(w mux.ResponseWriter, r *mux.Message, p objectPath) 
 	}
 	c.pairing = next
 	c.changedLocked()
+	c.valuesChanged()
 	// Emitting under c.mu keeps the events of concurrent Writes in order.
 	c.emit(Event{Kind: EventPairingChanged, Pairing: next, Previous: prev})
 }
 
-// checkWritePath refuses a Write to anything but /33050/0[/res].
-func checkWritePath(c *Client, method codes.Code, p objectPath) *writeRefusal {
-	if _, _, ok := c.instance(p.object); !ok || p.instance > 0 {
-		return &writeRefusal{codes.NotFound, "no such object instance " + p.String()}
-	}
+// writeEntries checks the path of a Write and decodes its payload into
+// resource entries that may all be written.
+func (c *Client) writeEntries(r *mux.Message, p objectPath) ([]wire.TLV, *refusal) {
+	defs, def, ok := c.lookup(p)
 	switch {
+	case !ok:
+		return nil, refuse(codes.NotFound, "no such object instance or resource %v", p)
 	case p.instance < 0:
-		return &writeRefusal{codes.MethodNotAllowed, "Create and Write of a whole object are not supported"}
+		return nil, refuse(codes.MethodNotAllowed, "Create and Write of a whole object are not supported")
 	case p.object != wire.PairingObjectID:
-		return &writeRefusal{codes.MethodNotAllowed, "object " + strconv.Itoa(p.object) + " is read-only"}
-	case method == codes.POST && p.resource >= 0:
-		return &writeRefusal{codes.MethodNotAllowed, "resource " + p.String() + " cannot be executed"}
-	case p.resource > wire.PairingResBoundAt:
-		return &writeRefusal{codes.NotFound, "no such resource " + p.String()}
+		return nil, refuse(codes.MethodNotAllowed, "object %d is read-only", p.object)
+	case p.resource >= 0 && def.ops&opWrite == 0:
+		return nil, refuse(codes.MethodNotAllowed, "resource %v is not writable", p)
 	}
-	return nil
+	payload, ref := writePayload(r)
+	if ref != nil {
+		return nil, ref
+	}
+	entries, ref := decodeWrite(p, defs, payload.format, payload.body)
+	if ref != nil {
+		return nil, ref
+	}
+	for _, e := range entries {
+		d, known := findDef(defs, e.ID)
+		switch {
+		case !known:
+			return nil, refuse(codes.BadRequest, "object %d has no resource %d", p.object, e.ID)
+		case d.ops&opWrite == 0:
+			return nil, refuse(codes.MethodNotAllowed, "resource /%d/0/%d is not writable", p.object, e.ID)
+		}
+	}
+	return entries, nil
 }
 
-// writePayload returns the Write's payload as TLV, converting a text/plain
-// write of a single resource.
-func writePayload(r *mux.Message, p objectPath) ([]byte, *writeRefusal) {
+// findDef returns the definition of resource id among defs.
+func findDef(defs []resourceDef, id uint16) (resourceDef, bool) {
+	for _, d := range defs {
+		if d.id == id {
+			return d, true
+		}
+	}
+	return resourceDef{}, false
+}
+
+// payload is the body of a Write and its content format.
+type payload struct {
+	format message.MediaType
+	body   []byte
+}
+
+// writePayload reads the Write's content format and payload, bounded by
+// maxWritePayload.
+func writePayload(r *mux.Message) (payload, *refusal) {
 	cf, err := r.Options().ContentFormat()
 	if err != nil {
-		return nil, &writeRefusal{codes.BadRequest, "a Write needs a Content-Format"}
+		return payload{}, refuse(codes.BadRequest, "a Write needs a Content-Format")
 	}
-	if cf != formatTLV && (cf != formatText || p.resource < 0) {
-		return nil, &writeRefusal{codes.UnsupportedMediaType,
-			"content format " + strconv.Itoa(int(cf)) + " is not supported here: TLV (11542), or text (0) for one resource"}
+	if size, err := r.BodySize(); err == nil && size > maxWritePayload {
+		return payload{}, refuse(codes.RequestEntityTooLarge, "payload is larger than %d bytes", maxWritePayload)
 	}
 	body, err := r.ReadBody()
 	switch {
 	case err != nil:
-		return nil, &writeRefusal{codes.BadRequest, "cannot read the payload: " + err.Error()}
+		return payload{}, refuse(codes.BadRequest, "cannot read the payload: %v", err)
 	case len(body) > maxWritePayload:
-		return nil, &writeRefusal{codes.RequestEntityTooLarge, "payload is larger than " + strconv.Itoa(maxWritePayload) + " bytes"}
-	case cf == formatText:
-		return textResource(uint16(p.resource), string(body))
-	case p.resource >= 0:
-		return body, checkSingleResource(body, uint16(p.resource))
+		return payload{}, refuse(codes.RequestEntityTooLarge, "payload is larger than %d bytes", maxWritePayload)
 	}
-	return body, nil
-}
-
-// textResource encodes a text/plain value of a Pairing resource as TLV.
-func textResource(id uint16, text string) ([]byte, *writeRefusal) {
-	if id != wire.PairingResBindState && id != wire.PairingResBoundAt {
-		return wire.AppendTLV(nil, wire.TLVString(id, text)), nil
-	}
-	n, err := strconv.ParseInt(text, 10, 64)
-	if err != nil {
-		return nil, &writeRefusal{codes.BadRequest, "resource " + strconv.Itoa(int(id)) + " is an integer, not " + strconv.Quote(text)}
-	}
-	return wire.AppendTLV(nil, wire.TLVInt(id, n)), nil
-}
-
-// checkSingleResource checks that a TLV Write to one resource holds that
-// resource only.
-func checkSingleResource(body []byte, id uint16) *writeRefusal {
-	entries, err := wire.DecodeTLV(body)
-	if err != nil {
-		return &writeRefusal{codes.BadRequest, err.Error()}
-	}
-	if len(entries) != 1 || entries[0].Kind != wire.TLVResource || entries[0].ID != id {
-		return &writeRefusal{codes.BadRequest, "a Write to resource " + strconv.Itoa(int(id)) + " must carry that resource only"}
-	}
-	return nil
+	return payload{format: cf, body: body}, nil
 }
 
 // samePairing compares two states, times by instant.

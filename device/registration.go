@@ -16,8 +16,6 @@ import (
 	"github.com/plgd-dev/go-coap/v3/mux"
 	"github.com/plgd-dev/go-coap/v3/options"
 	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
-
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 )
 
 // maxDiagnostic bounds the diagnostic text kept from an error response.
@@ -97,10 +95,17 @@ func (c *Client) registerQuery() []message.Option {
 }
 
 // registerPayload is the CoRE link format list of the device's objects.
+// The content format it prefers is announced as ct only when configured:
+// servers differ in which values they accept (Wakaama's refuses 11542).
 func (c *Client) registerPayload() []byte {
-	links := `</>;rt="oma.lwm2m";ct=11542,</1/0>,</3/0>`
-	if !c.cfg.WithoutPairingObject {
-		links += ",</" + strconv.Itoa(wire.PairingObjectID) + "/0>"
+	links := `</>;rt="oma.lwm2m"`
+	if c.cfg.PreferredFormat != 0 {
+		links += ";ct=" + strconv.Itoa(c.cfg.PreferredFormat)
+	}
+	for _, id := range objectIDs {
+		if c.hasObject(id) {
+			links += ",</" + strconv.Itoa(id) + "/0>"
+		}
 	}
 	return []byte(links)
 }
@@ -123,6 +128,7 @@ func (c *Client) register(ctx context.Context) error {
 	if err != nil || loc == "" {
 		return fmt.Errorf("register with %s: the answer 2.01 has no valid Location-Path", c.cfg.Server)
 	}
+	c.obs.clear() // a new registration: the server observes afresh
 	c.accepted(loc)
 	c.emit(Event{Kind: EventRegistered, Location: loc})
 	return nil

@@ -122,12 +122,14 @@ func (c *Client) markResetRequested() (undo func()) {
 	prev, gen := c.pairing, c.writes
 	c.pairing.State = wire.BindResetRequested
 	c.changedLocked()
+	c.valuesChanged()
 	return func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.writes == gen {
 			c.pairing = prev
 			c.changedLocked()
+			c.valuesChanged()
 		}
 	}
 }
