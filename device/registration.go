@@ -110,6 +110,28 @@ func (c *Client) registerPayload() []byte {
 	return []byte(links)
 }
 
+// maxLocation bounds the registration location a server may give.
+const maxLocation = 255
+
+// locationPath joins the Location-Path options of a Register's answer into
+// "rd/abc". Some servers put the whole path into one option ("rd/0");
+// that is taken as it is, for the Update's Uri-Path splits it the same
+// way. It returns "" when there is none, or it is too long or not
+// printable ASCII.
+func locationPath(opts message.Options) string {
+	var parts []string
+	for _, o := range opts {
+		if o.ID == message.LocationPath {
+			parts = append(parts, string(o.Value))
+		}
+	}
+	loc := strings.Trim(strings.Join(parts, "/"), "/")
+	if len(loc) > maxLocation || !printableASCII(loc) {
+		return ""
+	}
+	return loc
+}
+
 // register sends Register on the open socket. c.opMu must be held.
 func (c *Client) register(ctx context.Context) error {
 	conn := c.socket()
@@ -123,9 +145,8 @@ func (c *Client) register(ctx context.Context) error {
 	if resp.Code() != codes.Created {
 		return responseError("register", resp)
 	}
-	loc, err := resp.Options().LocationPath()
-	loc = strings.Trim(loc, "/")
-	if err != nil || loc == "" {
+	loc := locationPath(resp.Options())
+	if loc == "" {
 		return fmt.Errorf("register with %s: the answer 2.01 has no valid Location-Path", c.cfg.Server)
 	}
 	c.obs.clear() // a new registration: the server observes afresh
