@@ -162,6 +162,8 @@ func pairingChange(prev, next wire.PairingState) string {
 		return fmt.Sprintf("device ID %s written by server; state: %s", next.DeviceID, state)
 	case next.State == wire.BindUnbound && prev.State != wire.BindUnbound:
 		return "unbound by server; state: " + state
+	case next.State == prev.State && (next.OwnerUID != prev.OwnerUID || next.HomeID != prev.HomeID):
+		return fmt.Sprintf("owner %q home %q written by server; state: %s", next.OwnerUID, next.HomeID, state)
 	default:
 		return state
 	}

@@ -242,3 +242,41 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 		<-tick.C
 	}
 }
+
+// sendQuery sends a request whose path may carry a query ("/3/0?pmin=5")
+// and no payload; for GET, format is the Accept option.
+func (s *fakeServer) sendQuery(method codes.Code, pathQuery string, format int) (codes.Code, int, []byte) {
+	s.t.Helper()
+	path, query, _ := strings.Cut(pathQuery, "?")
+	var opts []message.Option
+	if query != "" {
+		for _, q := range strings.Split(query, "&") {
+			opts = append(opts, message.Option{ID: message.URIQuery, Value: []byte(q)})
+		}
+	}
+	if method == codes.GET && format != noFormat {
+		opts = append(opts, message.Option{ID: message.Accept, Value: acceptValue(format)})
+	}
+	s.mu.Lock()
+	conn := s.conn
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var resp *pool.Message
+	var err error
+	if method == codes.GET {
+		resp, err = conn.Get(ctx, path, opts...)
+	} else {
+		resp, err = conn.Put(ctx, path, message.TextPlain, nil, opts...) // no payload: no Content-Format
+	}
+	if err != nil {
+		s.t.Fatalf("%v %s: %v", method, pathQuery, err)
+	}
+	defer conn.ReleaseMessage(resp)
+	cf := noFormat
+	if f, err := resp.ContentFormat(); err == nil {
+		cf = int(f)
+	}
+	body, _ := resp.ReadBody()
+	return resp.Code(), cf, body
+}

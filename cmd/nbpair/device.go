@@ -48,12 +48,15 @@ func newDeviceFlags() (*flag.FlagSet, *deviceFlags) {
 	fs.DurationVar(&f.cfg.AckTimeout, "ack-timeout", device.DefaultAckTimeout, "CoAP ACK_TIMEOUT")
 	fs.IntVar(&f.maxRetransmit, "max-retransmit", device.DefaultMaxRetransmit, "CoAP MAX_RETRANSMIT (0: never retransmit)")
 	fs.StringVar(&f.reset, "reset", "", "right after the first registration, ask the server once for a `normal|factory` reset (an LwM2M Send of /33050/0/5)")
+	fs.IntVar(&f.cfg.PreferredFormat, "ct", 0, "content `format` to announce as ct= on Register's </> link: 110 (SenML JSON), 112 (SenML CBOR) or 11542 (TLV); 0 announces none, which every server accepts")
 	fs.BoolVar(&f.cfg.SenMLJSON, "senml-json", false, "send SenML as JSON (110) instead of CBOR (112)")
 	fs.BoolVar(&f.verbose, "v", false, "log protocol details to stderr")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: nbpair device --server coap://HOST:PORT --imei IMEI [flags]\n\n"+
 			"Simulates an NB-IoT device: registers over LwM2M, keeps the registration fresh,\n"+
-			"answers the server, and prints each state change. Stop it with Ctrl-C.\n\nFlags:")
+			"answers the server's Read, Discover, Write, Write-Attributes, Execute and\n"+
+			"Observe, and prints each state change and each request it handled (operation,\n"+
+			"method, path, content format, answer). Stop it with Ctrl-C.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	return fs, f
