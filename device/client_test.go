@@ -79,7 +79,9 @@ func startDevice(t *testing.T, srv *fakeServer, cfg Config) *runningDevice {
 func launchDevice(t *testing.T, srv *fakeServer, cfg Config) *runningDevice {
 	t.Helper()
 	rec := &recorder{}
-	cfg.Server = srv.url()
+	if srv != nil {
+		cfg.Server = srv.url()
+	}
 	if cfg.IMEI == "" {
 		cfg.IMEI = testIMEI
 	}

@@ -44,6 +44,18 @@ func (s *observerSet) sent(token message.Token, seq uint32, mid int32, body []by
 	}
 }
 
+// setMID records the message ID of the notification about to go out for
+// the observation with token.
+func (s *observerSet) setMID(token message.Token, mid int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.list {
+		if bytes.Equal(o.token, token) {
+			o.mid = mid
+		}
+	}
+}
+
 // notifyDue sends the notifications that are due and returns when to look
 // again: a notification is due when the value changed and pmin has passed
 // since the last one, or when pmax has passed (LwM2M 1.1 Core 5.1.2).
@@ -89,7 +101,7 @@ func (c *Client) notify(ctx context.Context, o observation, cf message.MediaType
 	if seq > maxObserveSeq {
 		seq = 2 // RFC 7641 section 4.4: the numbers wrap around
 	}
-	mid, err := c.sendNotification(ctx, o.token, seq, cf, body)
+	mid, err := c.sendNotification(ctx, o.token, seq, cf, body, c.obs.setMID)
 	if err != nil {
 		if !errors.Is(err, errAsleep) {
 			c.log.Debug("notification not sent", "path", o.path.String(), "err", err)
@@ -103,8 +115,9 @@ func (c *Client) notify(ctx context.Context, o observation, cf message.MediaType
 }
 
 // sendNotification sends a non-confirmable 2.05 with the Observe option on
-// the open socket and returns its message ID.
-func (c *Client) sendNotification(ctx context.Context, token message.Token, seq uint32, cf message.MediaType, body []byte) (int32, error) {
+// the open socket and returns its message ID, which it hands to setMID
+// before the message goes out: the server's Reset may come back at once.
+func (c *Client) sendNotification(ctx context.Context, token message.Token, seq uint32, cf message.MediaType, body []byte, setMID func(message.Token, int32)) (int32, error) {
 	conn := c.socket()
 	if conn == nil || isClosed(conn) {
 		return 0, errAsleep
@@ -115,11 +128,14 @@ func (c *Client) sendNotification(ctx context.Context, token message.Token, seq 
 	msg.SetCode(codes.Content)
 	msg.SetType(message.NonConfirmable)
 	msg.SetMessageID(mid)
+	setMID(token, mid)
 	msg.SetToken(token)
 	msg.SetObserve(seq)
 	msg.SetContentFormat(cf)
 	msg.SetBody(bytes.NewReader(body))
-	if err := conn.WriteMessage(msg); err != nil {
+	// Straight to the session: go-coap's block-wise layer would copy the
+	// message under a new message ID, and a notification is never split.
+	if err := conn.Session().WriteMessage(msg); err != nil {
 		return 0, err
 	}
 	return mid, nil

@@ -28,7 +28,7 @@ type observation struct {
 	accept message.MediaType
 	hasAcc bool
 	seq    uint32    // the last Observe sequence number sent
-	mid    int32     // message ID of the last notification; a Reset with it cancels
+	mid    int32     // message ID of the last notification, -1 before the first; a Reset with it cancels
 	last   []byte    // the last value sent
 	sentAt time.Time // when it was sent
 }
@@ -176,7 +176,7 @@ func (c *Client) serveObserve(w mux.ResponseWriter, r *mux.Message, p objectPath
 	}
 	req.Operation = OpObserve
 	accept, err := r.Options().Accept()
-	o := &observation{token: token, path: p, accept: accept, hasAcc: err == nil, seq: 1, last: body, sentAt: time.Now()}
+	o := &observation{token: token, path: p, accept: accept, hasAcc: err == nil, seq: 1, mid: -1, last: body, sentAt: time.Now()}
 	if !c.obs.add(o) {
 		c.log.Warn("observation refused: too many", "path", p.String(), "max", maxObservations)
 		_ = w.SetResponse(codes.Content, cf, bytes.NewReader(body))
@@ -197,7 +197,7 @@ func observeOption(seq uint32) message.Option {
 // cancelByReset ends the observation whose notification the server
 // answered with a Reset (RFC 7641 section 3.6).
 func (c *Client) cancelByReset(mid int32) {
-	for _, o := range c.obs.remove(func(o *observation) bool { return o.mid == mid && o.seq > 1 }) {
+	for _, o := range c.obs.remove(func(o *observation) bool { return o.mid == mid }) {
 		c.log.Debug("observation cancelled by reset", "path", o.path.String())
 		c.emit(Event{Kind: EventServerRequest, Request: Request{Operation: OpCancelObserve, Method: "RST", Path: o.path.String(), Code: codes.Empty}})
 	}
