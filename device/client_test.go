@@ -126,6 +126,11 @@ func TestRegisterRequest(t *testing.T) {
 			wantQueries: []string{"ep=urn:imei:" + testIMEI, "lt=90", "lwm2m=1.1", "b=U", "Q", "pid=p_lamp-1"},
 			wantPayload: `</>;rt="oma.lwm2m",</1/0>,</3/0>,</33050/0>`,
 		},
+		"preferred format announced": {
+			cfg:         Config{PreferredFormat: wire.FormatSenMLJSON},
+			wantQueries: base,
+			wantPayload: `</>;rt="oma.lwm2m";ct=110,</1/0>,</3/0>,</33050/0>`,
+		},
 		"stock client without the pairing object": {
 			cfg:         Config{WithoutPairingObject: true, Endpoint: "sensor-7"},
 			wantQueries: []string{"ep=sensor-7", "lt=300", "lwm2m=1.1", "b=U"},
@@ -159,6 +164,27 @@ func TestRegisterRequest(t *testing.T) {
 			waitFor(t, "registered event", waitTimeout, func() bool { return d.events.count(EventRegistered) == 1 })
 			if e, _ := d.events.last(EventRegistered); e.String() != "registered as rd/1" {
 				t.Errorf("registered event = %q, want \"registered as rd/1\"", e)
+			}
+		})
+	}
+}
+
+func TestLocationPath(t *testing.T) {
+	opt := func(v string) message.Option { return message.Option{ID: message.LocationPath, Value: []byte(v)} }
+	tests := map[string]struct {
+		opts message.Options
+		want string
+	}{
+		"two options":          {message.Options{opt("rd"), opt("5a3f")}, "rd/5a3f"},
+		"one option with a /":  {message.Options{opt("rd/0")}, "rd/0"},
+		"none":                 {nil, ""},
+		"control character":    {message.Options{opt("rd"), opt("a\nb")}, ""},
+		"other options around": {message.Options{{ID: message.ContentFormat}, opt("rd"), opt("7")}, "rd/7"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := locationPath(tt.opts); got != tt.want {
+				t.Errorf("locationPath = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -26,6 +26,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		"sleep without queue":    {func(c *Config) { c.SleepTime = time.Second }, "need QueueMode"},
 		"negative awake":         {func(c *Config) { c.QueueMode, c.AwakeTime = true, -time.Second }, "negative"},
 		"too many retransmits":   {func(c *Config) { c.MaxRetransmit = 11 }, "MaxRetransmit"},
+		"preferred format text":  {func(c *Config) { c.PreferredFormat = 0 + 1541 }, "PreferredFormat"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

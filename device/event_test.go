@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plgd-dev/go-coap/v3/message/codes"
+
 	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 )
 
@@ -29,11 +31,22 @@ func TestEventString(t *testing.T) {
 		"deregistered":    {Event{Kind: EventDeregistered, Location: "rd/abc"}, "de-registered rd/abc"},
 		"error":           {Event{Kind: EventError, Err: errors.New("boom")}, "error: boom"},
 		"unknown":         {Event{Kind: 99}, "event kind 99"},
+		"owner written":   {Event{Kind: EventPairingChanged, Previous: unbound, Pairing: wire.PairingState{DeviceID: "dev_1", OwnerUID: "u_1"}}, `owner "u_1" home "" written by server; state: registered, not bound`},
+		"server request": {
+			Event{Kind: EventServerRequest, Request: Request{Operation: OpObserve, Method: "GET", Path: "/3/0/13", Format: "SenML CBOR", Code: codes.Content, Sequence: 1}},
+			"server Observe GET /3/0/13 SenML CBOR seq 1 -> 2.05 Content",
+		},
+		"notified": {
+			Event{Kind: EventNotified, Request: Request{Operation: OpNotify, Path: "/33050/0/1", Format: "TLV", Code: codes.Content, Sequence: 7}},
+			"sent Notify /33050/0/1 TLV seq 7 -> 2.05 Content",
+		},
+		"reboot":        {Event{Kind: EventRebootRequested}, "server asked for a reboot (Execute /3/0/4)"},
+		"factory reset": {Event{Kind: EventFactoryResetRequested}, "server asked for a factory reset (Execute /3/0/5)"},
 		"normal reset": {
 			Event{Kind: EventResetRequested, Reset: ResetNormal, Pairing: wire.PairingState{DeviceID: "dev_1", State: wire.BindResetRequested}},
 			"asked the server for a normal reset (unbind, keep data); state: reset requested",
 		},
-		"factory reset": {
+		"factory reset request": {
 			Event{Kind: EventResetRequested, Reset: ResetFactory, Pairing: wire.PairingState{DeviceID: "dev_1", State: wire.BindResetRequested}},
 			"asked the server for a factory reset (unbind, erase data); state: reset requested",
 		},

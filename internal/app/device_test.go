@@ -57,7 +57,9 @@ func TestDeviceLearnsItsDeviceID(t *testing.T) {
 	n := apptest.Start(t, "")
 	d := n.Provision(t, apptest.IMEI(60))
 	c := runDevice(t, n, device.Config{IMEI: d.IMEI})
-	st := waitStatus(t, c, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID != "" })
+	// The server's Write may overtake the 2.01 on the way to the device, so
+	// the location may be recorded a moment after the device ID.
+	st := waitStatus(t, c, "the device ID and location", func(s device.Status) bool { return s.Pairing.DeviceID != "" && s.Location != "" })
 	if st.Pairing.DeviceID != d.ID || st.Pairing.State != device.BindUnbound || st.Pairing.OwnerUID != "" {
 		t.Fatalf("the device holds %+v, want device ID %s, registered and not bound", st.Pairing, d.ID)
 	}
