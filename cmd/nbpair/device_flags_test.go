@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/nbpair/nbpair/device"
 )
 
 func TestDevicePSKFlags(t *testing.T) {
@@ -36,5 +38,26 @@ func TestDevicePSKFlags(t *testing.T) {
 				t.Errorf("got %x, %v; want %x, error %v", got, err, tt.want, tt.err)
 			}
 		})
+	}
+}
+
+func TestDeviceContentFormatFlag(t *testing.T) {
+	fs, f := newDeviceFlags()
+	if err := fs.Parse([]string{"--imei", "490154203237518", "--ct", "110"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := f.config(&bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PreferredFormat != 110 {
+		t.Errorf("PreferredFormat = %d, want 110", cfg.PreferredFormat)
+	}
+	if _, err := device.New(cfg); err != nil {
+		t.Errorf("New: %v", err)
+	}
+	cfg.PreferredFormat = 40
+	if _, err := device.New(cfg); err == nil {
+		t.Error("New accepted --ct 40 (link format is not a data format)")
 	}
 }
