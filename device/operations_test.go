@@ -133,6 +133,7 @@ func TestWriteRefused(t *testing.T) {
 		"SenML CBOR garbage":      {"/33050/0", senmlCBOR, "\xff\x00", codes.BadRequest},
 		"write executable":        {"/3/0/4", text, "1", codes.MethodNotAllowed},
 		"link format is not data": {"/33050/0", linkFmt, "</1>", codes.UnsupportedMediaType},
+		"payload over the bound":  {"/33050/0/2", text, strings.Repeat("x", maxWritePayload+1), codes.RequestEntityTooLarge},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -212,6 +213,12 @@ func TestExecute(t *testing.T) {
 		if code, _, _ := srv.send(codes.POST, path, noFormat, nil); code != want {
 			t.Errorf("POST %s = %v, want %v", path, code, want)
 		}
+	}
+	if code, _, _ := srv.send(codes.POST, PathReboot, text, []byte(strings.Repeat("a", maxExecuteArguments+1))); code != codes.BadRequest {
+		t.Errorf("Execute with arguments over the bound = %v, want 4.00", code)
+	}
+	if n := d.events.count(EventRebootRequested); n != 1 {
+		t.Errorf("%d reboot events, want 1 (the refused Execute is not one)", n)
 	}
 	if code, _, _ := srv.send(codes.GET, PathReboot, noFormat, nil); code != codes.MethodNotAllowed {
 		t.Errorf("Read of an executable resource = %v, want 4.05", code)

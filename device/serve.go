@@ -96,13 +96,13 @@ func (c *Client) serveCOAP(w mux.ResponseWriter, r *mux.Message) {
 func (c *Client) route(w mux.ResponseWriter, r *mux.Message, p objectPath, req *Request) {
 	switch r.Code() {
 	case codes.GET:
-		accept, err := r.Options().Accept()
-		_, observing := r.Options().Observe()
+		accept, errAccept := r.Options().Accept()
+		_, errObserve := r.Options().Observe()
 		switch {
-		case err == nil && accept == formatLinkFormat:
+		case errAccept == nil && accept == formatLinkFormat:
 			req.Operation = OpDiscover
 			c.serveDiscover(w, p)
-		case observing == nil:
+		case errObserve == nil: // the request has an Observe option
 			c.serveObserve(w, r, p, req)
 		default:
 			req.Operation = OpRead
