@@ -1,8 +1,10 @@
 // Package device is the device side of nbpair: an OMA LwM2M 1.1 client over
 // CoAP/UDP that registers with an LwM2M server, keeps its registration
-// fresh, answers the server's Reads and Writes, and implements nbpair's
-// Pairing object (33050), through which the cloud tells the device its
-// device ID and whom it is bound to.
+// fresh, answers the server's Read, Discover, Write, Write-Attributes,
+// Execute and Observe (in text/plain, TLV, SenML JSON and SenML CBOR), and
+// implements nbpair's Pairing object (33050), through which the cloud tells
+// the device its device ID and whom it is bound to. It works with stock
+// LwM2M servers as well as with nbpair's.
 //
 // It is both a library for device firmware written in Go and the engine of
 // the simulator (nbpair device). In queue mode it behaves like an NB-IoT
