@@ -188,6 +188,11 @@ func bindText(s wire.PairingState) string {
 	return s.State.String()
 }
 
+// maxPendingEvents bounds the events waiting for a slow callback: each
+// request of the server is one, so a flood of requests must not grow the
+// queue without end. Events beyond it are dropped and counted.
+const maxPendingEvents = 4096
+
 // eventQueue hands events to a callback from one goroutine, in order,
 // without ever blocking the code that emits them.
 type eventQueue struct {
@@ -195,6 +200,7 @@ type eventQueue struct {
 
 	mu      sync.Mutex
 	pending []Event       // guarded by mu
+	dropped uint64        // guarded by mu; events dropped while the queue was full
 	wake    chan struct{} // guarded by mu; nil when no dispatcher runs
 	done    chan struct{} // guarded by mu; closed when the dispatcher exits
 }
@@ -229,6 +235,10 @@ func (q *eventQueue) push(e Event) {
 	defer q.mu.Unlock()
 	if q.wake == nil {
 		return // not running: nobody to tell
+	}
+	if len(q.pending) >= maxPendingEvents {
+		q.dropped++
+		return
 	}
 	q.pending = append(q.pending, e)
 	select {

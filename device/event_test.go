@@ -60,6 +60,26 @@ func TestEventString(t *testing.T) {
 	}
 }
 
+// TestEventQueueBounded blocks the callback and pushes more events than
+// the queue holds: the pending events stay at the bound, the rest are
+// counted as dropped.
+func TestEventQueueBounded(t *testing.T) {
+	release := make(chan struct{})
+	q := eventQueue{fn: func(Event) { <-release }}
+	q.start()
+	for range 3 * maxPendingEvents { // the dispatcher holds at most one batch of maxPendingEvents
+		q.push(Event{Kind: EventServerRequest})
+	}
+	q.mu.Lock()
+	pending, dropped := len(q.pending), q.dropped
+	q.mu.Unlock()
+	close(release)
+	q.stop()
+	if pending > maxPendingEvents || dropped < maxPendingEvents {
+		t.Errorf("%d pending and %d dropped, want at most %d pending", pending, dropped, maxPendingEvents)
+	}
+}
+
 func TestEventQueueDeliversInOrder(t *testing.T) {
 	var got []string
 	q := eventQueue{fn: func(e Event) { got = append(got, e.Location) }}
