@@ -10,6 +10,7 @@ import (
 
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
+	"github.com/plgd-dev/go-coap/v3/message/pool"
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
 )
 
@@ -262,5 +263,58 @@ func TestObservationsBounded(t *testing.T) {
 	}
 	if n := d.obs.count(); n != maxObservations {
 		t.Errorf("%d observations, want the bound %d", n, maxObservations)
+	}
+}
+
+// TestObserveWithGoCoAPServer observes through go-coap's own client-side
+// observation, as a Go LwM2M server would, over CoAP and over DTLS.
+func TestObserveWithGoCoAPServer(t *testing.T) {
+	for name, secure := range map[string]bool{"coap": false, "coaps": true} {
+		t.Run(name, func(t *testing.T) {
+			var srv *fakeServer
+			var d *runningDevice
+			if secure {
+				s := startFakeSecureServer(t, "urn:imei:"+testIMEI, testPSK)
+				srv, d = s.fakeServer, launchSecureDevice(t, s, Config{})
+			} else {
+				srv = startFakeServer(t)
+				d = launchDevice(t, srv, Config{})
+			}
+			waitFor(t, "registration", waitTimeout, func() bool { return d.Location() != "" })
+			srv.mu.Lock()
+			conn := srv.conn
+			srv.mu.Unlock()
+			values := make(chan string, 8)
+			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+			defer cancel()
+			obs, err := conn.Observe(ctx, "/33050/0/2", func(n *pool.Message) {
+				body, _ := n.ReadBody()
+				values <- string(body)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case v := <-values:
+				if v != "" {
+					t.Fatalf("first value %q, want the empty owner", v)
+				}
+			case <-ctx.Done():
+				t.Fatal("no first value")
+			}
+			srv.send(codes.PUT, "/33050/0/2", text, []byte("u_7"))
+			select {
+			case v := <-values:
+				if v != "u_7" {
+					t.Errorf("notified %q, want u_7", v)
+				}
+			case <-ctx.Done():
+				t.Fatal("no notification after the Write")
+			}
+			if err := obs.Cancel(ctx); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the observation to end", waitTimeout, func() bool { return d.obs.count() == 0 })
+		})
 	}
 }
