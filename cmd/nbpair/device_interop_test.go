@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,8 +31,8 @@ type stockServer struct {
 	nextID int
 }
 
-// startStockServer starts server.js with node on a free port and waits
-// until it listens. Without node or the installed package it skips the
+// startStockServer starts server.js with node on a port the system picks
+// and waits until it listens. Without node or the installed package it skips the
 // test, or fails it under CI.
 func startStockServer(t *testing.T) *stockServer {
 	t.Helper()
@@ -44,8 +43,8 @@ func startStockServer(t *testing.T) *stockServer {
 	if _, err := os.Stat(filepath.Join(stockServerDir, "node_modules", "lwm2m-node-lib")); err != nil {
 		unavailable(t, "lwm2m-node-lib is not installed: run npm ci in cmd/nbpair/"+stockServerDir)
 	}
-	s := &stockServer{port: freePort(t, "udp"), lines: make(chan map[string]any, 100)}
-	cmd := exec.Command(node, "server.js", strconv.Itoa(s.port))
+	s := &stockServer{lines: make(chan map[string]any, 100)}
+	cmd := exec.Command(node, "server.js", "0") // port 0: the system picks one
 	cmd.Dir = stockServerDir
 	if s.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
@@ -59,7 +58,10 @@ func startStockServer(t *testing.T) *stockServer {
 	}
 	go s.read(t, stdout)
 	t.Cleanup(func() { s.stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
-	s.waitEvent(t, "ready")
+	port, _ := s.waitEvent(t, "ready")["port"].(float64)
+	if s.port = int(port); s.port <= 0 {
+		t.Fatal("the stock server announced no port")
+	}
 	return s
 }
 

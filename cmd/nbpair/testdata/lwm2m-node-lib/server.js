@@ -1,5 +1,6 @@
 // A stock LwM2M server for nbpair's interoperability test: lwm2m-node-lib's
-// server, unchanged, on 127.0.0.1 and the port given as the first argument.
+// server, unchanged, on a port the system picks (or the one given as the
+// first argument), announced in the ready event.
 // It reads one JSON command a line on stdin, calls the library's server API
 // and writes one JSON line for each answer and event on stdout:
 //
@@ -12,14 +13,28 @@
 //   {"id":7,"op":"cancel","path":[33050,0,1]}
 //   {"id":8,"op":"format","accept":"tlv"}         Accept of later Reads
 //
-// Events: {"event":"ready"}, {"event":"registration",...},
+// Events: {"event":"ready","port":N}, {"event":"registration",...},
 // {"event":"update",...}, {"event":"unregistration",...}.
 'use strict';
+
+const coap = require('coap');
+
+// Keep the test's server on the loopback interface: lwm2m-node-lib listens
+// on every address; this binds its node-coap server to 127.0.0.1 instead.
+const createServer = coap.createServer;
+coap.createServer = function () {
+    const server = createServer.apply(this, arguments);
+    const listen = server.listen;
+    server.listen = function (port, done) {
+        return listen.call(this, port, '127.0.0.1', done);
+    };
+    return server;
+};
 
 const lwm2m = require('lwm2m-node-lib').server;
 const readline = require('readline');
 
-const port = Number(process.argv[2]);
+const port = Number(process.argv[2] || 0);
 const formats = {
     text: 'text/plain',
     tlv: 'application/vnd.oma.lwm2m+tlv',
@@ -133,7 +148,11 @@ lwm2m.start(config, function (error, serverInfo) {
         emit({ event: 'unregistration', endpoint: device && device.name });
         callback();
     });
-    emit({ event: 'ready', port: port });
+    // The library sends its requests to devices through its own listening
+    // socket (as a CoAP proxy) and so must know that socket's port: with
+    // port 0 the system picked it, and node-coap keeps the socket in _sock.
+    config.port = serverInfo.server._sock.address().port;
+    emit({ event: 'ready', port: config.port });
     const lines = readline.createInterface({ input: process.stdin });
     lines.on('line', function (line) {
         if (line.trim() !== '') {
