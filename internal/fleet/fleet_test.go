@@ -27,7 +27,7 @@ func TestScenarios(t *testing.T) {
 	const devices = 200
 	cfg := fleet.DefaultConfig()
 	cfg.CoAPAddr, cfg.HTTPURL, cfg.Token = n.CoAPAddr(), "http://"+n.HTTPAddr(), strings.TrimSpace(string(tok))
-	cfg.Devices, cfg.Concurrency, cfg.Sockets, cfg.IMEIBase = devices, 16, 4, "35"
+	cfg.Devices, cfg.Concurrency, cfg.Sources, cfg.IMEIBase = devices, 16, fleet.AllSources, "35"
 	cfg.Duration = 300 * time.Millisecond
 	admin := &fleet.Admin{URL: cfg.HTTPURL, Token: cfg.Token}
 	imeis, err := fleet.IMEIs(cfg.IMEIBase, devices)
@@ -81,7 +81,7 @@ func TestScenarios(t *testing.T) {
 // TestBaselines runs both baselines and checks they measured something.
 func TestBaselines(t *testing.T) {
 	cfg := fleet.DefaultConfig()
-	cfg.Devices, cfg.Concurrency, cfg.Sockets = 200, 16, 4
+	cfg.Devices, cfg.Concurrency, cfg.Sources = 200, 16, 4
 	var rs []fleet.Result
 	for _, b := range []fleet.Baseline{fleet.GoCoAP, fleet.UDPEcho} {
 		r, err := fleet.RunBaseline(context.Background(), cfg, b)
@@ -117,7 +117,7 @@ func node(t *testing.T) (*apptest.Node, fleet.Config) {
 	})
 	cfg := fleet.DefaultConfig()
 	cfg.CoAPAddr, cfg.DTLSAddr, cfg.HTTPURL, cfg.Token = n.CoAPAddr(), n.CoAPSAddr(), "http://"+n.HTTPAddr(), n.Token
-	cfg.Concurrency, cfg.Sockets = 8, 2
+	cfg.Concurrency = 8
 	return n, cfg
 }
 
