@@ -80,6 +80,7 @@ type sock struct {
 	refs    int    // guarded by e.mu; exchanges using it
 	idleGen uint32 // guarded by e.mu; tells a current idle entry from an old one
 	gone    bool   // guarded by e.mu; out of the open map: closed when unused
+	shut    bool   // guarded by e.mu; closed
 
 	mu    sync.Mutex
 	calls []*call // guarded by mu

@@ -67,14 +67,12 @@ func (e *engine) acquire(src int) (*sock, error) {
 		}
 		return s, nil
 	}
-	var evicted []*sock
 	if !e.keep {
-		evicted = e.evictLocked(time.Now())
+		e.evictLocked(time.Now())
 	}
 	s := e.newSockLocked(src)
 	addr := e.addrOfLocked(src)
 	e.mu.Unlock()
-	closeSocks(evicted)
 	s.err = e.dial(s, addr)
 	close(s.ready)
 	if s.err != nil {
@@ -166,20 +164,19 @@ func (e *engine) release(s *sock) {
 		return
 	}
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	s.refs--
-	var done []*sock
 	if s.refs == 0 {
 		if s.gone || s.err != nil || e.awake <= 0 || e.closed {
-			done = append(done, s)
 			e.forgetLocked(s)
 		} else {
 			s.idleGen++
 			e.idle.push(idleEntry{s: s, gen: s.idleGen, until: time.Now().Add(e.awake)})
 		}
 	}
-	done = append(done, e.evictLocked(time.Now())...)
-	e.mu.Unlock()
-	closeSocks(done)
+	if !e.keep {
+		e.evictLocked(time.Now())
+	}
 }
 
 // retire moves the source of s, whose message IDs are used up, to a fresh
@@ -205,27 +202,34 @@ func (e *engine) retire(s *sock) {
 	e.release(s)
 }
 
-// forgetLocked takes s out of the open sockets; the caller closes it.
+// forgetLocked takes s out of the open sockets and closes it. It closes
+// it at once, under the lock, so that the source's next socket can bind
+// the same address.
 func (e *engine) forgetLocked(s *sock) {
+	if s.shut {
+		return
+	}
 	if e.keep {
 		e.fixed[s.src].CompareAndSwap(s, nil)
 	} else if e.open[s.src] == s {
 		delete(e.open, s.src)
 		e.used[s.src] = min(s.used.Load(), 1<<16)
 	}
-	s.gone = true
+	s.gone, s.shut = true, true
 	s.idleGen++
 	e.nopen--
+	if s.c != nil {
+		s.c.Close()
+	}
 }
 
-// evictLocked takes out of the open sockets the idle ones whose awake time
-// is over, and the longest idle ones while maxOpen or more are open.
-func (e *engine) evictLocked(now time.Time) []*sock {
-	var out []*sock
+// evictLocked closes the idle sockets whose awake time is over, and the
+// longest idle ones while maxOpen or more are open.
+func (e *engine) evictLocked(now time.Time) {
 	for {
 		it, ok := e.idle.peek()
 		if !ok {
-			return out
+			return
 		}
 		s := it.s
 		if s.gone || s.refs > 0 || it.gen != s.idleGen {
@@ -233,11 +237,10 @@ func (e *engine) evictLocked(now time.Time) []*sock {
 			continue
 		}
 		if now.Before(it.until) && e.nopen < e.maxOpen {
-			return out
+			return
 		}
 		e.idle.pop()
 		e.forgetLocked(s)
-		out = append(out, s)
 	}
 }
 
@@ -253,9 +256,8 @@ func (e *engine) janitor() {
 			return
 		case now := <-tick.C:
 			e.mu.Lock()
-			done := e.evictLocked(now)
+			e.evictLocked(now)
 			e.mu.Unlock()
-			closeSocks(done)
 		}
 	}
 }
