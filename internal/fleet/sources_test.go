@@ -193,3 +193,96 @@ func TestSources(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceMoves checks the two ways a source leaves its address: an
+// address another socket holds is skipped for the next free one, and a
+// source that has used all 65,536 message IDs moves to a fresh address
+// (its old socket stays open for what is in flight), both counted.
+func TestSourceMoves(t *testing.T) {
+	for name, maxOpen := range map[string]int{"kept open": DefaultMaxOpen, "per exchange": 1} {
+		t.Run(name, func(t *testing.T) {
+			srv := startRegServer(t)
+			server := netip.MustParseAddrPort(srv.addr())
+			// Hold the address the next engine's source 0 would take.
+			next := newAddrPlan(server).addr(reserve(0))
+			held, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(next))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer held.Close()
+			cfg := DefaultConfig()
+			cfg.Devices, cfg.Sources, cfg.MaxOpen = 2, AllSources, maxOpen
+			e, err := dialEngine(srv.addr(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.close()
+			ctx := context.Background()
+			imei := "350000000000000"
+			if _, _, err := e.register(ctx, 0, imei); err != nil {
+				t.Fatal(err)
+			}
+			regAt, _, _, _, _ := srv.snapshot()
+			first := regAt[imei]
+			if first == next || e.skipped.Load() != 1 {
+				t.Fatalf("source 0 registered from %v with %d addresses skipped; want it off the held %v, 1 skipped", first, e.skipped.Load(), next)
+			}
+			// Use up source 0's message IDs.
+			e.mu.Lock()
+			if e.keep {
+				e.fixed[0].Load().used.Store(1 << 16)
+			} else if s := e.open[0]; s != nil {
+				s.used.Store(1 << 16)
+			} else {
+				e.used[0] = 1 << 16
+			}
+			e.mu.Unlock()
+			if _, _, err := e.register(ctx, 0, imei); err != nil {
+				t.Fatal(err)
+			}
+			regAt, _, _, _, _ = srv.snapshot()
+			if regAt[imei] == first || e.movedOut.Load() != 1 {
+				t.Errorf("after its IDs ran out source 0 registered from %v (before %v), %d moved; want a new address, 1 moved", regAt[imei], first, e.movedOut.Load())
+			}
+		})
+	}
+}
+
+// TestAddrPlan checks the addresses of the sources: distinct, ports below
+// the ephemeral range and never the server's, on 127.0.0.1 first and
+// further loopback addresses after it; ports of one local address when
+// the server is not on 127.0.0.0/8.
+func TestAddrPlan(t *testing.T) {
+	server := netip.MustParseAddrPort("127.0.0.1:15683")
+	p := newAddrPlan(server)
+	low, _ := ephemeralRange()
+	seen := map[netip.AddrPort]bool{}
+	n := uint64(3*len(p.ports) + 10)
+	for a := range n {
+		addr := p.addr(a)
+		if seen[addr] {
+			t.Fatalf("address %d, %v, handed out twice", a, addr)
+		}
+		seen[addr] = true
+		if !addr.Addr().Is4() || !addr.Addr().IsLoopback() || int(addr.Port()) < sourcePortLow ||
+			int(addr.Port()) >= low || addr.Port() == server.Port() {
+			t.Fatalf("address %d is %v", a, addr)
+		}
+	}
+	if got := p.addr(0).Addr(); got != netip.MustParseAddr("127.0.0.1") {
+		t.Errorf("first address on %v, want 127.0.0.1", got)
+	}
+	if got := p.addr(n - 1).Addr(); got != netip.MustParseAddr("127.0.0.4") {
+		t.Errorf("address %d on %v, want 127.0.0.4", n-1, got)
+	}
+	remote := newAddrPlan(netip.MustParseAddrPort("192.0.2.7:5683"))
+	if a := remote.addr(5); !a.Addr().IsUnspecified() || remote.capacity() != uint64(len(remote.ports)) {
+		t.Errorf("a remote server's sources: %v, %d of them", a, remote.capacity())
+	}
+	if err := checkSources(netip.MustParseAddrPort("192.0.2.7:5683"), 1000000); err == nil {
+		t.Error("a million sources to a remote server were accepted")
+	}
+	if err := checkSources(server, 1000000); err != nil {
+		t.Error(err)
+	}
+}
