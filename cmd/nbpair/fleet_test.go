@@ -167,7 +167,7 @@ func TestFleetSources(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				return m[`nbpair_downlinks_total{outcome="sent"}`]
+				return m[`nbpair_downlinks_total{event="sent"}`]
 			}
 			before := sent()
 			var out bytes.Buffer
