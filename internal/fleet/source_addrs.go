@@ -25,11 +25,13 @@ import (
 // picks, as many as the port range holds.
 //
 // Addresses are handed out from one cursor per process, which starts at a
-// random port: the runs of one process (rounds, baselines, the steps of a
-// sweep) never share an address, so a server's duplicate cache of one run
-// cannot answer the next, and two processes seldom meet. An address some
-// other program holds is skipped (the bind fails, the source takes the
-// next free address).
+// random place of 127.0.0.0/8: the runs of one process (rounds, baselines,
+// the steps of a sweep) never share an address, so a server's duplicate
+// cache of one run cannot answer the next, and two processes that run one
+// after the other against the same server are most unlikely to meet (a
+// source is (IP, port), and the duplicate cache is keyed by it and the
+// message ID). An address some other program holds is skipped (the bind
+// fails, the source takes the next free address).
 
 // sourcePortLow is the lowest port a source binds.
 const sourcePortLow = 10000
@@ -95,7 +97,10 @@ var cursor = struct {
 // reserve takes n consecutive address numbers off the process cursor and
 // returns the first.
 func reserve(n int) uint64 {
-	cursor.once.Do(func() { cursor.n.Store(rand.Uint64N(uint64(len(newAddrPlan(netip.AddrPort{}).ports)))) })
+	cursor.once.Do(func() {
+		loopback := newAddrPlan(netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0))
+		cursor.n.Store(rand.Uint64N(loopback.capacity()))
+	})
 	return cursor.n.Add(uint64(n)) - uint64(n)
 }
 
