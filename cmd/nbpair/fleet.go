@@ -20,7 +20,7 @@ import (
 // fleetFlags are the flags every fleet command shares.
 type fleetFlags struct {
 	server, serverDTLS, httpURL, tokenFile, product, imeiBase string
-	concurrency, maxOpen, maxRetransmit                       int
+	concurrency, maxOpen, maxRetransmit, sharedSockets        int
 	sources                                                   sourcesFlag
 	ackTimeout, delay, awake                                  time.Duration
 	loss                                                      float64
@@ -38,6 +38,7 @@ func (f *fleetFlags) register(fs *flag.FlagSet, def fleet.Config) {
 	f.sources = sourcesFlag(def.Sources)
 	fs.Var(&f.sources, "sources", "source addresses the devices send from: all (one per device, as a real fleet behind NAT), or N (device i sends from source i mod N)")
 	fs.IntVar(&f.maxOpen, "max-open", def.MaxOpen, "most UDP sockets kept open: with more sources, a source's socket is opened for each exchange and closed after --awake")
+	fs.IntVar(&f.sharedSockets, "shared-sockets", 0, "send every source's datagrams from this many sockets, each datagram from its source's own IP of 127.0.0.0/8 (IP_PKTINFO; a server on loopback): no socket opened per exchange, every device always reachable (0: a socket per source)")
 	fs.DurationVar(&f.awake, "awake", def.Awake, "how long a device's socket stays open after its exchange, answering the server's Writes, when sources outnumber --max-open")
 	fs.DurationVar(&f.ackTimeout, "ack-timeout", def.Transmission.ACKTimeout, "CoAP ACK_TIMEOUT of the devices (retransmit after it, then after twice as long, …)")
 	fs.IntVar(&f.maxRetransmit, "max-retransmit", def.Transmission.MaxRetransmit, "CoAP MAX_RETRANSMIT of the devices")
@@ -74,6 +75,7 @@ func (s *sourcesFlag) Set(v string) error {
 func (f *fleetFlags) apply(cfg *fleet.Config, server bool) error {
 	cfg.HTTPURL, cfg.ProductID, cfg.IMEIBase = f.httpURL, f.product, f.imeiBase
 	cfg.Concurrency, cfg.Sources, cfg.MaxOpen, cfg.Awake = f.concurrency, int(f.sources), f.maxOpen, f.awake
+	cfg.SharedSockets = f.sharedSockets
 	cfg.Transmission = fleet.Transmission{ACKTimeout: f.ackTimeout, MaxRetransmit: f.maxRetransmit}
 	cfg.Loss, cfg.Delay, cfg.Seed = f.loss, f.delay, f.seed
 	if !server {

@@ -14,6 +14,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
+	"golang.org/x/net/ipv4"
 )
 
 // engine is the generator's CoAP endpoint: plain UDP sockets, one per
@@ -62,6 +63,11 @@ type engine struct {
 	stop    chan struct{} // closed by close: stops the janitor
 	swept   chan struct{} // closed when the janitor returns
 
+	shared   []*sock          // shared mode: the sockets every source sends from
+	ipBase   uint32           // shared mode: source src's IP is 127.0.0.0 + ipBase + src/len(shared)
+	smids    []atomic.Uint32  // shared mode: message IDs each source used
+	sharedIP map[int32]uint32 // guarded by mu; shared mode: sources moved to another IP
+
 	retransmits, downlinks, opened, skipped, movedOut atomic.Int64
 }
 
@@ -82,12 +88,15 @@ type sock struct {
 	gone    bool   // guarded by e.mu; out of the open map: closed when unused
 	shut    bool   // guarded by e.mu; closed
 
+	pc *ipv4.PacketConn // a shared socket: c with the source address chosen per datagram
+
 	mu    sync.Mutex
 	calls []*call // guarded by mu
 }
 
 // call is one request in flight.
 type call struct {
+	ip    [4]byte // the source's IP on a shared socket, else zero
 	mid   uint16
 	token uint32
 	resp  chan answer // buffered 1
@@ -105,17 +114,22 @@ type answer struct {
 const tokenLen = 4
 
 // next hands out the socket of device dev's source with a fresh message
-// ID and token; the caller releases the socket when its exchange is done.
-func (e *engine) next(dev int) (*sock, uint16, uint32, error) {
+// ID and token, and the source's IP when the socket is shared (else zero);
+// the caller releases the socket when its exchange is done.
+func (e *engine) next(dev int) (*sock, [4]byte, uint16, uint32, error) {
 	src := dev % e.n
+	if e.shared != nil {
+		s, ip, mid, token := e.nextShared(src)
+		return s, ip, mid, token, nil
+	}
 	for {
 		s, err := e.acquire(src)
 		if err != nil {
-			return nil, 0, 0, err
+			return nil, [4]byte{}, 0, 0, err
 		}
 		n := s.used.Add(1) - 1
 		if n < 1<<16 {
-			return s, s.midBase + uint16(n), n, nil
+			return s, [4]byte{}, s.midBase + uint16(n), n, nil
 		}
 		e.retire(s)
 	}
@@ -126,16 +140,16 @@ func (e *engine) next(dev int) (*sock, uint16, uint32, error) {
 // as RFC 7252 says until it is answered, and returns the answer and the
 // number of retransmissions.
 func (e *engine) roundTrip(ctx context.Context, dev int, build func(mid uint16, token uint32) []byte) (answer, int, error) {
-	s, mid, token, err := e.next(dev)
+	s, ip, mid, token, err := e.next(dev)
 	if err != nil {
 		return answer{}, 0, err
 	}
 	defer e.release(s)
-	c := &call{mid: mid, token: token, resp: make(chan answer, 1)}
+	c := &call{ip: ip, mid: mid, token: token, resp: make(chan answer, 1)}
 	s.add(c)
 	defer s.remove(c)
 	datagram := build(mid, token)
-	if _, err := s.c.Write(datagram); err != nil {
+	if err := s.write(ip, datagram); err != nil {
 		return answer{}, 0, err
 	}
 	timeout := e.t.ACKTimeout
@@ -165,7 +179,7 @@ func (e *engine) roundTrip(ctx context.Context, dev int, build func(mid uint16, 
 		}
 		retrans++
 		e.retransmits.Add(1)
-		if _, err := s.c.Write(datagram); err != nil {
+		if err := s.write(ip, datagram); err != nil {
 			return answer{}, retrans, err
 		}
 		timeout *= 2
@@ -181,6 +195,10 @@ var errReset = errors.New("answered with a Reset")
 // object Writes) are answered as a device would.
 func (s *sock) read() {
 	defer s.e.readers.Done()
+	if s.pc != nil {
+		s.readShared()
+		return
+	}
 	buf := make([]byte, 1500)
 	var m message.Message
 	m.Options = make(message.Options, 0, 16)
@@ -195,14 +213,16 @@ func (s *sock) read() {
 		if _, err := coder.DefaultCoder.Decode(buf[:n], &m); err != nil {
 			continue
 		}
-		s.handle(&m)
+		s.handle(&m, [4]byte{})
 	}
 }
 
-func (s *sock) handle(m *message.Message) {
+// handle handles a datagram of the server to the source at ip (zero when
+// the socket is the source's own).
+func (s *sock) handle(m *message.Message, ip [4]byte) {
 	switch {
 	case m.Type == message.Acknowledgement || m.Type == message.Reset:
-		c := s.find(func(c *call) bool { return c.mid == uint16(m.MessageID) })
+		c := s.find(func(c *call) bool { return c.mid == uint16(m.MessageID) && c.ip == ip })
 		if c == nil {
 			return // a late or duplicate answer
 		}
@@ -216,21 +236,21 @@ func (s *sock) handle(m *message.Message) {
 		}
 	case m.Code >= 64: // a separate response, CON or NON
 		if m.Type == message.Confirmable {
-			s.send(message.Acknowledgement, codes.Empty, uint16(m.MessageID), nil)
+			s.send(ip, message.Acknowledgement, codes.Empty, uint16(m.MessageID), nil)
 		}
 		if len(m.Token) != tokenLen {
 			return
 		}
 		token := binary.BigEndian.Uint32(m.Token)
-		c := s.find(func(c *call) bool { return c.token == token })
+		c := s.find(func(c *call) bool { return c.token == token && c.ip == ip })
 		if c != nil {
 			c.deliver(answerOf(m))
 		}
 	case m.Type == message.Confirmable && m.Code == codes.Empty: // a CoAP ping
-		s.send(message.Reset, codes.Empty, uint16(m.MessageID), nil)
+		s.send(ip, message.Reset, codes.Empty, uint16(m.MessageID), nil)
 	case m.Type == message.Confirmable:
 		s.e.downlinks.Add(1)
-		s.send(message.Acknowledgement, downlinkCode(m), uint16(m.MessageID), m.Token)
+		s.send(ip, message.Acknowledgement, downlinkCode(m), uint16(m.MessageID), m.Token)
 	}
 }
 
@@ -303,13 +323,13 @@ func downlinkCode(m *message.Message) codes.Code {
 
 // send sends a message without options or payload: an ACK (piggy-backed
 // answer or empty) or a Reset.
-func (s *sock) send(typ message.Type, code codes.Code, mid uint16, token []byte) {
+func (s *sock) send(ip [4]byte, typ message.Type, code codes.Code, mid uint16, token []byte) {
 	var b [4 + message.MaxTokenSize]byte
 	b[0] = 1<<6 | byte(typ)<<4 | byte(len(token))
 	b[1] = byte(code)
 	binary.BigEndian.PutUint16(b[2:], mid)
 	n := copy(b[4:], token)
-	s.c.Write(b[:4+n])
+	s.write(ip, b[:4+n])
 }
 
 // encode encodes a CON request with the engine's token.

@@ -8,17 +8,18 @@ import (
 )
 
 // BenchmarkEchoRegister measures the generator's cost per Register round
-// trip to a bare UDP echo in this process, with few shared sources, one
-// source per device kept open, and one per device opened for each
-// exchange.
+// trip to a bare UDP echo in this process, with few sources, one source
+// per device kept open, one per device opened for each exchange, and one
+// per device on 16 shared sockets.
 func BenchmarkEchoRegister(b *testing.B) {
 	for _, tc := range []struct {
-		name             string
-		sources, maxOpen int
+		name                     string
+		sources, maxOpen, shared int
 	}{
-		{"sources=16", 16, DefaultMaxOpen},
-		{"sources=all/kept-open", AllSources, 1 << 30},
-		{"sources=all/per-exchange", AllSources, 64},
+		{"sources=16", 16, DefaultMaxOpen, 0},
+		{"sources=all/kept-open", AllSources, 1 << 30, 0},
+		{"sources=all/per-exchange", AllSources, 64, 0},
+		{"sources=all/shared-16", AllSources, DefaultMaxOpen, 16},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -31,7 +32,7 @@ func BenchmarkEchoRegister(b *testing.B) {
 			defer func() { srv.Close(); <-done }()
 			cfg := DefaultConfig()
 			cfg.Devices, cfg.Sources, cfg.MaxOpen, cfg.Concurrency = max(b.N, 1), tc.sources, tc.maxOpen, 16
-			cfg.Awake = 0
+			cfg.Awake, cfg.SharedSockets = 0, tc.shared
 			if cfg.Devices > 15000 && tc.maxOpen > 15000 {
 				b.Skip("more open sockets than the file limit allows")
 			}

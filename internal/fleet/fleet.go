@@ -89,6 +89,13 @@ type Config struct {
 	// is awake), and is closed, sooner when MaxOpen sockets are open.
 	MaxOpen int
 	Awake   time.Duration
+	// SharedSockets, when above 0, sends every source's datagrams from that
+	// many sockets, each bound to a port of the wildcard address, each
+	// datagram from its source's own IP of 127.0.0.0/8 (IP_PKTINFO;
+	// Linux, a server on 127.0.0.0/8): as many sources, no socket opened
+	// per exchange, every device reachable for the whole run. MaxOpen and
+	// Awake do not apply then.
+	SharedSockets int
 	// Duration is how long the Update scenario runs; Rate the Updates a
 	// second it sends (0: as fast as the concurrency allows).
 	Duration     time.Duration
@@ -146,6 +153,8 @@ func (c Config) Validate() error {
 		return errors.New("concurrency must be at least 1")
 	case c.Sources < 0:
 		return errors.New("sources must be 0 (one per device) or more")
+	case c.SharedSockets < 0:
+		return errors.New("shared sockets must be 0 (a socket per source) or more")
 	case c.MaxOpen < 1 || c.Awake < 0:
 		return errors.New("max open sockets must be at least 1, the awake time 0 or more")
 	case (c.Loss > 0 || c.Delay > 0) && c.sources() > c.MaxOpen:

@@ -187,7 +187,7 @@ func activateFirst(ctx context.Context, cfg Config, e *engine, devs []FactoryRow
 	}
 	r := rec.result("nbpair pair", last.Sub(t0))
 	r.Retransmitted, r.CPU, r.Downlinks = reg.Retransmitted, reg.CPU, reg.Downlinks
-	r.Sources, r.Sockets, r.PeakOpen, r.Moved, r.Skipped = reg.Sources, reg.Sockets, reg.PeakOpen, reg.Moved, reg.Skipped
+	r.Sources, r.Sockets, r.PeakOpen, r.Moved, r.Skipped, r.Shared = reg.Sources, reg.Sockets, reg.PeakOpen, reg.Moved, reg.Skipped, reg.Shared
 	return r, nil
 }
 

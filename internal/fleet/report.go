@@ -47,8 +47,13 @@ func writeSources(w io.Writer, r Result) {
 		fmt.Fprintf(w, "  sources: one per device (%d sockets)\n", r.Sockets)
 		return
 	}
-	fmt.Fprintf(w, "  sources: %d (device i sends from source i mod %d); sockets opened %d, at most %d open at once",
-		r.Sources, r.Sources, r.Sockets, r.PeakOpen)
+	if r.Shared > 0 {
+		fmt.Fprintf(w, "  sources: %d (device i sends from source i mod %d) on %d shared sockets, each datagram from its source's IP",
+			r.Sources, r.Sources, r.Shared)
+	} else {
+		fmt.Fprintf(w, "  sources: %d (device i sends from source i mod %d); sockets opened %d, at most %d open at once",
+			r.Sources, r.Sources, r.Sockets, r.PeakOpen)
+	}
 	if r.Skipped > 0 || r.Moved > 0 {
 		fmt.Fprintf(w, "; %d addresses skipped (held by another socket), %d sources moved (message IDs used up)", r.Skipped, r.Moved)
 	}

@@ -153,7 +153,7 @@ func drive(ctx context.Context, cfg Config, e *engine, name string, total int, d
 	r.CPU = processCPU() - cpu
 	if e != nil {
 		after := e.figures()
-		r.Sources, r.Sockets, r.PeakOpen = e.n, int(after.opened-socks.opened), after.peak
+		r.Sources, r.Sockets, r.PeakOpen, r.Shared = e.n, int(after.opened-socks.opened), after.peak, len(e.shared)
 		r.Moved, r.Skipped = int(after.moved-socks.moved), int(after.skipped-socks.skipped)
 		r.Downlinks = int(e.downlinks.Load() - downlinks)
 	}

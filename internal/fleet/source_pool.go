@@ -34,10 +34,18 @@ func dialEngine(addr string, cfg Config) (*engine, error) {
 	e := &engine{addr: ua, t: cfg.Transmission, plan: newAddrPlan(ua.AddrPort()), first: reserve(n), n: n,
 		keep: n <= cfg.MaxOpen, awake: cfg.Awake, maxOpen: cfg.MaxOpen, bufs: n <= 64, seed: rand.Uint64(),
 		moved: map[int32]netip.AddrPort{}, stop: make(chan struct{}), swept: make(chan struct{})}
-	if e.keep {
+	switch {
+	case cfg.SharedSockets > 0:
+		e.keep = true
+		close(e.swept)
+		if err := e.dialShared(cfg.SharedSockets); err != nil {
+			e.close()
+			return nil, err
+		}
+	case e.keep:
 		e.fixed = make([]atomic.Pointer[sock], n)
 		close(e.swept)
-	} else {
+	default:
 		e.open, e.used = map[int32]*sock{}, make([]uint32, n)
 		go e.janitor()
 	}
@@ -270,7 +278,7 @@ func (e *engine) close() {
 		return
 	}
 	e.closed = true
-	all := append([]*sock(nil), e.retired...)
+	all := append(append([]*sock(nil), e.retired...), e.shared...)
 	for i := range e.fixed {
 		if s := e.fixed[i].Load(); s != nil {
 			all = append(all, s)

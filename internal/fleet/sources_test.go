@@ -140,14 +140,17 @@ func TestSources(t *testing.T) {
 		sources, maxOpen int
 		wantSources      int
 		allWrites        bool
+		shared           int
 	}{
-		"one per device, kept open":           {AllSources, DefaultMaxOpen, devices, true},
-		"seven shared":                        {7, DefaultMaxOpen, 7, true},
-		"one per device, opened per exchange": {AllSources, devices - 1, devices, true},
-		"one per device, at most five open":   {AllSources, 5, devices, false},
-		"more sources than devices":           {devices * 2, 5, devices, false},
-		"one per device, one open":            {AllSources, 1, devices, false},
-		"shared, opened for each exchange":    {13, 4, 13, false},
+		"one per device, kept open":           {AllSources, DefaultMaxOpen, devices, true, 0},
+		"seven shared":                        {7, DefaultMaxOpen, 7, true, 0},
+		"one per device, opened per exchange": {AllSources, devices - 1, devices, true, 0},
+		"one per device, at most five open":   {AllSources, 5, devices, false, 0},
+		"more sources than devices":           {devices * 2, 5, devices, false, 0},
+		"one per device, one open":            {AllSources, 1, devices, false, 0},
+		"shared, opened for each exchange":    {13, 4, 13, false, 0},
+		"one per device, on shared sockets":   {AllSources, DefaultMaxOpen, devices, true, 4},
+		"seven, on three shared sockets":      {7, DefaultMaxOpen, 7, true, 3},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -155,6 +158,7 @@ func TestSources(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Devices, cfg.Sources, cfg.MaxOpen, cfg.Concurrency = devices, tt.sources, tt.maxOpen, 8
 			cfg.Scenario, cfg.Duration, cfg.Awake = Update, 300*time.Millisecond, 30*time.Second
+			cfg.SharedSockets = tt.shared
 			e, err := dialEngine(srv.addr(), cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -186,7 +190,11 @@ func TestSources(t *testing.T) {
 					}
 				}
 			}
-			if bound := max(tt.maxOpen, cfg.Concurrency); r.PeakOpen > bound || r.Setup.PeakOpen > bound {
+			bound := max(tt.maxOpen, cfg.Concurrency)
+			if tt.shared > 0 {
+				bound = tt.shared
+			}
+			if r.PeakOpen > bound || r.Setup.PeakOpen > bound {
 				t.Errorf("at most %d and %d sockets open at once, want at most %d", r.Setup.PeakOpen, r.PeakOpen, bound)
 			}
 			t.Logf("%d ok; %d sockets opened for the Registers, %d for the Updates; peak %d open", r.OK, r.Setup.Sockets, r.Sockets, r.PeakOpen)
@@ -284,5 +292,34 @@ func TestAddrPlan(t *testing.T) {
 	}
 	if err := checkSources(server, 1000000); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestSharedSourceMoves checks that a source of the shared sockets moves to
+// a fresh IP once it has used all 65,536 message IDs.
+func TestSharedSourceMoves(t *testing.T) {
+	srv := startRegServer(t)
+	cfg := DefaultConfig()
+	cfg.Devices, cfg.SharedSockets = 3, 2
+	e, err := dialEngine(srv.addr(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	ctx := context.Background()
+	imei := "350000000000002"
+	if _, _, err := e.register(ctx, 2, imei); err != nil {
+		t.Fatal(err)
+	}
+	regAt, _, _, _, _ := srv.snapshot()
+	first := regAt[imei]
+	e.smids[2].Store(1 << 16)
+	if _, _, err := e.register(ctx, 2, imei); err != nil {
+		t.Fatal(err)
+	}
+	regAt, _, _, _, _ = srv.snapshot()
+	if moved := regAt[imei]; moved.Addr() == first.Addr() || moved.Port() != first.Port() || e.movedOut.Load() != 1 {
+		t.Errorf("source 2 registered from %v, then from %v after its IDs ran out, %d moved; want a new IP on the same port, 1 moved",
+			first, moved, e.movedOut.Load())
 	}
 }

@@ -42,6 +42,9 @@ type Result struct {
 	// other socket held them, Moved the sources that moved to a fresh
 	// address once their 65,536 message IDs were used.
 	Sources, Sockets, PeakOpen, Skipped, Moved int
+	// Shared is the number of shared sockets all sources sent from (each
+	// datagram from its source's IP), 0 when each source had its own.
+	Shared int
 	// Downlinks counts the server's requests the simulated devices
 	// answered (the Writes to their Pairing object).
 	Downlinks int
