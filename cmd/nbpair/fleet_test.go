@@ -147,7 +147,8 @@ func TestFleetSourcesFlag(t *testing.T) {
 // TestFleetSources runs the fleet command against a real node and reads
 // back, through the admin API, the source address the server holds for
 // each device: one per device with --sources all, device i's the same as
-// device j's exactly when i and j are equal mod N with --sources N; and the
+// device j's exactly when i and j are equal mod N with --sources N, with a
+// socket per source or on shared sockets; and the
 // server counts every Write of the Pairing object that followed a Register
 // as sent (the simulated device answered it).
 func TestFleetSources(t *testing.T) {
@@ -155,11 +156,12 @@ func TestFleetSources(t *testing.T) {
 	admin := &fleet.Admin{URL: "http://" + n.HTTPAddr(), Token: n.Token}
 	const devices = 24
 	for name, tt := range map[string]struct {
-		sources, base string
-		n             int
+		sources, base, shared string
+		n                     int
 	}{
-		"one per device": {"all", "39", devices},
-		"five shared":    {"5", "40", 5},
+		"one per device":                    {"all", "39", "0", devices},
+		"five shared":                       {"5", "40", "0", 5},
+		"one per device, on shared sockets": {"all", "41", "3", devices},
 	} {
 		t.Run(name, func(t *testing.T) {
 			sent := func() float64 {
@@ -173,11 +175,15 @@ func TestFleetSources(t *testing.T) {
 			var out bytes.Buffer
 			err := runFleet(context.Background(), []string{"--server", "coap://" + n.CoAPAddr(), "--http", "http://" + n.HTTPAddr(),
 				"--token-file", filepath.Join(n.Dir, "admin.token"), "--devices", fmt.Sprint(devices), "--sources", tt.sources,
-				"--scenario", "update", "--duration", "300ms", "--concurrency", "8", "--imei-base", tt.base}, &out)
+				"--scenario", "update", "--duration", "300ms", "--concurrency", "8", "--imei-base", tt.base, "--shared-sockets", tt.shared}, &out)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out.String())
 			}
-			if want := fmt.Sprintf("sources: %d (device i sends from source i mod %d)", tt.n, tt.n); !strings.Contains(out.String(), want) {
+			want := fmt.Sprintf("sources: %d (device i sends from source i mod %d)", tt.n, tt.n)
+			if tt.shared != "0" {
+				want += " on " + tt.shared + " shared sockets"
+			}
+			if !strings.Contains(out.String(), want) {
 				t.Errorf("missing %q in:\n%s", want, out.String())
 			}
 			imeis, _ := fleet.IMEIs(tt.base, devices)
