@@ -204,10 +204,11 @@ func TestLossyRegister(t *testing.T) {
 	}
 }
 
-// TestSweep grows a small fleet in two steps and checks the CSV.
+// TestSweep grows a small fleet in two steps, one source per device on
+// shared sockets as BENCHMARKS.md's sweeps do, and checks the CSV.
 func TestSweep(t *testing.T) {
 	_, cfg := node(t)
-	cfg.IMEIBase = "38"
+	cfg.IMEIBase, cfg.SharedSockets = "38", 4
 	var buf bytes.Buffer
 	w, err := fleet.NewSweepCSV(&buf)
 	if err != nil {
@@ -223,6 +224,10 @@ func TestSweep(t *testing.T) {
 	}
 	if len(steps) != 2 || steps[0].Fill.OK != 40 || steps[1].Fill.OK != 60 || steps[1].Sample.OK != 20 || steps[1].Echo.OK != 20 || steps[1].RSS <= 0 {
 		t.Fatalf("steps %+v", steps)
+	}
+	if s := steps[1]; s.Fill.Sources != 100 || s.Echo.Sources != 100 || s.Echo.Shared != 4 || s.Sample.Shared != 4 {
+		t.Errorf("fill from %d sources, echo from %d on %d shared sockets, sample on %d; want 100, 100, 4, 4",
+			s.Fill.Sources, s.Echo.Sources, s.Echo.Shared, s.Sample.Shared)
 	}
 	rows, err := csv.NewReader(&buf).ReadAll()
 	if err != nil {
