@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,8 +20,9 @@ import (
 // fleetFlags are the flags every fleet command shares.
 type fleetFlags struct {
 	server, serverDTLS, httpURL, tokenFile, product, imeiBase string
-	concurrency, sockets, maxRetransmit                       int
-	ackTimeout, delay                                         time.Duration
+	concurrency, maxOpen, maxRetransmit, sharedSockets        int
+	sources                                                   sourcesFlag
+	ackTimeout, delay, awake                                  time.Duration
 	loss                                                      float64
 	seed                                                      uint64
 }
@@ -33,7 +35,11 @@ func (f *fleetFlags) register(fs *flag.FlagSet, def fleet.Config) {
 	fs.StringVar(&f.product, "product", "", "product to provision the fleet for (default: the default product)")
 	fs.StringVar(&f.imeiBase, "imei-base", def.IMEIBase, "first digits of the fleet's IMEIs; the device number fills the rest")
 	fs.IntVar(&f.concurrency, "concurrency", def.Concurrency, "requests in flight")
-	fs.IntVar(&f.sockets, "sockets", def.Sockets, "UDP sockets the devices share (a socket is replaced after 65,536 requests)")
+	f.sources = sourcesFlag(def.Sources)
+	fs.Var(&f.sources, "sources", "source addresses the devices send from: all (one per device, as a real fleet behind NAT), or N (device i sends from source i mod N)")
+	fs.IntVar(&f.maxOpen, "max-open", def.MaxOpen, "most UDP sockets kept open: with more sources, a source's socket is opened for each exchange and closed after --awake")
+	fs.IntVar(&f.sharedSockets, "shared-sockets", 0, "send every source's datagrams from this many sockets, each datagram from its source's own IP of 127.0.0.0/8 (IP_PKTINFO; a server on loopback): no socket opened per exchange, every device always reachable (0: a socket per source)")
+	fs.DurationVar(&f.awake, "awake", def.Awake, "how long a device's socket stays open after its exchange, answering the server's Writes, when sources outnumber --max-open")
 	fs.DurationVar(&f.ackTimeout, "ack-timeout", def.Transmission.ACKTimeout, "CoAP ACK_TIMEOUT of the devices (retransmit after it, then after twice as long, …)")
 	fs.IntVar(&f.maxRetransmit, "max-retransmit", def.Transmission.MaxRetransmit, "CoAP MAX_RETRANSMIT of the devices")
 	fs.Float64Var(&f.loss, "loss", 0, "fraction of datagrams a relay on 127.0.0.1 drops each way (0 to below 1)")
@@ -41,11 +47,35 @@ func (f *fleetFlags) register(fs *flag.FlagSet, def fleet.Config) {
 	fs.Uint64Var(&f.seed, "seed", def.Seed, "seed of the relay's drops")
 }
 
+// sourcesFlag is --sources: "all" (fleet.AllSources) or a count.
+type sourcesFlag int
+
+func (s *sourcesFlag) String() string {
+	if *s == fleet.AllSources {
+		return "all"
+	}
+	return strconv.Itoa(int(*s))
+}
+
+func (s *sourcesFlag) Set(v string) error {
+	if v == "all" {
+		*s = fleet.AllSources
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return fmt.Errorf("want all or a count of 1 or more, not %q", v)
+	}
+	*s = sourcesFlag(n)
+	return nil
+}
+
 // apply copies the shared flags into cfg; with server, it also reads the
 // server's addresses and the admin token.
 func (f *fleetFlags) apply(cfg *fleet.Config, server bool) error {
 	cfg.HTTPURL, cfg.ProductID, cfg.IMEIBase = f.httpURL, f.product, f.imeiBase
-	cfg.Concurrency, cfg.Sockets = f.concurrency, f.sockets
+	cfg.Concurrency, cfg.Sources, cfg.MaxOpen, cfg.Awake = f.concurrency, int(f.sources), f.maxOpen, f.awake
+	cfg.SharedSockets = f.sharedSockets
 	cfg.Transmission = fleet.Transmission{ACKTimeout: f.ackTimeout, MaxRetransmit: f.maxRetransmit}
 	cfg.Loss, cfg.Delay, cfg.Seed = f.loss, f.delay, f.seed
 	if !server {
@@ -90,7 +120,8 @@ func runFleet(ctx context.Context, args []string, stdout io.Writer) error {
 	runs := fs.Int("runs", 1, "rounds of the runs, interleaved; with more than one, the medians are printed too")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: nbpair fleet [flags]\n       nbpair fleet sweep [flags]  (nbpair fleet sweep -h)\n\n"+
-			"Provisions --devices devices through batch imports, runs --scenario from --sockets UDP sockets,\n"+
+			"Provisions --devices devices through batch imports, runs --scenario with each device sending from\n"+
+			"its own source address (--sources all, the default) or from --sources N shared ones,\n"+
 			"and prints throughput, latency percentiles, retransmissions, errors, the generator's CPU time and\n"+
 			"the server's figures from /metrics. The pair scenario needs the server's rate limits off\n"+
 			"(serve --rate-limit-per-user 0 --rate-limit-per-addr 0).\n\nFlags:")

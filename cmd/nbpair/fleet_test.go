@@ -6,9 +6,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/fleet"
 )
 
@@ -54,11 +57,13 @@ func TestFleetFlags(t *testing.T) {
 // The baselines need no server: both run and are printed side by side.
 func TestFleetBaselines(t *testing.T) {
 	var out bytes.Buffer
-	err := runFleet(context.Background(), []string{"--baseline", "go-coap,udp-echo", "--devices", "100", "--concurrency", "8", "--sockets", "2"}, &out)
+	err := runFleet(context.Background(), []string{"--baseline", "go-coap,udp-echo", "--devices", "100", "--concurrency", "8",
+		"--sources", "all", "--max-open", "40"}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"go-coap register: 100 ok, 0 failed", "udp-echo register: 100 ok, 0 failed", "×rate"} {
+	for _, want := range []string{"go-coap register: 100 ok, 0 failed", "udp-echo register: 100 ok, 0 failed", "×rate",
+		"sources: 100 (device i sends from source i mod 100); sockets opened 100, at most"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("missing %q in:\n%s", want, out.String())
 		}
@@ -116,6 +121,100 @@ func TestFleetLossyPairPreset(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("got %s, want %s", got, tt.want)
 			}
+		})
+	}
+}
+
+func TestFleetSourcesFlag(t *testing.T) {
+	for in, want := range map[string]string{"all": "all", "16": "16", "1": "1", "20000": "20000", "0": "", "-3": "", "many": "", "": ""} {
+		var s sourcesFlag
+		err := s.Set(in)
+		if want == "" {
+			if err == nil {
+				t.Errorf("--sources %q accepted as %v", in, s.String())
+			}
+			continue
+		}
+		if err != nil || s.String() != want {
+			t.Errorf("--sources %q = %v, %v; want %s", in, s.String(), err, want)
+		}
+	}
+	if d := sourcesFlag(fleet.DefaultConfig().Sources); d.String() != "all" {
+		t.Errorf("default --sources %s, want all", d.String())
+	}
+}
+
+// TestFleetSources runs the fleet command against a real node and reads
+// back, through the admin API, the source address the server holds for
+// each device: one per device with --sources all, device i's the same as
+// device j's exactly when i and j are equal mod N with --sources N, with a
+// socket per source or on shared sockets; and the
+// server counts every Write of the Pairing object that followed a Register
+// as sent (the simulated device answered it).
+func TestFleetSources(t *testing.T) {
+	n := apptest.Start(t, "", apptest.QuietLogs)
+	admin := &fleet.Admin{URL: "http://" + n.HTTPAddr(), Token: n.Token}
+	const devices = 24
+	for name, tt := range map[string]struct {
+		sources, base, shared string
+		n                     int
+	}{
+		"one per device":                    {"all", "39", "0", devices},
+		"five shared":                       {"5", "40", "0", 5},
+		"one per device, on shared sockets": {"all", "41", "3", devices},
+	} {
+		t.Run(name, func(t *testing.T) {
+			sent := func() float64 {
+				m, err := admin.Metrics(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return m[`nbpair_downlinks_total{event="sent"}`]
+			}
+			before := sent()
+			var out bytes.Buffer
+			err := runFleet(context.Background(), []string{"--server", "coap://" + n.CoAPAddr(), "--http", "http://" + n.HTTPAddr(),
+				"--token-file", filepath.Join(n.Dir, "admin.token"), "--devices", fmt.Sprint(devices), "--sources", tt.sources,
+				"--scenario", "update", "--duration", "300ms", "--concurrency", "8", "--imei-base", tt.base, "--shared-sockets", tt.shared}, &out)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			want := fmt.Sprintf("sources: %d (device i sends from source i mod %d)", tt.n, tt.n)
+			if tt.shared != "0" {
+				want += " on " + tt.shared + " shared sockets"
+			}
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("missing %q in:\n%s", want, out.String())
+			}
+			imeis, _ := fleet.IMEIs(tt.base, devices)
+			addrs := make([]string, devices)
+			distinct := map[string]bool{}
+			for i, imei := range imeis {
+				var d struct {
+					Registration *struct {
+						RemoteAddr string `json:"remoteAddr"`
+					} `json:"registration"`
+				}
+				n.API(t, "GET", "/v1/admin/devices/"+imei, nil, &d)
+				if d.Registration == nil {
+					t.Fatalf("device %s has no registration", imei)
+				}
+				addrs[i] = d.Registration.RemoteAddr
+				distinct[addrs[i]] = true
+			}
+			if len(distinct) != tt.n {
+				t.Errorf("the server holds %d source addresses for %d devices, want %d: %v", len(distinct), devices, tt.n, addrs)
+			}
+			for i := range devices {
+				for j := range i {
+					if (addrs[i] == addrs[j]) != (i%tt.n == j%tt.n) {
+						t.Fatalf("devices %d and %d at %s and %s (%d sources)", i, j, addrs[i], addrs[j], tt.n)
+					}
+				}
+			}
+			apptest.WaitFor(t, "a Pairing-object Write sent to every device", 20*time.Second, func() bool {
+				return sent()-before >= devices
+			})
 		})
 	}
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // Baseline is a bare server started in this process on 127.0.0.1:0 and
-// measured with the same generator, sockets and concurrency as nbpair.
+// measured with the same generator, sources and concurrency as nbpair.
 type Baseline string
 
 // The baselines.
@@ -32,8 +32,8 @@ const (
 
 // RunBaseline starts the baseline server, sends it a Register storm of
 // cfg.Devices requests, stops it, and returns what it measured. Only
-// Devices, Concurrency, Sockets, IMEIBase, Transmission, Loss, Delay, Seed
-// and Progress of cfg are used.
+// Devices, Concurrency, Sources, MaxOpen, Awake, IMEIBase, Transmission,
+// Loss, Delay, Seed and Progress of cfg are used.
 func RunBaseline(ctx context.Context, cfg Config, b Baseline) (Result, error) {
 	cfg.Scenario, cfg.DTLS = Register, false
 	if err := cfg.Validate(); err != nil {
@@ -73,7 +73,7 @@ func RunBaseline(ctx context.Context, cfg Config, b Baseline) (Result, error) {
 		return Result{}, err
 	}
 	defer stop()
-	e, err := dialEngine(addr, cfg.Sockets, cfg.Transmission)
+	e, err := dialEngine(addr, cfg)
 	if err != nil {
 		return Result{}, err
 	}

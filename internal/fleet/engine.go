@@ -4,9 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
-	"math/rand/v2"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,48 +14,89 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
+	"golang.org/x/net/ipv4"
 )
 
-// engine is the generator's CoAP endpoint: a few plain UDP sockets, one
-// reader goroutine each, requests encoded with go-coap's message codec,
-// answers matched to requests by message ID (and by token for separate
-// responses), and a retransmission timer per request as RFC 7252, 4.2
-// says: the first after ACKTimeout, each next one twice as late, at most
-// MaxRetransmit of them. No go-coap connection, goroutine or pool sits
-// between a request and its datagram, so a request costs the generator
-// little more than its two system calls.
+// engine is the generator's CoAP endpoint: plain UDP sockets, one per
+// source address, each with a reader goroutine; requests encoded with
+// go-coap's message codec; answers matched to requests by message ID (and
+// by token for separate responses); and a retransmission timer per
+// request as RFC 7252, 4.2 says: the first after ACKTimeout, each next one
+// twice as late, at most MaxRetransmit of them. No go-coap connection,
+// goroutine or pool sits between a request and its datagram.
 //
-// A socket uses each of its 65,536 message IDs once: a server answers a
+// Device i always sends from source i mod n, so the server sees n
+// sources, each with the traffic of its devices, as it sees a fleet's NAT
+// bindings (source_pool.go opens and closes the sockets; source_addrs.go
+// says which addresses they bind).
+//
+// A source uses each of its 65,536 message IDs once: a server answers a
 // reused message ID from its duplicate cache for EXCHANGE_LIFETIME (247 s),
-// so the engine opens a fresh socket for a slot whose IDs are used up and
-// keeps the old one open, still answering, until the engine is closed.
+// so a source whose IDs are used up moves to a fresh address, as a device
+// behind a NAT does when its binding changes, and its old socket stays
+// open, still answering, until the engine is closed.
 type engine struct {
-	addr *net.UDPAddr
-	t    Transmission
+	addr    *net.UDPAddr
+	t       Transmission
+	plan    addrPlan
+	first   uint64 // address number of source 0
+	n       int    // sources
+	keep    bool   // every source's socket stays open until the engine closes
+	awake   time.Duration
+	maxOpen int
+	bufs    bool   // few sources carry all the traffic: large socket buffers
+	seed    uint64 // seeds each source's first message ID
 
-	mu    sync.Mutex
-	slots []*sock // guarded by mu
-	all   []*sock // guarded by mu
+	fixed []atomic.Pointer[sock] // keep mode: each source's socket, nil until first used
 
-	retransmits atomic.Int64
-	downlinks   atomic.Int64
+	mu      sync.Mutex
+	open    map[int32]*sock          // guarded by mu; exchange mode: the open sockets by source
+	idle    idleQueue                // guarded by mu; exchange mode: open sockets nobody uses
+	used    []uint32                 // guarded by mu; exchange mode: message IDs each source used
+	moved   map[int32]netip.AddrPort // guarded by mu; sources not at their planned address
+	retired []*sock                  // guarded by mu; keep mode: sockets whose IDs are used up
+	closed  bool                     // guarded by mu
+	nopen   int                      // guarded by mu; sockets open now
+	peak    int                      // guarded by mu; most sockets open at once
+
+	readers sync.WaitGroup
+	stop    chan struct{} // closed by close: stops the janitor
+	swept   chan struct{} // closed when the janitor returns
+
+	shared   []*sock          // shared mode: the sockets every source sends from
+	ipBase   uint32           // shared mode: source src's IP is 127.0.0.0 + ipBase + src/len(shared)
+	smids    []atomic.Uint32  // shared mode: message IDs each source used
+	sharedIP map[int32]uint32 // guarded by mu; shared mode: sources moved to another IP
+
+	retransmits, downlinks, opened, skipped, movedOut atomic.Int64
 }
 
-// sock is one UDP socket of the engine and its requests in flight.
+// sock is one socket of the engine, the address of one source, and its
+// requests in flight.
 type sock struct {
 	c       *net.UDPConn
 	e       *engine
+	src     int32
 	used    atomic.Uint32 // message IDs handed out
 	midBase uint16
-	done    chan struct{} // closed when the reader returns
+	ready   chan struct{} // closed once c is open or err is set
+	err     error
+	up      atomic.Bool // c is open: keep mode's way round the lock
 
-	mu      sync.Mutex
-	byMID   map[uint16]*call // guarded by mu
-	byToken map[uint32]*call // guarded by mu
+	refs    int    // guarded by e.mu; exchanges using it
+	idleGen uint32 // guarded by e.mu; tells a current idle entry from an old one
+	gone    bool   // guarded by e.mu; out of the open map: closed when unused
+	shut    bool   // guarded by e.mu; closed
+
+	pc *ipv4.PacketConn // a shared socket: c with the source address chosen per datagram
+
+	mu    sync.Mutex
+	calls []*call // guarded by mu
 }
 
 // call is one request in flight.
 type call struct {
+	ip    [4]byte // the source's IP on a shared socket, else zero
 	mid   uint16
 	token uint32
 	resp  chan answer // buffered 1
@@ -70,111 +110,46 @@ type answer struct {
 	reset    bool
 }
 
-// tokenLen is the length of the engine's tokens: a socket's request count.
+// tokenLen is the length of the engine's tokens: a source's request count.
 const tokenLen = 4
 
-// dialEngine opens sockets UDP sockets to addr and starts their readers.
-func dialEngine(addr string, sockets int, t Transmission) (*engine, error) {
-	ua, err := net.ResolveUDPAddr("udp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("address %s: %w", addr, err)
+// next hands out the socket of device dev's source with a fresh message
+// ID and token, and the source's IP when the socket is shared (else zero);
+// the caller releases the socket when its exchange is done.
+func (e *engine) next(dev int) (*sock, [4]byte, uint16, uint32, error) {
+	src := dev % e.n
+	if e.shared != nil {
+		s, ip, mid, token := e.nextShared(src)
+		return s, ip, mid, token, nil
 	}
-	e := &engine{addr: ua, t: t}
-	for range sockets {
-		s, err := e.open()
-		if err != nil {
-			e.close()
-			return nil, err
-		}
-		e.slots = append(e.slots, s)
-	}
-	return e, nil
-}
-
-// open opens one socket and starts its reader.
-func (e *engine) open() (*sock, error) {
-	c, err := net.DialUDP("udp", nil, e.addr)
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", e.addr, err)
-	}
-	c.SetReadBuffer(4 << 20)
-	c.SetWriteBuffer(4 << 20)
-	s := &sock{c: c, e: e, midBase: uint16(rand.Uint32()), done: make(chan struct{}),
-		byMID: map[uint16]*call{}, byToken: map[uint32]*call{}}
-	e.mu.Lock()
-	e.all = append(e.all, s)
-	e.mu.Unlock()
-	go s.read()
-	return s, nil
-}
-
-// close closes every socket and waits for the readers.
-func (e *engine) close() {
-	e.mu.Lock()
-	all := e.all
-	e.all = nil
-	e.mu.Unlock()
-	for _, s := range all {
-		s.c.Close()
-	}
-	for _, s := range all {
-		<-s.done
-	}
-}
-
-// sockets is the number of sockets opened so far.
-func (e *engine) sockets() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.all)
-}
-
-// next hands out a socket for worker w with a fresh message ID and token,
-// opening a new socket for the slot when the current one has used all its
-// message IDs.
-func (e *engine) next(w int) (*sock, uint16, uint32, error) {
 	for {
-		e.mu.Lock()
-		slot := w % len(e.slots)
-		s := e.slots[slot]
-		e.mu.Unlock()
+		s, err := e.acquire(src)
+		if err != nil {
+			return nil, [4]byte{}, 0, 0, err
+		}
 		n := s.used.Add(1) - 1
 		if n < 1<<16 {
-			return s, s.midBase + uint16(n), n, nil
+			return s, [4]byte{}, s.midBase + uint16(n), n, nil
 		}
-		fresh, err := e.open()
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		e.mu.Lock()
-		if e.slots[slot] == s {
-			e.slots[slot] = fresh
-		}
-		e.mu.Unlock()
+		e.retire(s)
 	}
 }
 
 // roundTrip sends the request that build encodes (with the message ID
-// and token it is given) from worker w's socket as a CON, retransmits it
+// and token it is given) from device dev's source as a CON, retransmits it
 // as RFC 7252 says until it is answered, and returns the answer and the
 // number of retransmissions.
-func (e *engine) roundTrip(ctx context.Context, w int, build func(mid uint16, token uint32) []byte) (answer, int, error) {
-	s, mid, token, err := e.next(w)
+func (e *engine) roundTrip(ctx context.Context, dev int, build func(mid uint16, token uint32) []byte) (answer, int, error) {
+	s, ip, mid, token, err := e.next(dev)
 	if err != nil {
 		return answer{}, 0, err
 	}
-	c := &call{mid: mid, token: token, resp: make(chan answer, 1)}
-	s.mu.Lock()
-	s.byMID[mid], s.byToken[token] = c, c
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.byMID, mid)
-		delete(s.byToken, token)
-		s.mu.Unlock()
-	}()
+	defer e.release(s)
+	c := &call{ip: ip, mid: mid, token: token, resp: make(chan answer, 1)}
+	s.add(c)
+	defer s.remove(c)
 	datagram := build(mid, token)
-	if _, err := s.c.Write(datagram); err != nil {
+	if err := s.write(ip, datagram); err != nil {
 		return answer{}, 0, err
 	}
 	timeout := e.t.ACKTimeout
@@ -204,7 +179,7 @@ func (e *engine) roundTrip(ctx context.Context, w int, build func(mid uint16, to
 		}
 		retrans++
 		e.retransmits.Add(1)
-		if _, err := s.c.Write(datagram); err != nil {
+		if err := s.write(ip, datagram); err != nil {
 			return answer{}, retrans, err
 		}
 		timeout *= 2
@@ -219,8 +194,12 @@ var errReset = errors.New("answered with a Reset")
 // closed: answers go to their calls, the server's requests (the Pairing
 // object Writes) are answered as a device would.
 func (s *sock) read() {
-	defer close(s.done)
-	buf := make([]byte, 2048)
+	defer s.e.readers.Done()
+	if s.pc != nil {
+		s.readShared()
+		return
+	}
+	buf := make([]byte, 1500)
 	var m message.Message
 	m.Options = make(message.Options, 0, 16)
 	for {
@@ -234,16 +213,16 @@ func (s *sock) read() {
 		if _, err := coder.DefaultCoder.Decode(buf[:n], &m); err != nil {
 			continue
 		}
-		s.handle(&m)
+		s.handle(&m, [4]byte{})
 	}
 }
 
-func (s *sock) handle(m *message.Message) {
+// handle handles a datagram of the server to the source at ip (zero when
+// the socket is the source's own).
+func (s *sock) handle(m *message.Message, ip [4]byte) {
 	switch {
 	case m.Type == message.Acknowledgement || m.Type == message.Reset:
-		s.mu.Lock()
-		c := s.byMID[uint16(m.MessageID)]
-		s.mu.Unlock()
+		c := s.find(func(c *call) bool { return c.mid == uint16(m.MessageID) && c.ip == ip })
 		if c == nil {
 			return // a late or duplicate answer
 		}
@@ -257,23 +236,57 @@ func (s *sock) handle(m *message.Message) {
 		}
 	case m.Code >= 64: // a separate response, CON or NON
 		if m.Type == message.Confirmable {
-			s.send(message.Acknowledgement, codes.Empty, uint16(m.MessageID), nil)
+			s.send(ip, message.Acknowledgement, codes.Empty, uint16(m.MessageID), nil)
 		}
 		if len(m.Token) != tokenLen {
 			return
 		}
-		s.mu.Lock()
-		c := s.byToken[binary.BigEndian.Uint32(m.Token)]
-		s.mu.Unlock()
+		token := binary.BigEndian.Uint32(m.Token)
+		c := s.find(func(c *call) bool { return c.token == token && c.ip == ip })
 		if c != nil {
 			c.deliver(answerOf(m))
 		}
 	case m.Type == message.Confirmable && m.Code == codes.Empty: // a CoAP ping
-		s.send(message.Reset, codes.Empty, uint16(m.MessageID), nil)
+		s.send(ip, message.Reset, codes.Empty, uint16(m.MessageID), nil)
 	case m.Type == message.Confirmable:
 		s.e.downlinks.Add(1)
-		s.send(message.Acknowledgement, downlinkCode(m), uint16(m.MessageID), m.Token)
+		s.send(ip, message.Acknowledgement, downlinkCode(m), uint16(m.MessageID), m.Token)
 	}
+}
+
+// add registers a request in flight on the socket.
+func (s *sock) add(c *call) {
+	s.mu.Lock()
+	s.calls = append(s.calls, c)
+	s.mu.Unlock()
+}
+
+// remove forgets a request once it is done.
+func (s *sock) remove(c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.calls {
+		if x == c {
+			last := len(s.calls) - 1
+			s.calls[i], s.calls[last] = s.calls[last], nil
+			s.calls = s.calls[:last]
+			return
+		}
+	}
+}
+
+// find is the request in flight that match says is the one, or nil. A
+// socket has few requests in flight (those of its devices), so a scan is
+// cheaper than a map.
+func (s *sock) find(match func(*call) bool) *call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.calls {
+		if match(c) {
+			return c
+		}
+	}
+	return nil
 }
 
 // deliver hands the first answer to the waiting request; later ones (the
@@ -310,13 +323,13 @@ func downlinkCode(m *message.Message) codes.Code {
 
 // send sends a message without options or payload: an ACK (piggy-backed
 // answer or empty) or a Reset.
-func (s *sock) send(typ message.Type, code codes.Code, mid uint16, token []byte) {
+func (s *sock) send(ip [4]byte, typ message.Type, code codes.Code, mid uint16, token []byte) {
 	var b [4 + message.MaxTokenSize]byte
 	b[0] = 1<<6 | byte(typ)<<4 | byte(len(token))
 	b[1] = byte(code)
 	binary.BigEndian.PutUint16(b[2:], mid)
 	n := copy(b[4:], token)
-	s.c.Write(b[:4+n])
+	s.write(ip, b[:4+n])
 }
 
 // encode encodes a CON request with the engine's token.

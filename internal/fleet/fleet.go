@@ -1,7 +1,7 @@
 // Package fleet is a load generator for nbpair: it provisions a fleet of
 // simulated NB-IoT devices through batch imports, then drives LwM2M
-// Register, Update or De-register traffic from a small fixed pool of UDP
-// sockets, or pairs the devices with users through the activator SDK, and
+// Register, Update or De-register traffic from one source address per
+// device (or from fewer, shared, when asked), or pairs the devices with users through the activator SDK, and
 // measures throughput, latency percentiles, CoAP retransmissions, errors,
 // its own processor time and the server's figures from /metrics. The same
 // engine measures two baselines, a bare UDP echo and a bare go-coap server,
@@ -71,9 +71,31 @@ type Config struct {
 	// fills the rest of the 15 digits.
 	IMEIBase string
 	Scenario Scenario
-	// Concurrency is the number of requests in flight; Sockets the number
-	// of UDP sockets they share.
-	Concurrency, Sockets int
+	// Concurrency is the number of requests in flight.
+	Concurrency int
+	// Sources is the number of source addresses the devices send from:
+	// device i always sends from source i mod Sources, as a device reaches
+	// the server through its own NAT binding. 0 (AllSources) gives every
+	// device a source of its own. A source is an (IP, port) pair bound
+	// explicitly, away from the ephemeral ports: ports of 127.0.0.1, then
+	// of 127.0.0.2 and on through 127.0.0.0/8 when the server is on
+	// loopback. Over DTLS every device has its own source whatever this
+	// says.
+	Sources int
+	// MaxOpen is the most sockets the generator keeps open. With at most
+	// MaxOpen sources each one's socket stays open for the run; with more,
+	// a source's socket is opened for an exchange, stays open for Awake
+	// after it (answering the server's Writes, as a device does while it
+	// is awake), and is closed, sooner when MaxOpen sockets are open.
+	MaxOpen int
+	Awake   time.Duration
+	// SharedSockets, when above 0, sends every source's datagrams from that
+	// many sockets, each bound to a port of the wildcard address, each
+	// datagram from its source's own IP of 127.0.0.0/8 (IP_PKTINFO;
+	// Linux, a server on 127.0.0.0/8): as many sources, no socket opened
+	// per exchange, every device reachable for the whole run. MaxOpen and
+	// Awake do not apply then.
+	SharedSockets int
 	// Duration is how long the Update scenario runs; Rate the Updates a
 	// second it sends (0: as fast as the concurrency allows).
 	Duration     time.Duration
@@ -103,10 +125,20 @@ type Config struct {
 	Progress io.Writer
 }
 
-// DefaultConfig is a small register storm.
+// AllSources is the Sources setting that gives every device a source
+// address of its own.
+const AllSources = 0
+
+// DefaultMaxOpen is the default of Config.MaxOpen: well under the usual
+// limit of 20,000 open files, with room for the HTTP connections of the
+// pair scenario.
+const DefaultMaxOpen = 8192
+
+// DefaultConfig is a small register storm, one source per device.
 func DefaultConfig() Config {
 	return Config{
-		Devices: 1000, IMEIBase: "35", Scenario: Register, Concurrency: 64, Sockets: 16,
+		Devices: 1000, IMEIBase: "35", Scenario: Register, Concurrency: 64, Sources: AllSources,
+		MaxOpen: DefaultMaxOpen, Awake: 2 * time.Second,
 		Duration: 10 * time.Second, Transmission: DefaultTransmission, Seed: 1,
 		DevicesPerUser: 100, ActivationTimeout: 120 * time.Second, PairOrder: ActivateFirst,
 	}
@@ -119,8 +151,14 @@ func (c Config) Validate() error {
 		return errors.New("devices must be at least 1")
 	case c.Concurrency < 1:
 		return errors.New("concurrency must be at least 1")
-	case c.Sockets < 1:
-		return errors.New("sockets must be at least 1")
+	case c.Sources < 0:
+		return errors.New("sources must be 0 (one per device) or more")
+	case c.SharedSockets < 0:
+		return errors.New("shared sockets must be 0 (a socket per source) or more")
+	case c.MaxOpen < 1 || c.Awake < 0:
+		return errors.New("max open sockets must be at least 1, the awake time 0 or more")
+	case (c.Loss > 0 || c.Delay > 0) && c.sources() > c.MaxOpen:
+		return fmt.Errorf("the lossy relay keeps a socket per source: at most %d sources (max open) with loss or delay", c.MaxOpen)
 	case c.Scenario != Register && c.Scenario != Update && c.Scenario != Deregister && c.Scenario != Pair:
 		return fmt.Errorf("scenario %q: want register, update, deregister or pair", c.Scenario)
 	case c.Scenario == Update && c.Duration <= 0:
@@ -142,8 +180,13 @@ func (c Config) Validate() error {
 	return err
 }
 
-// perSocket is the number of requests each socket may have in flight.
-func (c Config) perSocket() int { return (c.Concurrency + c.Sockets - 1) / c.Sockets }
+// sources is the number of source addresses of the run.
+func (c Config) sources() int {
+	if c.Sources == AllSources {
+		return c.Devices
+	}
+	return c.Sources
+}
 
 // IMEIs returns n distinct 15-digit IMEIs that start with base.
 func IMEIs(base string, n int) ([]string, error) {

@@ -27,7 +27,7 @@ func TestScenarios(t *testing.T) {
 	const devices = 200
 	cfg := fleet.DefaultConfig()
 	cfg.CoAPAddr, cfg.HTTPURL, cfg.Token = n.CoAPAddr(), "http://"+n.HTTPAddr(), strings.TrimSpace(string(tok))
-	cfg.Devices, cfg.Concurrency, cfg.Sockets, cfg.IMEIBase = devices, 16, 4, "35"
+	cfg.Devices, cfg.Concurrency, cfg.Sources, cfg.IMEIBase = devices, 16, fleet.AllSources, "35"
 	cfg.Duration = 300 * time.Millisecond
 	admin := &fleet.Admin{URL: cfg.HTTPURL, Token: cfg.Token}
 	imeis, err := fleet.IMEIs(cfg.IMEIBase, devices)
@@ -81,7 +81,7 @@ func TestScenarios(t *testing.T) {
 // TestBaselines runs both baselines and checks they measured something.
 func TestBaselines(t *testing.T) {
 	cfg := fleet.DefaultConfig()
-	cfg.Devices, cfg.Concurrency, cfg.Sockets = 200, 16, 4
+	cfg.Devices, cfg.Concurrency, cfg.Sources = 200, 16, 4
 	var rs []fleet.Result
 	for _, b := range []fleet.Baseline{fleet.GoCoAP, fleet.UDPEcho} {
 		r, err := fleet.RunBaseline(context.Background(), cfg, b)
@@ -117,7 +117,7 @@ func node(t *testing.T) (*apptest.Node, fleet.Config) {
 	})
 	cfg := fleet.DefaultConfig()
 	cfg.CoAPAddr, cfg.DTLSAddr, cfg.HTTPURL, cfg.Token = n.CoAPAddr(), n.CoAPSAddr(), "http://"+n.HTTPAddr(), n.Token
-	cfg.Concurrency, cfg.Sockets = 8, 2
+	cfg.Concurrency = 8
 	return n, cfg
 }
 
@@ -204,10 +204,11 @@ func TestLossyRegister(t *testing.T) {
 	}
 }
 
-// TestSweep grows a small fleet in two steps and checks the CSV.
+// TestSweep grows a small fleet in two steps, one source per device on
+// shared sockets as BENCHMARKS.md's sweeps do, and checks the CSV.
 func TestSweep(t *testing.T) {
 	_, cfg := node(t)
-	cfg.IMEIBase = "38"
+	cfg.IMEIBase, cfg.SharedSockets = "38", 4
 	var buf bytes.Buffer
 	w, err := fleet.NewSweepCSV(&buf)
 	if err != nil {
@@ -223,6 +224,10 @@ func TestSweep(t *testing.T) {
 	}
 	if len(steps) != 2 || steps[0].Fill.OK != 40 || steps[1].Fill.OK != 60 || steps[1].Sample.OK != 20 || steps[1].Echo.OK != 20 || steps[1].RSS <= 0 {
 		t.Fatalf("steps %+v", steps)
+	}
+	if s := steps[1]; s.Fill.Sources != 100 || s.Echo.Sources != 100 || s.Echo.Shared != 4 || s.Sample.Shared != 4 {
+		t.Errorf("fill from %d sources, echo from %d on %d shared sockets, sample on %d; want 100, 100, 4, 4",
+			s.Fill.Sources, s.Echo.Sources, s.Echo.Shared, s.Sample.Shared)
 	}
 	rows, err := csv.NewReader(&buf).ReadAll()
 	if err != nil {

@@ -77,7 +77,7 @@ func runPair(ctx context.Context, cfg Config, devs []FactoryRow) (Result, error)
 		return Result{}, err
 	}
 	defer stop()
-	e, err := dialEngine(addr, cfg.Sockets, cfg.Transmission)
+	e, err := dialEngine(addr, cfg)
 	if err != nil {
 		return Result{}, err
 	}
@@ -101,8 +101,8 @@ func runPair(ctx context.Context, cfg Config, devs []FactoryRow) (Result, error)
 // cfg.Concurrency workers; the result measures the activations.
 func registerFirst(ctx context.Context, cfg Config, e *engine, devs []FactoryRow,
 	typeOf func(int) (*activator.Client, activator.TypeModel), fig *PairFigures) (Result, error) {
-	setup := drive(ctx, cfg, e, "nbpair register (setup)", len(devs), 0, 0, func(ctx context.Context, w, i int) (int, error) {
-		_, retrans, err := e.register(ctx, w, devs[i].IMEI)
+	setup := drive(ctx, cfg, e, "nbpair register (setup)", len(devs), 0, 0, func(ctx context.Context, _, i int) (int, error) {
+		_, retrans, err := e.register(ctx, i, devs[i].IMEI)
 		return retrans, err
 	})
 	fig.Registered = setup.OK
@@ -150,14 +150,14 @@ func activateFirst(ctx context.Context, cfg Config, e *engine, devs []FactoryRow
 	}
 	fig.LatencyFrom = measured
 	giveUp := t0.Add(cfg.ActivationTimeout)
-	reg := drive(ctx, cfg, e, "nbpair register (paired)", n, 0, 0, func(ctx context.Context, w, i int) (int, error) {
+	reg := drive(ctx, cfg, e, "nbpair register (paired)", n, 0, 0, func(ctx context.Context, _, i int) (int, error) {
 		first := time.Now()
 		retrans, err := 0, error(nil)
 		// A device whose Register went unanswered registers again, as an
 		// LwM2M client does, while its activation may still bind it.
 		for try := 0; ; try++ {
 			var k int
-			_, k, err = e.register(ctx, w, devs[i].IMEI)
+			_, k, err = e.register(ctx, i, devs[i].IMEI)
 			retrans += k
 			if err == nil || errorKind(err) != "timeout" || time.Now().Add(cfg.Transmission.ACKTimeout).After(giveUp) {
 				break
@@ -186,7 +186,8 @@ func activateFirst(ctx context.Context, cfg Config, e *engine, devs []FactoryRow
 		rec.record(0, doneAt[i].Sub(regAt[i]), 0, err)
 	}
 	r := rec.result("nbpair pair", last.Sub(t0))
-	r.Retransmitted, r.CPU, r.Sockets, r.Downlinks = reg.Retransmitted, reg.CPU, reg.Sockets, reg.Downlinks
+	r.Retransmitted, r.CPU, r.Downlinks = reg.Retransmitted, reg.CPU, reg.Downlinks
+	r.Sources, r.Sockets, r.PeakOpen, r.Moved, r.Skipped, r.Shared = reg.Sources, reg.Sockets, reg.PeakOpen, reg.Moved, reg.Skipped, reg.Shared
 	return r, nil
 }
 

@@ -14,7 +14,8 @@ import (
 func WriteSummary(w io.Writer, r Result) {
 	fmt.Fprintf(w, "%s: %d ok, %d failed in %v: %.0f/s\n", r.Name, r.OK, r.Failed(), r.Elapsed.Round(time.Millisecond), r.Throughput())
 	fmt.Fprintf(w, "  latency   p50 %v  p90 %v  p99 %v  max %v\n", ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.Max))
-	fmt.Fprintf(w, "  CoAP retransmissions: %d   server requests answered: %d   sockets: %d\n", r.Retransmitted, r.Downlinks, r.Sockets)
+	fmt.Fprintf(w, "  CoAP retransmissions: %d   server requests answered: %d\n", r.Retransmitted, r.Downlinks)
+	writeSources(w, r)
 	fmt.Fprintf(w, "  errors: %s\n", FormatErrors(r.Errors))
 	fmt.Fprintf(w, "  generator CPU %v over %v wall (%.0f%% of one core), %v per request\n",
 		r.CPU.Round(time.Millisecond), r.Elapsed.Round(time.Millisecond), 100*r.CPU.Seconds()/max(r.Elapsed.Seconds(), 1e-9),
@@ -38,6 +39,25 @@ func WriteSummary(w io.Writer, r Result) {
 			s.CPU, perRequest(s.CPU, r.OK), s.RSSBefore/(1<<20), s.RSS/(1<<20),
 			s.Registrations, s.Updates, s.Deregistrations, s.Paired)
 	}
+}
+
+// writeSources writes where the requests came from.
+func writeSources(w io.Writer, r Result) {
+	if r.Sources == 0 { // DTLS: a session and socket per device
+		fmt.Fprintf(w, "  sources: one per device (%d sockets)\n", r.Sockets)
+		return
+	}
+	if r.Shared > 0 {
+		fmt.Fprintf(w, "  sources: %d (device i sends from source i mod %d) on %d shared sockets, each datagram from its source's IP",
+			r.Sources, r.Sources, r.Shared)
+	} else {
+		fmt.Fprintf(w, "  sources: %d (device i sends from source i mod %d); sockets opened %d, at most %d open at once",
+			r.Sources, r.Sources, r.Sockets, r.PeakOpen)
+	}
+	if r.Skipped > 0 || r.Moved > 0 {
+		fmt.Fprintf(w, "; %d addresses skipped (held by another socket), %d sources moved (message IDs used up)", r.Skipped, r.Moved)
+	}
+	fmt.Fprintln(w)
 }
 
 // perRequest is seconds of processor time spread over n requests.

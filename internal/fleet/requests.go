@@ -31,14 +31,14 @@ var registerTemplate, imeiAt = func() ([]byte, int) {
 	return b, bytes.Index(b, []byte("urn:imei:")) + len("urn:imei:")
 }()
 
-// register sends a Register for imei from worker w's socket and returns
+// register sends a Register for imei from device dev's source and returns
 // the registration ID of the answer's Location-Path ("" when it has none,
 // as from the echo baseline).
-func (e *engine) register(ctx context.Context, w int, imei string) (string, int, error) {
+func (e *engine) register(ctx context.Context, dev int, imei string) (string, int, error) {
 	if len(imei) != imeiLen {
 		return "", 0, fmt.Errorf("IMEI %q: want %d digits", imei, imeiLen)
 	}
-	a, retrans, err := e.roundTrip(ctx, w, func(mid uint16, token uint32) []byte {
+	a, retrans, err := e.roundTrip(ctx, dev, func(mid uint16, token uint32) []byte {
 		b := append([]byte(nil), registerTemplate...)
 		patchHeader(b, mid, token)
 		copy(b[imeiAt:], imei)
@@ -51,20 +51,20 @@ func (e *engine) register(ctx context.Context, w int, imei string) (string, int,
 }
 
 // update sends an Update (POST /rd/ID, no payload) and wants 2.04.
-func (e *engine) update(ctx context.Context, w int, regID string) (int, error) {
-	return e.expect(ctx, w, codes.POST, regID, codes.Changed)
+func (e *engine) update(ctx context.Context, dev int, regID string) (int, error) {
+	return e.expect(ctx, dev, codes.POST, regID, codes.Changed)
 }
 
 // deregister sends a De-register (DELETE /rd/ID) and wants 2.02.
-func (e *engine) deregister(ctx context.Context, w int, regID string) (int, error) {
-	return e.expect(ctx, w, codes.DELETE, regID, codes.Deleted)
+func (e *engine) deregister(ctx context.Context, dev int, regID string) (int, error) {
+	return e.expect(ctx, dev, codes.DELETE, regID, codes.Deleted)
 }
 
-func (e *engine) expect(ctx context.Context, w int, code codes.Code, regID string, want codes.Code) (int, error) {
+func (e *engine) expect(ctx context.Context, dev int, code codes.Code, regID string, want codes.Code) (int, error) {
 	var opts message.Options
 	buf := make([]byte, 64)
 	opts, _, _ = opts.SetPath(buf, "/rd/"+regID)
-	a, retrans, err := e.roundTrip(ctx, w, func(mid uint16, token uint32) []byte {
+	a, retrans, err := e.roundTrip(ctx, dev, func(mid uint16, token uint32) []byte {
 		return encode(code, mid, token, opts, nil)
 	})
 	if err == nil && a.code != want {

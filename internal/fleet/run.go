@@ -54,7 +54,7 @@ func runPlain(ctx context.Context, cfg Config, imeis []string) (Result, error) {
 		return Result{}, err
 	}
 	defer stop()
-	e, err := dialEngine(addr, cfg.Sockets, cfg.Transmission)
+	e, err := dialEngine(addr, cfg)
 	if err != nil {
 		return Result{}, err
 	}
@@ -75,12 +75,12 @@ func (c Config) route(addr string) (string, func(), error) {
 	return r.Addr(), func() { r.Close() }, nil
 }
 
-// runScenario runs cfg.Scenario from the sockets of e for the devices.
+// runScenario runs cfg.Scenario from the sources of e for the devices.
 func runScenario(ctx context.Context, e *engine, cfg Config, imeis []string, target string) (Result, error) {
 	name := target + " " + string(cfg.Scenario)
 	regIDs := make([]string, len(imeis))
-	register := func(ctx context.Context, w, i int) (retrans int, err error) {
-		regIDs[i], retrans, err = e.register(ctx, w, imeis[i])
+	register := func(ctx context.Context, _, i int) (retrans int, err error) {
+		regIDs[i], retrans, err = e.register(ctx, i, imeis[i])
 		return retrans, err
 	}
 	if cfg.Scenario == Register {
@@ -92,12 +92,12 @@ func runScenario(ctx context.Context, e *engine, cfg Config, imeis []string, tar
 	}
 	var r Result
 	if cfg.Scenario == Update {
-		r = drive(ctx, cfg, e, name, 0, cfg.Duration, cfg.Rate, func(ctx context.Context, w, i int) (int, error) {
-			return e.update(ctx, w, regIDs[i%len(regIDs)])
+		r = drive(ctx, cfg, e, name, 0, cfg.Duration, cfg.Rate, func(ctx context.Context, _, i int) (int, error) {
+			return e.update(ctx, i%len(regIDs), regIDs[i%len(regIDs)])
 		})
 	} else {
-		r = drive(ctx, cfg, e, name, len(imeis), 0, 0, func(ctx context.Context, w, i int) (int, error) {
-			return e.deregister(ctx, w, regIDs[i])
+		r = drive(ctx, cfg, e, name, len(imeis), 0, 0, func(ctx context.Context, _, i int) (int, error) {
+			return e.deregister(ctx, i, regIDs[i])
 		})
 	}
 	r.Setup = &setup
@@ -108,13 +108,15 @@ func runScenario(ctx context.Context, e *engine, cfg Config, imeis []string, tar
 // total-1, or, when total is 0, until the duration has passed; at most
 // rate requests a second when rate is above 0. It stops starting requests
 // when ctx ends. do returns the retransmissions of its request. e, when
-// not nil, is the engine whose sockets and downlinks the result counts.
+// not nil, is the engine whose sources, sockets and downlinks the result
+// counts.
 func drive(ctx context.Context, cfg Config, e *engine, name string, total int, duration time.Duration, rate float64,
 	do func(ctx context.Context, worker, i int) (int, error)) Result {
 	rec := newRecorder(cfg.Concurrency)
 	var downlinks int64
+	var socks socketFigures
 	if e != nil {
-		downlinks = e.downlinks.Load()
+		downlinks, socks = e.downlinks.Load(), e.figures()
 	}
 	cpu := processCPU()
 	start := time.Now()
@@ -150,7 +152,9 @@ func drive(ctx context.Context, cfg Config, e *engine, name string, total int, d
 	r := rec.result(name, elapsed)
 	r.CPU = processCPU() - cpu
 	if e != nil {
-		r.Sockets = e.sockets()
+		after := e.figures()
+		r.Sources, r.Sockets, r.PeakOpen, r.Shared = e.n, int(after.opened-socks.opened), after.peak, len(e.shared)
+		r.Moved, r.Skipped = int(after.moved-socks.moved), int(after.skipped-socks.skipped)
 		r.Downlinks = int(e.downlinks.Load() - downlinks)
 	}
 	return r

@@ -32,11 +32,19 @@ type Result struct {
 	// (each request may have up to Transmission.MaxRetransmit).
 	Retransmitted int
 	// CPU is the processor time (user and system) the generator's process
-	// used during the measured part; Sockets the UDP sockets it used.
-	// For a baseline the bare server runs in the same process, so its
-	// share is in CPU too.
-	CPU     time.Duration
-	Sockets int
+	// used during the measured part. For a baseline the bare server runs
+	// in the same process, so its share is in CPU too.
+	CPU time.Duration
+	// Sources is the number of source addresses the devices sent from
+	// (device i from source i mod Sources); Sockets the sockets the
+	// generator opened during the measured part, PeakOpen the most it had
+	// open at once. Skipped counts the addresses passed over because some
+	// other socket held them, Moved the sources that moved to a fresh
+	// address once their 65,536 message IDs were used.
+	Sources, Sockets, PeakOpen, Skipped, Moved int
+	// Shared is the number of shared sockets all sources sent from (each
+	// datagram from its source's IP), 0 when each source had its own.
+	Shared int
 	// Downlinks counts the server's requests the simulated devices
 	// answered (the Writes to their Pairing object).
 	Downlinks int

@@ -40,7 +40,7 @@ func Sweep(ctx context.Context, cfg Config, steps []int, sample int, step func(S
 	}
 	imeis, _ := IMEIs(cfg.IMEIBase, cfg.Devices)
 	admin := &Admin{URL: cfg.HTTPURL, Token: cfg.Token}
-	e, err := dialEngine(cfg.CoAPAddr, cfg.Sockets, cfg.Transmission)
+	e, err := dialEngine(cfg.CoAPAddr, cfg)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func Sweep(ctx context.Context, cfg Config, steps []int, sample int, step func(S
 		if n <= have || n > len(imeis) || n < sample {
 			return fmt.Errorf("sweep steps must grow and be at least the sample of %d: %v", sample, steps)
 		}
-		s, err := sweepStep(ctx, cfg, e, admin, imeis[have:n], imeis[:sample], n)
+		s, err := sweepStep(ctx, cfg, e, admin, imeis, have, n, sample)
 		if err != nil {
 			return err
 		}
@@ -62,26 +62,29 @@ func Sweep(ctx context.Context, cfg Config, steps []int, sample int, step func(S
 	return nil
 }
 
-// sweepStep provisions and registers the new devices, then measures the
-// sample and the echo, and reads the server's memory.
-func sweepStep(ctx context.Context, cfg Config, e *engine, admin *Admin, added, sample []string, n int) (SweepStep, error) {
+// sweepStep provisions and registers devices have to n-1 of the fleet,
+// then measures the sample (devices 0 to sample-1, each from its own
+// source again) and the echo, and reads the server's memory.
+func sweepStep(ctx context.Context, cfg Config, e *engine, admin *Admin, imeis []string, have, n, sample int) (SweepStep, error) {
 	s := SweepStep{Devices: n}
-	if _, err := admin.Provision(ctx, cfg.ProductID, added); err != nil {
+	if _, err := admin.Provision(ctx, cfg.ProductID, imeis[have:n]); err != nil {
 		return s, err
 	}
-	register := func(imeis []string) func(context.Context, int, int) (int, error) {
-		return func(ctx context.Context, w, i int) (int, error) {
-			_, retrans, err := e.register(ctx, w, imeis[i])
+	register := func(first int) func(context.Context, int, int) (int, error) {
+		return func(ctx context.Context, _, i int) (int, error) {
+			_, retrans, err := e.register(ctx, first+i, imeis[first+i])
 			return retrans, err
 		}
 	}
-	s.Fill = drive(ctx, cfg, e, fmt.Sprintf("nbpair register (to %d)", n), len(added), 0, 0, register(added))
+	s.Fill = drive(ctx, cfg, e, fmt.Sprintf("nbpair register (to %d)", n), n-have, 0, 0, register(have))
 	if err := ctx.Err(); err != nil {
 		return s, err
 	}
-	s.Sample = drive(ctx, cfg, e, fmt.Sprintf("nbpair register (sample at %d)", n), len(sample), 0, 0, register(sample))
+	s.Sample = drive(ctx, cfg, e, fmt.Sprintf("nbpair register (sample at %d)", n), sample, 0, 0, register(0))
+	// The echo gets as many sources as the fleet, so that its sockets are
+	// opened and closed (or kept) as the sample's are.
 	echoCfg := cfg
-	echoCfg.Devices, echoCfg.IMEIBase = len(sample), cfg.IMEIBase
+	echoCfg.Devices, echoCfg.Sources = sample, e.n
 	var err error
 	if s.Echo, err = RunBaseline(ctx, echoCfg, UDPEcho); err != nil {
 		return s, err

@@ -8,7 +8,7 @@
 # binary built before, instead of building one; SERVE_FLAGS adds flags to
 # serve.
 #
-#   tools/bench/with-server.sh '$NBPAIR fleet $FLEET_FLAGS --compare --devices 20000 --runs 3'
+#   tools/bench/with-server.sh '$NBPAIR fleet $FLEET_FLAGS --sources all --shared-sockets 16 --compare --devices 20000 --runs 3'
 set -eu
 cd "$(dirname "$0")/../.."
 if curl -fsS http://127.0.0.1:18080/readyz >/dev/null 2>&1; then
