@@ -44,12 +44,19 @@ const (
 // ErrClosed is returned by Accept once the listener is closed.
 var ErrClosed = errors.New("dtlsgate: listener closed")
 
+// Reasons of a Refusal.
+const (
+	ReasonWrongKey        = "wrong-key"        // the client's Finished did not open with the identity's key
+	ReasonUnknownIdentity = "unknown-identity" // PSK had no key for the identity
+	ReasonFailed          = "handshake-failed" // anything else, such as a timeout
+)
+
 // Refusal is a handshake that failed after the client named its PSK
 // identity.
 type Refusal struct {
 	Identity   string
 	RemoteAddr string
-	Reason     string // wrong-key, unknown-identity, or what pion said
+	Reason     string // one of the Reason constants
 	Err        error
 }
 

@@ -161,12 +161,12 @@ func (s *session) refused(err error) {
 		l.cfg.Log.Debug("dtls handshake failed", "remote_addr", addr, "err", err)
 		return
 	}
-	r := Refusal{Identity: *idp, RemoteAddr: addr, Reason: "handshake-failed", Err: err}
+	r := Refusal{Identity: *idp, RemoteAddr: addr, Reason: ReasonFailed, Err: err}
 	switch {
 	case s.wrongKey.Load():
-		r.Reason, r.Err = "wrong-key", errWrongKey
+		r.Reason, r.Err = ReasonWrongKey, errWrongKey
 	case s.unknownID.Load():
-		r.Reason = "unknown-identity"
+		r.Reason = ReasonUnknownIdentity
 	}
 	if !l.refusals.allow(r.Identity, time.Now()) {
 		l.cfg.Log.Debug("dtls handshake refused", "endpoint", clip(r.Identity), "remote_addr", addr, "reason", r.Reason, "err", err)
