@@ -169,10 +169,10 @@ func (s *session) refused(err error) {
 		r.Reason = ReasonUnknownIdentity
 	}
 	if !l.refusals.allow(r.Identity, time.Now()) {
-		l.cfg.Log.Debug("dtls handshake refused", "endpoint", clip(r.Identity), "remote_addr", addr, "reason", r.Reason, "err", err)
+		l.cfg.Log.Debug("dtls handshake refused", "endpoint", clip(r.Identity), "remote_addr", addr, "reason", r.Reason, "err", r.Err)
 		return
 	}
-	l.cfg.Log.Info("dtls handshake refused", "endpoint", clip(r.Identity), "remote_addr", addr, "reason", r.Reason, "err", err)
+	l.cfg.Log.Info("dtls handshake refused", "endpoint", clip(r.Identity), "remote_addr", addr, "reason", r.Reason, "err", r.Err)
 	if l.cfg.OnRefused != nil {
 		l.cfg.OnRefused(r)
 	}
