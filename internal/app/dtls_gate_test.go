@@ -172,4 +172,3 @@ func TestDTLSStrangerHellosCostNothing(t *testing.T) {
 		}
 	}
 }
-
