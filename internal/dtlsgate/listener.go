@@ -193,19 +193,25 @@ func (l *Listener) AcceptWithContext(ctx context.Context) (net.Conn, error) {
 func (l *Listener) Close() error {
 	l.once.Do(func() {
 		close(l.closed)
-		l.mu.Lock()
-		all := make([]*session, 0, len(l.byCID))
-		for _, s := range l.byCID {
-			all = append(all, s)
-		}
-		l.mu.Unlock()
-		for _, s := range all {
-			s.close()
-		}
+		l.closeSessions() // with a close_notify to the established ones
 		l.sock.Close()
 		<-l.done
+		l.closeSessions() // any the read loop started meanwhile
 	})
 	return nil
+}
+
+// closeSessions closes every session.
+func (l *Listener) closeSessions() {
+	l.mu.Lock()
+	all := make([]*session, 0, len(l.byCID))
+	for _, s := range l.byCID {
+		all = append(all, s)
+	}
+	l.mu.Unlock()
+	for _, s := range all {
+		s.close()
+	}
 }
 
 // readLoop reads the socket until it is closed.

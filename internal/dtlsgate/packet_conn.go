@@ -67,6 +67,14 @@ func (p *packetConn) setPending(b []byte, from netip.AddrPort) {
 	p.mu.Unlock()
 }
 
+// holdsHello says whether the client's hello still waits for pion's
+// HelloVerifyRequest: until then nothing else may reach pion.
+func (p *packetConn) holdsHello() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pending != nil
+}
+
 // ReadFrom implements net.PacketConn.
 func (p *packetConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	select {

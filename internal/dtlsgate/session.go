@@ -98,13 +98,19 @@ func (s *session) psk(identity []byte) ([]byte, error) {
 }
 
 // isRetransmit says whether h is the hello that started this session's
-// handshake, sent again.
+// handshake, sent again. It is for the session either way; it is queued
+// only once pion has the first copy, which must not overtake pion's
+// HelloVerifyRequest.
 func (s *session) isRetransmit(h *clientHello) bool {
 	return !s.established.Load() && h.messageSeq == 1 && bytes.Equal(h.random, s.random[:])
 }
 
-// deliver queues a datagram for the session.
+// deliver queues a datagram for the session; a retransmitted hello that
+// comes before pion has the first is dropped.
 func (s *session) deliver(b []byte, from netip.AddrPort) {
+	if s.pc.holdsHello() {
+		return
+	}
 	if !s.pc.push(bytes.Clone(b), from) {
 		s.l.stats.drop(DropQueueFull)
 	}
