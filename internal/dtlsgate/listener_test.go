@@ -45,14 +45,14 @@ func (r *refusals) list() []Refusal {
 	return append([]Refusal(nil), r.seen...)
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(string(bytes.TrimRight(b, "\n")))
@@ -61,7 +61,7 @@ func (w testWriter) Write(b []byte) (int, error) {
 
 // startGate listens on 127.0.0.1:0 and closes the listener when the test
 // ends. Sessions accepted are echoed: each read is written back.
-func startGate(t *testing.T, keys keyring, mod ...func(*Config)) (*Listener, *refusals) {
+func startGate(t testing.TB, keys keyring, mod ...func(*Config)) (*Listener, *refusals) {
 	t.Helper()
 	var ref refusals
 	cfg := Config{PSK: keys.psk, CipherSuites: testSuites, OnRefused: ref.add, Log: testLogger(t)}
@@ -104,7 +104,7 @@ func echo(c net.Conn) {
 }
 
 // dial does a pion client handshake from a new socket (or from sock).
-func dial(t *testing.T, addr net.Addr, identity string, key []byte, sock net.PacketConn, opts ...dtls.ClientOption) (*dtls.Conn, error) {
+func dial(t testing.TB, addr net.Addr, identity string, key []byte, sock net.PacketConn, opts ...dtls.ClientOption) (*dtls.Conn, error) {
 	t.Helper()
 	if sock == nil {
 		var err error
