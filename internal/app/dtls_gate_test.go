@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -68,7 +69,7 @@ func TestDTLSWrongKeyAlertAndAudit(t *testing.T) {
 // each its own socket on 127.0.0.1, at most par at a time; a source whose
 // answer does not come tries again, three times at most. It returns how
 // many got a HelloVerifyRequest.
-func strangerFlood(t *testing.T, addr string, n, par int) int64 {
+func strangerFlood(t testing.TB, addr string, n, par int) int64 {
 	raddr, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -171,4 +172,37 @@ func TestDTLSStrangerHellosCostNothing(t *testing.T) {
 			t.Errorf("device %s: %+v", d.IMEI, v)
 		}
 	}
+}
+
+// residentBytes is this process's resident memory (VmRSS).
+func residentBytes(b *testing.B) int64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Skip("no /proc/self/status:", err)
+	}
+	m := regexp.MustCompile(`(?m)^VmRSS:\s+(\d+) kB$`).FindSubmatch(raw)
+	if m == nil {
+		b.Fatal("no VmRSS in /proc/self/status")
+	}
+	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return kb << 10
+}
+
+// BenchmarkDTLSStrangerHellos measures what cookie-less ClientHellos, each
+// from its own source, cost the server in this process: live heap and
+// resident memory per source, right after each flood of 20,000 (run it
+// with -benchtime 1x; the flood's client sockets are closed by then).
+func BenchmarkDTLSStrangerHellos(b *testing.B) {
+	const sources = 20000
+	n := apptest.Start(b, "", func(c *config.Config) { c.LogLevel = "warn" })
+	heap0, rss0 := liveHeap(), residentBytes(b)
+	var answered int64
+	for b.Loop() {
+		answered += strangerFlood(b, n.CoAPSAddr(), sources, 64)
+	}
+	heap1, rss1 := liveHeap(), residentBytes(b)
+	all := float64(sources * b.N)
+	b.ReportMetric(float64(int64(heap1)-int64(heap0))/all, "heap-B/source")
+	b.ReportMetric(float64(rss1-rss0)/all, "rss-B/source")
+	b.ReportMetric(float64(answered)/all, "answered/source")
 }

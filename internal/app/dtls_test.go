@@ -487,7 +487,7 @@ func TestDTLSAddressChangeKeepsSession(t *testing.T) {
 
 // clientHello is a DTLS 1.2 ClientHello offering nbpair's suites, as the
 // first flight of a handshake that is never finished.
-func clientHello(t *testing.T, seq uint64) []byte {
+func clientHello(t testing.TB, seq uint64) []byte {
 	t.Helper()
 	var random handshake.Random
 	random.GMTUnixTime = time.Now()
