@@ -226,3 +226,57 @@ func asAlert(err error, out **alertErr) bool {
 	}
 	return false
 }
+
+// recordingConn is a client socket that keeps a copy of what it sends.
+type recordingConn struct {
+	*net.UDPConn
+	mu   sync.Mutex
+	sent [][]byte
+}
+
+func (c *recordingConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	c.mu.Lock()
+	c.sent = append(c.sent, bytes.Clone(b))
+	c.mu.Unlock()
+	return c.UDPConn.WriteTo(b, addr)
+}
+
+// helloWithCookie is the first datagram sent that holds a ClientHello
+// with a cookie.
+func (c *recordingConn) helloWithCookie() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, b := range c.sent {
+		if r, err := parseRecord(b, CIDLen); err == nil {
+			if h, err := parseClientHello(r); err == nil && len(h.cookie) > 0 {
+				return b
+			}
+		}
+	}
+	return nil
+}
+
+// A late copy of the hello that started a session, after the handshake,
+// starts no second session and leaves the first one working.
+func TestLateHelloCopyIgnored(t *testing.T) {
+	keys := keyring{"urn:imei:4": []byte("0123456789abcdef")}
+	l, _ := startGate(t, keys)
+	sock := &recordingConn{UDPConn: localSocket(t)}
+	c, err := dial(t, l.Addr(), "urn:imei:4", keys["urn:imei:4"], sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := sock.helloWithCookie()
+	if hello == nil {
+		t.Fatal("the client sent no hello with a cookie")
+	}
+	if _, err := sock.UDPConn.WriteTo(hello, l.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := roundTrip(c, "after the copy"); err != nil {
+		t.Fatal(err)
+	}
+	if st := l.Stats(); st.HandshakesStarted != 1 || st.SessionsOpen != 1 {
+		t.Errorf("stats %+v, want one handshake and one session", st)
+	}
+}

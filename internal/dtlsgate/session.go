@@ -98,11 +98,12 @@ func (s *session) psk(identity []byte) ([]byte, error) {
 }
 
 // isRetransmit says whether h is the hello that started this session's
-// handshake, sent again. It is for the session either way; it is queued
+// handshake, sent again (even after the handshake completed: a late copy
+// must not start a second session on the same address). It is queued
 // only once pion has the first copy, which must not overtake pion's
 // HelloVerifyRequest.
 func (s *session) isRetransmit(h *clientHello) bool {
-	return !s.established.Load() && h.messageSeq == 1 && bytes.Equal(h.random, s.random[:])
+	return h.messageSeq == 1 && bytes.Equal(h.random, s.random[:])
 }
 
 // deliver queues a datagram for the session; a retransmitted hello that
