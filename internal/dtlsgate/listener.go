@@ -126,6 +126,7 @@ type Listener struct {
 	closed   chan struct{}
 	done     chan struct{} // closed when the read loop has returned
 	once     sync.Once
+	running  sync.WaitGroup // handshake goroutines, which may call OnRefused
 
 	mu         sync.Mutex
 	byAddr     map[netip.AddrPort]*session // guarded by mu
@@ -189,7 +190,8 @@ func (l *Listener) AcceptWithContext(ctx context.Context) (net.Conn, error) {
 }
 
 // Close closes every session (established ones with a close_notify), then
-// the socket.
+// the socket, and returns once no handshake goroutine runs (so OnRefused is
+// not called after it).
 func (l *Listener) Close() error {
 	l.once.Do(func() {
 		close(l.closed)
@@ -197,6 +199,7 @@ func (l *Listener) Close() error {
 		l.sock.Close()
 		<-l.done
 		l.closeSessions() // any the read loop started meanwhile
+		l.running.Wait()  // no OnRefused after Close
 	})
 	return nil
 }

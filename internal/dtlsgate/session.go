@@ -71,6 +71,7 @@ func (l *Listener) startSession(h *clientHello, from netip.AddrPort, datagram []
 		prev.close()
 	}
 	l.stats.started.Add(1)
+	l.running.Add(1)
 	go s.handshake(ctx)
 	return nil
 }
@@ -119,6 +120,7 @@ func (s *session) deliver(b []byte, from netip.AddrPort) {
 
 // handshake runs pion's handshake and hands the session to Accept.
 func (s *session) handshake(ctx context.Context) {
+	defer s.l.running.Done()
 	err := s.conn.HandshakeContext(ctx)
 	s.cancel()
 	s.l.stats.handshaking.Add(-1)
