@@ -26,6 +26,9 @@ type cookieJar struct {
 	cur     hash.Hash // guarded by mu
 	prev    hash.Hash // guarded by mu; nil before the first change
 	renewAt time.Time // guarded by mu
+	// scratch holds what a MAC covers, so that a stranger's hello costs no
+	// allocation.
+	scratch [2*sha256.Size + 16 + 2 + 2 + 1 + randomLen + 32 + 2]byte // guarded by mu
 }
 
 func newCookieJar(period time.Duration, now func() time.Time) *cookieJar {
@@ -61,7 +64,7 @@ func (j *cookieJar) make(dst []byte, addr netip.AddrPort, h *clientHello) []byte
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.rotate()
-	return sum(j.cur, dst, addr, h)
+	return j.sum(j.cur, dst, addr, h)
 }
 
 // valid says whether the hello's cookie is one the gate made for addr
@@ -73,27 +76,28 @@ func (j *cookieJar) valid(addr netip.AddrPort, h *clientHello) bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.rotate()
-	var buf [sha256.Size]byte
-	if hmac.Equal(sum(j.cur, buf[:0], addr, h), h.cookie) {
+	if hmac.Equal(j.sum(j.cur, j.scratch[:0], addr, h), h.cookie) {
 		return true
 	}
-	return j.prev != nil && hmac.Equal(sum(j.prev, buf[:0], addr, h), h.cookie)
+	return j.prev != nil && hmac.Equal(j.sum(j.prev, j.scratch[:0], addr, h), h.cookie)
 }
 
 // sum is the MAC over the address and the hello's parameters that must not
 // change between the two hellos: version, random, session ID, cipher
-// suites and compression methods (extensions may).
-func sum(mac hash.Hash, dst []byte, addr netip.AddrPort, h *clientHello) []byte {
+// suites and compression methods (extensions may). It appends the cookie
+// to dst; mu is held and dst may be scratch's start.
+func (j *cookieJar) sum(mac hash.Hash, dst []byte, addr netip.AddrPort, h *clientHello) []byte {
+	in := j.scratch[2*sha256.Size:2*sha256.Size]
+	ip, port := addr.Addr().As16(), addr.Port()
+	in = append(in, ip[:]...)
+	in = append(in, byte(port>>8), byte(port), h.version[0], h.version[1], byte(len(h.sessionID)))
+	in = append(in, h.random...)
+	in = append(in, h.sessionID...)
+	in = append(in, byte(len(h.suites)>>8), byte(len(h.suites)))
 	mac.Reset()
-	ip := addr.Addr().As16()
-	port := addr.Port()
-	mac.Write(ip[:])
-	mac.Write([]byte{byte(port >> 8), byte(port), h.version[0], h.version[1], byte(len(h.sessionID))})
-	mac.Write(h.random)
-	mac.Write(h.sessionID)
-	mac.Write([]byte{byte(len(h.suites) >> 8), byte(len(h.suites))})
+	mac.Write(in)
 	mac.Write(h.suites)
 	mac.Write(h.comp)
-	var full [sha256.Size]byte
-	return append(dst, mac.Sum(full[:0])[:cookieLen]...)
+	full := mac.Sum(j.scratch[sha256.Size:sha256.Size])
+	return append(dst, full[:cookieLen]...)
 }
