@@ -87,7 +87,7 @@ func (j *cookieJar) valid(addr netip.AddrPort, h *clientHello) bool {
 // suites and compression methods (extensions may). It appends the cookie
 // to dst; mu is held and dst may be scratch's start.
 func (j *cookieJar) sum(mac hash.Hash, dst []byte, addr netip.AddrPort, h *clientHello) []byte {
-	in := j.scratch[2*sha256.Size:2*sha256.Size]
+	in := j.scratch[2*sha256.Size : 2*sha256.Size]
 	ip, port := addr.Addr().As16(), addr.Port()
 	in = append(in, ip[:]...)
 	in = append(in, byte(port>>8), byte(port), h.version[0], h.version[1], byte(len(h.sessionID)))
