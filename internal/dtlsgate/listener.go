@@ -299,11 +299,14 @@ func (l *Listener) hello(h *clientHello, from netip.AddrPort, datagram, out []by
 }
 
 // refusalLimiter lets through one refusal per identity per interval; it
-// tracks at most maxRefusalsTracked identities.
+// tracks at most maxRefusalsTracked identities. When full, it sweeps out
+// old entries at most every interval/8, so that a flood of identities
+// cannot make every refusal scan the map.
 type refusalLimiter struct {
 	interval time.Duration
 	mu       sync.Mutex
 	last     map[string]time.Time // guarded by mu
+	sweptAt  time.Time            // guarded by mu
 }
 
 // allow says whether a refusal of identity may be audited now.
@@ -314,6 +317,10 @@ func (r *refusalLimiter) allow(identity string, now time.Time) bool {
 		return false
 	}
 	if len(r.last) >= maxRefusalsTracked {
+		if now.Sub(r.sweptAt) < r.interval/8 {
+			return false
+		}
+		r.sweptAt = now
 		for id, t := range r.last {
 			if now.Sub(t) >= r.interval {
 				delete(r.last, id)
