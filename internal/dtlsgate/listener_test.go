@@ -211,6 +211,29 @@ func TestWrongKeyAlert(t *testing.T) {
 	}
 }
 
+// Without pion's word that the Finished did not decrypt, the backstop
+// still ends a wrong key's handshake with the alert, and a right key's
+// handshake is not disturbed by it.
+func TestWrongKeyBackstop(t *testing.T) {
+	watchDecryptFailures = false
+	t.Cleanup(func() { watchDecryptFailures = true })
+	keys := keyring{"urn:imei:5": []byte("0123456789abcdef")}
+	l, ref := startGate(t, keys, func(c *Config) { c.FinishedGrace = 200 * time.Millisecond })
+	_, err := dial(t, l.Addr(), "urn:imei:5", []byte("fedcba9876543210"), nil)
+	var ae *alertErr
+	if !asAlert(err, &ae) || ae.desc != alert.BadRecordMac {
+		t.Fatalf("handshake with a wrong key: %v, want a bad_record_mac alert", err)
+	}
+	waitFor(t, "the refusal", 10*time.Second, func() bool { return len(ref.list()) == 1 })
+	c, err := dial(t, l.Addr(), "urn:imei:5", keys["urn:imei:5"], nil)
+	if err != nil {
+		t.Fatalf("the right key: %v", err)
+	}
+	if err := roundTrip(c, "ok"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 type alertErr struct{ desc alert.Description }
 
 // asAlert finds, in what pion reports, the alert the server sent.

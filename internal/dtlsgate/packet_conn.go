@@ -38,6 +38,8 @@ type packetConn struct {
 	clientCCS   bool           // guarded by mu; the client changed cipher spec
 	finished    bool           // guarded by mu; its encrypted Finished came
 	serverCCS   bool           // guarded by mu; pion answered it
+	hasKey      bool           // guarded by mu; pion has the identity's key
+	armed       bool           // guarded by mu; the backstop timer runs
 	lastFrom    netip.AddrPort // guarded by mu
 	lastUDPAddr *net.UDPAddr   // guarded by mu
 }
@@ -99,13 +101,13 @@ func (p *packetConn) udpAddr(from netip.AddrPort) *net.UDPAddr {
 }
 
 // watchIn notes the client's ChangeCipherSpec and the encrypted Finished
-// after it; if pion has not answered that Finished within FinishedGrace,
-// the key is wrong.
+// after it. pion reports a Finished it cannot decrypt at once (see
+// sessionLogger); as a backstop, if pion has the key and the Finished and
+// has not answered within FinishedGrace, the key is taken for wrong.
 func (p *packetConn) watchIn(b []byte) {
 	if p.s.established.Load() {
 		return
 	}
-	start := false
 	eachRecord(b, func(r record) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -113,19 +115,39 @@ func (p *packetConn) watchIn(b []byte) {
 		case r.contentType == typeChangeCipherSpec && r.epoch == 0:
 			p.clientCCS = true
 		case r.epoch == 1 && p.clientCCS && !p.finished:
-			p.finished, start = true, true
+			p.finished = true
 		}
 	})
-	if start {
-		time.AfterFunc(p.s.l.cfg.FinishedGrace, func() {
-			p.mu.Lock()
-			answered := p.serverCCS
-			p.mu.Unlock()
-			if !answered {
-				p.s.failWrongKey()
-			}
-		})
+	p.armBackstop()
+}
+
+// keyed notes that pion looked up the key of the client's identity.
+func (p *packetConn) keyed() {
+	p.mu.Lock()
+	p.hasKey = true
+	p.mu.Unlock()
+	p.armBackstop()
+}
+
+// armBackstop starts the FinishedGrace timer once pion has both the key
+// and the client's Finished (a lost ClientKeyExchange delays the key, and
+// must not be taken for a wrong one).
+func (p *packetConn) armBackstop() {
+	p.mu.Lock()
+	arm := p.finished && p.hasKey && !p.armed
+	p.armed = p.armed || arm
+	p.mu.Unlock()
+	if !arm {
+		return
 	}
+	time.AfterFunc(p.s.l.cfg.FinishedGrace, func() {
+		p.mu.Lock()
+		answered := p.serverCCS
+		p.mu.Unlock()
+		if !answered {
+			p.s.failWrongKey()
+		}
+	})
 }
 
 // WriteTo implements net.PacketConn.
@@ -290,9 +312,13 @@ func (l sessionLogger) Warnf(string, ...any)  {}
 func (l sessionLogger) Error(string)          {}
 func (l sessionLogger) Errorf(string, ...any) {}
 
+// watchDecryptFailures is whether sessionLogger acts on pion's "decrypt
+// failed"; tests turn it off to prove the backstop alone.
+var watchDecryptFailures = true
+
 // Debugf watches for pion's "decrypt failed".
 func (l sessionLogger) Debugf(format string, _ ...any) {
-	if strings.Contains(format, "decrypt failed") && !l.s.established.Load() {
+	if watchDecryptFailures && strings.Contains(format, "decrypt failed") && !l.s.established.Load() {
 		l.s.pc.mu.Lock()
 		finished := l.s.pc.finished
 		l.s.pc.mu.Unlock()

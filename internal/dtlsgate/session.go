@@ -94,8 +94,10 @@ func (s *session) psk(identity []byte) ([]byte, error) {
 	key, err := s.l.cfg.PSK(identity)
 	if err != nil {
 		s.unknownID.Store(true)
+		return nil, err
 	}
-	return key, err
+	s.pc.keyed()
+	return key, nil
 }
 
 // isRetransmit says whether h is the hello that started this session's
