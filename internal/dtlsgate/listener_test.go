@@ -211,6 +211,22 @@ func TestWrongKeyAlert(t *testing.T) {
 	}
 }
 
+// An identity with no key is refused at once with pion's alert, and the
+// refusal says so.
+func TestUnknownIdentityRefused(t *testing.T) {
+	l, ref := startGate(t, keyring{})
+	_, err := dial(t, l.Addr(), "urn:imei:nobody", []byte("0123456789abcdef"), nil)
+	var ae *alertErr
+	if !asAlert(err, &ae) || ae.desc != alert.InternalError {
+		t.Fatalf("handshake with an unknown identity: %v, want an internal_error alert", err)
+	}
+	waitFor(t, "the refusal", 10*time.Second, func() bool { return len(ref.list()) == 1 })
+	if r := ref.list()[0]; r.Identity != "urn:imei:nobody" || r.Reason != ReasonUnknownIdentity {
+		t.Errorf("refusal %+v", r)
+	}
+	waitFor(t, "the session to be gone", 10*time.Second, func() bool { return l.Stats().Handshaking == 0 })
+}
+
 // Without pion's word that the Finished did not decrypt, the backstop
 // still ends a wrong key's handshake with the alert, and a right key's
 // handshake is not disturbed by it.
