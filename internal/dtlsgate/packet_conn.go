@@ -1,6 +1,7 @@
 package dtlsgate
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"reflect"
@@ -307,10 +308,17 @@ func (l sessionLogger) Tracef(string, ...any) {}
 func (l sessionLogger) Debug(string)          {}
 func (l sessionLogger) Info(string)           {}
 func (l sessionLogger) Infof(string, ...any)  {}
-func (l sessionLogger) Warn(string)           {}
-func (l sessionLogger) Warnf(string, ...any)  {}
-func (l sessionLogger) Error(string)          {}
-func (l sessionLogger) Errorf(string, ...any) {}
+
+// Warn, Warnf, Error and Errorf pass pion's complaints on at debug level:
+// a peer can provoke them at will.
+func (l sessionLogger) Warn(msg string)                { l.pass(msg) }
+func (l sessionLogger) Warnf(format string, a ...any)  { l.pass(fmt.Sprintf(format, a...)) }
+func (l sessionLogger) Error(msg string)               { l.pass(msg) }
+func (l sessionLogger) Errorf(format string, a ...any) { l.pass(fmt.Sprintf(format, a...)) }
+
+func (l sessionLogger) pass(msg string) {
+	l.s.l.cfg.Log.Debug("dtls", "remote_addr", l.s.remote().String(), "pion", msg)
+}
 
 // watchDecryptFailures is whether sessionLogger acts on pion's "decrypt
 // failed"; tests turn it off to prove the backstop alone.
