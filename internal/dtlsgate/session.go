@@ -33,6 +33,8 @@ type session struct {
 	established atomic.Bool
 	closeOnce   sync.Once
 
+	gone bool // guarded by l.mu; closed
+
 	mu   sync.Mutex
 	addr netip.AddrPort // guarded by mu
 }
@@ -144,11 +146,15 @@ func (s *session) establish() {
 	s.identity.Store(&id)
 	l := s.l
 	l.mu.Lock()
+	if s.gone { // closed while its handshake completed
+		l.mu.Unlock()
+		return
+	}
 	prev := l.byIdentity[id]
 	l.byIdentity[id] = s
-	l.mu.Unlock()
 	s.established.Store(true)
 	l.stats.open.Add(1)
+	l.mu.Unlock()
 	if prev != nil && prev != s {
 		l.cfg.Log.Debug("dtls session replaced by a new handshake", "endpoint", clip(id), "remote_addr", s.remote().String())
 		prev.close()
@@ -232,6 +238,8 @@ func (s *session) close() {
 	s.closeOnce.Do(func() {
 		l := s.l
 		l.mu.Lock()
+		s.gone = true
+		wasOpen := s.established.Load()
 		if l.byAddr[s.addr] == s {
 			delete(l.byAddr, s.addr)
 		}
@@ -249,7 +257,7 @@ func (s *session) close() {
 			s.conn.Close() // a close_notify if established; closes pc
 		}
 		s.pc.Close()
-		if s.established.Load() {
+		if wasOpen {
 			l.stats.open.Add(-1)
 		}
 	})
