@@ -114,7 +114,8 @@ func (a *App) open(ctx context.Context, secretKey []byte) error {
 	a.coap = lwm2m.New(a.svc, log.With("component", "coap"), lwm2m.Config{
 		Addr: cfg.CoAPAddr, ACKTimeout: time.Duration(cfg.CoAPACKTimeout), MaxRetransmit: cfg.CoAPMaxRetransmit,
 		SecureAddr: cfg.CoAPSAddr, HandshakeTimeout: time.Duration(cfg.CoAPSHandshakeTimeout),
-		SessionIdle: time.Duration(cfg.CoAPSSessionIdle),
+		SessionIdle: time.Duration(cfg.CoAPSSessionIdle), MaxHandshakes: cfg.CoAPSMaxHandshakes,
+		Registerer: a.metrics.Registry(),
 	})
 	return a.coap.Listen()
 }

@@ -166,6 +166,9 @@ func TestInteropLibcoapDTLS(t *testing.T) {
 	if v := secureStatus(t, n, other.ID); v.Online || v.Registration != nil {
 		t.Errorf("a wrong key registered: %+v", v)
 	}
+	if !strings.Contains(out, "alert read:fatal:bad record mac") {
+		t.Errorf("coap-client with a wrong key did not get the server's bad_record_mac alert")
+	}
 	t.Logf("coap-client with a wrong key printed:\n%s", out)
 }
 
@@ -484,7 +487,7 @@ func TestDTLSAddressChangeKeepsSession(t *testing.T) {
 
 // clientHello is a DTLS 1.2 ClientHello offering nbpair's suites, as the
 // first flight of a handshake that is never finished.
-func clientHello(t *testing.T, seq uint64) []byte {
+func clientHello(t testing.TB, seq uint64) []byte {
 	t.Helper()
 	var random handshake.Random
 	random.GMTUnixTime = time.Now()

@@ -54,6 +54,9 @@ type Config struct {
 
 	CoAPSHandshakeTimeout Duration `json:"coapsHandshakeTimeout"`
 	CoAPSSessionIdle      Duration `json:"coapsSessionIdle"`
+	// CoAPSMaxHandshakes caps the DTLS handshakes in progress; over it,
+	// hellos with a valid cookie are dropped (and counted).
+	CoAPSMaxHandshakes int `json:"coapsMaxHandshakes"`
 }
 
 // Default is the configuration `nbpair serve` runs with when told nothing.
@@ -80,6 +83,7 @@ func Default() Config {
 
 		CoAPSHandshakeTimeout: Duration(30 * time.Second),
 		CoAPSSessionIdle:      Duration(24*time.Hour + 5*time.Minute),
+		CoAPSMaxHandshakes:    256,
 	}
 }
 
@@ -128,6 +132,7 @@ func (c *Config) fields() []field {
 		{"coaps-addr", "CoAP over DTLS (PSK) listen address; empty turns DTLS off", (*stringValue)(&c.CoAPSAddr)},
 		{"coaps-handshake-timeout", "how long a DTLS handshake may take", &c.CoAPSHandshakeTimeout},
 		{"coaps-session-idle", "how long a silent DTLS session is kept for a sleeping device", &c.CoAPSSessionIdle},
+		{"coaps-max-handshakes", "DTLS handshakes in progress at most; more hellos are dropped", (*intValue)(&c.CoAPSMaxHandshakes)},
 		{"public-url", "base URL of QR labels, e.g. https://pair.example.com", (*stringValue)(&c.PublicURL)},
 		{"log-level", "debug, info, warn or error", (*stringValue)(&c.LogLevel)},
 		{"log-format", "text or json", (*stringValue)(&c.LogFormat)},
@@ -243,6 +248,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RateLimitPerUser < 0 || c.RateLimitPerAddr < 0 || c.LoginFailures < 0 {
 		errs = append(errs, errors.New("rateLimitPerUser, rateLimitPerAddr and loginFailures must not be negative"))
+	}
+	if c.CoAPSMaxHandshakes < 1 {
+		errs = append(errs, errors.New("coapsMaxHandshakes: need at least 1"))
 	}
 	if c.CoAPSHandshakeTimeout < Duration(time.Second) || c.CoAPSSessionIdle <= 0 {
 		errs = append(errs, errors.New("coapsHandshakeTimeout/coapsSessionIdle: need a handshake timeout of at least 1s and a positive session idle time"))

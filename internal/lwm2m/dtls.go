@@ -2,17 +2,17 @@ package lwm2m
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/plgd-dev/go-coap/v3/mux"
 	coapnet "github.com/plgd-dev/go-coap/v3/net"
 
+	"github.com/nbpair/nbpair/internal/dtlsgate"
 	"github.com/nbpair/nbpair/internal/pairing"
 )
 
@@ -25,7 +25,7 @@ var cipherSuites = []dtls.CipherSuiteID{
 
 // cidLen is the length of the Connection IDs (RFC 9146) the server hands
 // out: records that carry one reach their session from any address.
-const cidLen = 8
+const cidLen = dtlsgate.CIDLen
 
 // pskLookupTimeout bounds the store lookup of a handshake's PSK.
 const pskLookupTimeout = 5 * time.Second
@@ -34,23 +34,41 @@ const pskLookupTimeout = 5 * time.Second
 // client chooses it.
 const maxLoggedIdentity = 64
 
-// listenDTLS binds the DTLS socket.
+// listenDTLS binds the DTLS socket behind the gate: hellos without a
+// valid cookie are answered without state, handshakes are capped, and a
+// wrong key is answered with an alert and audited.
 func (s *Server) listenDTLS() (*secureListener, error) {
-	l, err := coapnet.NewDTLSListener("udp", s.cfg.SecureAddr, coapnet.NewDTLSServerOptions(
-		dtls.WithPSK(s.psk),
-		dtls.WithCipherSuites(cipherSuites...),
-		dtls.WithConnectionIDGenerator(dtls.RandomCIDGenerator(cidLen)),
-		dtls.WithExtendedMasterSecret(dtls.RequestExtendedMasterSecret),
-	))
+	l, err := dtlsgate.Listen("udp", s.cfg.SecureAddr, dtlsgate.Config{
+		PSK:                  s.psk,
+		CipherSuites:         cipherSuites,
+		ExtendedMasterSecret: dtls.RequestExtendedMasterSecret,
+		MaxHandshakes:        s.cfg.MaxHandshakes,
+		HandshakeTimeout:     s.cfg.HandshakeTimeout,
+		OnRefused:            s.dtlsRefused,
+		Log:                  s.log,
+		Registerer:           s.cfg.Registerer,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("coaps listen %s: %w", s.cfg.SecureAddr, err)
 	}
-	return &secureListener{DTLSListener: l, log: s.log}, nil
+	return &secureListener{Listener: l}, nil
+}
+
+// dtlsRefused audits a handshake refused for a wrong key; the gate calls
+// it at most once a minute per identity. An unknown identity is only
+// logged: anyone can name one.
+func (s *Server) dtlsRefused(r dtlsgate.Refusal) {
+	if r.Reason != dtlsgate.ReasonWrongKey || s.svc == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pskLookupTimeout)
+	defer cancel()
+	s.svc.AuditDTLSRefused(ctx, r.Identity, r.RemoteAddr, "wrong key: "+r.Err.Error())
 }
 
 // psk answers a handshake's PSK identity (the endpoint name) with the
 // device's key. An unknown identity, or a key that does not open, fails
-// the handshake; secureConn logs it with the peer's address.
+// the handshake; the gate logs it with the peer's address.
 func (s *Server) psk(identity []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), pskLookupTimeout)
 	defer cancel()
@@ -69,55 +87,28 @@ func clipIdentity(identity []byte) string {
 	return string(identity)
 }
 
-// secureListener hands go-coap's DTLS server connections that remember
-// the PSK identity their handshake proved.
+// secureListener hands go-coap's DTLS server the gate's established
+// sessions.
 type secureListener struct {
-	*coapnet.DTLSListener
-	log *slog.Logger
+	*dtlsgate.Listener
 }
 
 // AcceptWithContext implements go-coap's dtls/server.Listener.
 func (l *secureListener) AcceptWithContext(ctx context.Context) (net.Conn, error) {
-	c, err := l.DTLSListener.AcceptWithContext(ctx)
+	c, err := l.Listener.AcceptWithContext(ctx)
+	if errors.Is(err, dtlsgate.ErrClosed) {
+		return nil, fmt.Errorf("%w: %w", coapnet.ErrListenerIsClosed, err)
+	}
 	if err != nil {
 		return nil, err
 	}
-	dc, ok := c.(*dtls.Conn)
-	if !ok {
-		c.Close()
-		return nil, fmt.Errorf("dtls listener returned a %T", c)
-	}
-	return &secureConn{Conn: dc, log: l.log}, nil
+	return &secureConn{Session: c.(*dtlsgate.Session)}, nil
 }
 
-// secureConn is a server-side DTLS connection. go-coap runs its handshake
-// (bounded by the handshake timeout) before it reads any CoAP, and calls
-// HandshakeContext again before every read and write.
+// secureConn is an established server-side DTLS session; its handshake
+// proved the PSK identity.
 type secureConn struct {
-	*dtls.Conn
-	log      *slog.Logger
-	identity atomic.Pointer[string] // set once the handshake succeeded
-}
-
-// HandshakeContext runs the DTLS handshake once and records the PSK
-// identity the client proved it holds the key of.
-func (c *secureConn) HandshakeContext(ctx context.Context) error {
-	if c.identity.Load() != nil {
-		return nil
-	}
-	if err := c.Conn.HandshakeContext(ctx); err != nil {
-		c.log.Info("dtls handshake failed", "remote_addr", c.RemoteAddr().String(), "err", err)
-		return err
-	}
-	st, ok := c.Conn.ConnectionState()
-	if !ok {
-		return fmt.Errorf("dtls handshake with %s: no connection state", c.RemoteAddr())
-	}
-	id := string(st.IdentityHint) // on the server: the client's PSK identity
-	c.identity.Store(&id)
-	c.log.Debug("dtls session established", "remote_addr", c.RemoteAddr().String(), "identity", clipIdentity(st.IdentityHint),
-		"cipher_suite", st.CipherSuiteID.String())
-	return nil
+	*dtlsgate.Session
 }
 
 // peer says who sent a request: over DTLS, the PSK identity the handshake
@@ -127,11 +118,7 @@ func (s *Server) peer(c mux.Conn) pairing.Peer {
 	if !ok {
 		return pairing.Peer{}
 	}
-	p := pairing.Peer{Secure: true}
-	if id := sc.identity.Load(); id != nil {
-		p.Identity = *id
-	}
-	return p
+	return pairing.Peer{Secure: true, Identity: sc.Identity()}
 }
 
 // sessions keeps, per endpoint, the DTLS connection the device was last

@@ -21,6 +21,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/options"
 	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
 	udpserver "github.com/plgd-dev/go-coap/v3/udp/server"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nbpair/nbpair/internal/pairing"
 )
@@ -43,6 +44,11 @@ type Config struct {
 	// server forgets it (DefaultSessionIdle when zero). A device that
 	// sleeps longer must do a new handshake when it wakes.
 	SessionIdle time.Duration
+	// MaxHandshakes caps the DTLS handshakes in progress
+	// (dtlsgate.DefaultMaxHandshakes when zero).
+	MaxHandshakes int
+	// Registerer, if set, gets the DTLS gate's metrics.
+	Registerer prometheus.Registerer
 }
 
 // Defaults of the DTLS settings.
