@@ -1,0 +1,156 @@
+package app_test
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/plgd-dev/go-coap/v3/message/codes"
+
+	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+)
+
+// waitState waits until the emulated device's Pairing object holds want.
+func waitState(t *testing.T, d *stackDevice, what string, want wire.PairingState) {
+	t.Helper()
+	apptest.WaitFor(t, what, 30*time.Second, func() bool {
+		st, _, _, _ := d.snapshot()
+		return st.DeviceID == want.DeviceID && st.State == want.State && st.OwnerUID == want.OwnerUID && st.HomeID == want.HomeID
+	})
+}
+
+// bind binds the provisioned device to u's home through the HTTP API.
+func bind(t *testing.T, n *apptest.Node, u user, p apptest.Provisioned) {
+	t.Helper()
+	a, code := activate(t, n, u, p.NbID, 60)
+	if code != http.StatusAccepted {
+		t.Fatalf("start activation: HTTP %d", code)
+	}
+	if a = waitActivation(t, n, u, a.ID); a.Status != "paired" {
+		t.Fatalf("activation ended %+v", a)
+	}
+}
+
+// formatsOf lists the formats of the writes after the first skip ones.
+func formatsOf(ws []stackWrite, skip int) string {
+	var s string
+	for _, w := range ws[skip:] {
+		s += fmt.Sprintf("%s %s %v; ", w.path, wire.FormatName(w.format), w.code)
+	}
+	return s
+}
+
+// Stacks that read different formats all learn their device ID after their
+// Register and their owner after the bind: the server writes first what the
+// device said it reads, falls back on 4.06, and writes the bind at once in
+// the format that worked.
+func TestDownlinkFormatPerStack(t *testing.T) {
+	n := apptest.Start(t, "")
+	alice := signUp(t, n, "alice")
+	for i, tt := range []struct {
+		name    string
+		dev     *stackDevice
+		firstCF int // the format of the first write, which the device reads
+		refused int // writes refused before the device learned its ID
+	}{
+		// Wakaama 1.1: ct=110 on </>, reads SenML JSON and text, 4.06 to TLV.
+		{"wakaama 1.1", &stackDevice{version: "1.1", ct: "110", reads: []int{wire.FormatSenMLJSON, wire.FormatText}}, wire.FormatSenMLJSON, 0},
+		// Wakaama 1.0: no ct, reads TLV and text, not SenML JSON.
+		{"wakaama 1.0", &stackDevice{version: "1.0", reads: []int{wire.FormatTLV, wire.FormatText}}, wire.FormatTLV, 0},
+		// A 1.1 stack that reads TLV and text and says nothing: learned by 4.06.
+		{"tlv only 1.1", &stackDevice{version: "1.1", reads: []int{wire.FormatTLV, wire.FormatText}}, wire.FormatSenMLJSON, 2},
+		// Text alone, resource by resource, after three refusals.
+		{"text only", &stackDevice{version: "1.1", reads: []int{wire.FormatText}}, wire.FormatSenMLJSON, 3},
+		// Zephyr or Anjay: all of them, SenML CBOR announced.
+		{"zephyr", &stackDevice{version: "1.1", ct: "112", reads: []int{wire.FormatTLV, wire.FormatSenMLJSON, wire.FormatSenMLCBOR}}, wire.FormatSenMLCBOR, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := n.Provision(t, apptest.IMEI(900+i))
+			dev := tt.dev
+			dev.server, dev.imei = n.CoAPAddr(), p.IMEI
+			dev.run(t)
+			waitState(t, dev, "the device ID", wire.PairingState{DeviceID: p.ID, State: wire.BindUnbound})
+			_, ws, _, _ := dev.snapshot()
+			if ws[0].format != tt.firstCF {
+				t.Errorf("first write as %s, want %s: %s", wire.FormatName(ws[0].format), wire.FormatName(tt.firstCF), formatsOf(ws, 0))
+			}
+			refused := 0
+			for _, w := range ws {
+				if w.code == codes.NotAcceptable {
+					refused++
+				}
+			}
+			if refused != tt.refused {
+				t.Errorf("%d writes refused, want %d: %s", refused, tt.refused, formatsOf(ws, 0))
+			}
+			before := len(ws)
+			bind(t, n, alice, p)
+			waitState(t, dev, "the owner", wire.PairingState{DeviceID: p.ID, State: wire.BindBound, OwnerUID: alice.uid, HomeID: alice.home})
+			_, ws, _, _ = dev.snapshot()
+			for _, w := range ws[before:] {
+				if w.code != codes.Changed {
+					t.Errorf("the bind was not written at once in the format that worked: %s", formatsOf(ws, before))
+					break
+				}
+			}
+		})
+	}
+}
+
+// metricValue reads one series of the node's /metrics, 0 when absent.
+func metricValue(t *testing.T, n *apptest.Node, series string) float64 {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`)
+	m := re.FindStringSubmatch(scrape(t, n))
+	if m == nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
+// auditDrops lists the device's audit entries of dropped downlinks.
+func auditDrops(t *testing.T, n *apptest.Node, deviceID string) []struct{ Detail, RemoteAddr string } {
+	t.Helper()
+	var out struct {
+		Entries []struct{ Detail, RemoteAddr string }
+	}
+	if code := n.API(t, "GET", "/v1/admin/audit?action=downlink&outcome=dropped&deviceId="+deviceID, nil, &out); code != http.StatusOK {
+		t.Fatalf("audit log: HTTP %d", code)
+	}
+	return out.Entries
+}
+
+// A device that answers 4.04 to the write (it lacks the object it
+// announced) gets it once: dropped after one try, with an audit entry and
+// the metric, never sent again; the bind's write is the next one it sees.
+func TestDownlinkNotFoundDropped(t *testing.T) {
+	n := apptest.Start(t, "")
+	p := n.Provision(t, apptest.IMEI(950))
+	const dropped = `nbpair_downlinks_total{event="dropped"}`
+	dev := &stackDevice{server: n.CoAPAddr(), imei: p.IMEI, version: "1.1", notFound: true,
+		queue: true, awake: time.Second, sleep: 500 * time.Millisecond}
+	dev.run(t)
+	apptest.WaitFor(t, "the drop of the first write", 30*time.Second, func() bool {
+		return metricValue(t, n, dropped) == 1 && len(auditDrops(t, n, p.ID)) == 1
+	})
+	if e := auditDrops(t, n, p.ID)[0]; !regexp.MustCompile(`4\.04|Not ?Found`).MatchString(e.Detail) || e.RemoteAddr == "" {
+		t.Errorf("audit entry %+v: want the 4.04 and the device's address", e)
+	}
+	_, _, wakes, _ := dev.snapshot()
+	apptest.WaitFor(t, "two more wake-ups", 30*time.Second, func() bool {
+		_, _, w, _ := dev.snapshot()
+		return w >= wakes+2
+	})
+	bind(t, n, signUp(t, n, "bob"), p)
+	apptest.WaitFor(t, "the drop of the bind's write", 30*time.Second, func() bool {
+		return metricValue(t, n, dropped) == 2 && len(auditDrops(t, n, p.ID)) == 2
+	})
+	if _, ws, _, _ := dev.snapshot(); len(ws) != 2 {
+		t.Errorf("the device got %d writes, want 2 (one per downlink, none again): %s", len(ws), formatsOf(ws, 0))
+	}
+}
