@@ -154,3 +154,50 @@ func TestDownlinkNotFoundDropped(t *testing.T) {
 		t.Errorf("the device got %d writes, want 2 (one per downlink, none again): %s", len(ws), formatsOf(ws, 0))
 	}
 }
+
+// A sleepy device (queue mode: awake 1 s after each uplink, then asleep
+// 3 s with its socket closed, waking on a new source port) learns of every
+// bind and removal at its first wake-up after it, with the server's
+// defaults (a 93 s awake window, which this device does not keep): the
+// write that went to the address it left is superseded by its next uplink
+// and sent to the new address at once.
+func TestSleepyDeviceLearnsInFirstWake(t *testing.T) {
+	n := apptest.Start(t, "")
+	p := n.Provision(t, apptest.IMEI(960))
+	dev := &stackDevice{server: n.CoAPAddr(), imei: p.IMEI, version: "1.1", queue: true, awake: time.Second, sleep: 3 * time.Second,
+		reads: []int{wire.FormatSenMLJSON, wire.FormatTLV, wire.FormatText}}
+	dev.run(t)
+	unbound := wire.PairingState{DeviceID: p.ID, State: wire.BindUnbound}
+	waitState(t, dev, "the device ID", unbound)
+	alice := signUp(t, n, "alice")
+	bound := wire.PairingState{DeviceID: p.ID, State: wire.BindBound, OwnerUID: alice.uid, HomeID: alice.home}
+	remove := func() {
+		if code := n.Call(t, alice.token, "DELETE", "/v1/devices/"+p.ID, nil, nil); code != http.StatusNoContent {
+			t.Fatalf("remove the device: HTTP %d", code)
+		}
+	}
+	for i, c := range []struct {
+		name string
+		do   func()
+		want wire.PairingState
+	}{
+		{"bind", func() { bind(t, n, alice, p) }, bound},
+		{"removal", remove, unbound},
+		{"second bind", func() { bind(t, n, alice, p) }, bound},
+		{"second removal", remove, unbound},
+		{"third bind", func() { bind(t, n, alice, p) }, bound},
+	} {
+		apptest.WaitFor(t, "the device asleep", 30*time.Second, func() bool {
+			_, _, _, asleep := dev.snapshot()
+			return asleep
+		})
+		c.do()
+		_, before, wake, _ := dev.snapshot()
+		waitState(t, dev, "the "+c.name, c.want)
+		_, ws, _, _ := dev.snapshot()
+		if got := ws[len(ws)-1].wake; got > wake+1 {
+			t.Errorf("change %d (%s) made during wake-up %d arrived at wake-up %d, want %d: %s",
+				i, c.name, wake, got, wake+1, formatsOf(ws, len(before)))
+		}
+	}
+}
