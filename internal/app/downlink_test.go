@@ -65,6 +65,8 @@ func TestDownlinkFormatPerStack(t *testing.T) {
 		{"tlv only 1.1", &stackDevice{version: "1.1", reads: []int{wire.FormatTLV, wire.FormatText}}, wire.FormatSenMLJSON, 2},
 		// Text alone, resource by resource, after three refusals.
 		{"text only", &stackDevice{version: "1.1", reads: []int{wire.FormatText}}, wire.FormatSenMLJSON, 3},
+		// A stack that answers 4.15 to what it does not read (nbpair's device library does).
+		{"4.15 for tlv", &stackDevice{version: "1.1", reads: []int{wire.FormatTLV}, refuseWith: codes.UnsupportedMediaType}, wire.FormatSenMLJSON, 2},
 		// Zephyr or Anjay: all of them, SenML CBOR announced.
 		{"zephyr", &stackDevice{version: "1.1", ct: "112", reads: []int{wire.FormatTLV, wire.FormatSenMLJSON, wire.FormatSenMLCBOR}}, wire.FormatSenMLCBOR, 0},
 	} {
@@ -80,7 +82,7 @@ func TestDownlinkFormatPerStack(t *testing.T) {
 			}
 			refused := 0
 			for _, w := range ws {
-				if w.code == codes.NotAcceptable {
+				if w.code == codes.NotAcceptable || w.code == codes.UnsupportedMediaType {
 					refused++
 				}
 			}

@@ -34,6 +34,9 @@ type stackDevice struct {
 	// notFound answers every write with 4.04, as a client without the
 	// object written to does.
 	notFound bool
+	// refuseWith answers a format the device does not read (4.06, as
+	// Wakaama does, when zero).
+	refuseWith codes.Code
 	// queue, awake and sleep: awake that long after each uplink's answer,
 	// then asleep (socket closed) that long.
 	queue        bool
@@ -261,6 +264,9 @@ func (d *stackDevice) apply(method codes.Code, path string, cf int, payload []by
 	case d.notFound:
 		return codes.NotFound
 	case !slices.Contains(d.reads, cf) || (rest == "") == (cf == wire.FormatText):
+		if d.refuseWith != 0 {
+			return d.refuseWith
+		}
 		return codes.NotAcceptable
 	}
 	var next wire.PairingState

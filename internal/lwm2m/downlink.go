@@ -20,7 +20,7 @@ var pairingPath = "/" + strconv.Itoa(wire.PairingObjectID) + "/0"
 // address, in the first of formats the device accepts. SenML JSON, SenML
 // CBOR and TLV carry the instance in one PUT /33050/0; text/plain takes
 // one PUT /33050/0/<resource> per resource. A 4.06 or 4.15 moves on to the
-// next format at once.
+// next format at once (so does 4.00, see verdictOf).
 func (s *Server) WritePairing(ctx context.Context, r pairing.Registration, st wire.PairingState, formats []int) (pairing.WriteResult, error) {
 	var res pairing.WriteResult
 	if !r.HasObject(wire.PairingObjectID) {
@@ -31,15 +31,15 @@ func (s *Server) WritePairing(ctx context.Context, r pairing.Registration, st wi
 		if err != nil {
 			return res, err
 		}
-		switch {
-		case class(code) == 2:
+		switch verdictOf(code) {
+		case accepted:
 			res.Format = cf
 			return res, nil
-		case code == codes.NotAcceptable || code == codes.UnsupportedMediaType:
+		case formatRefused:
 			res.Refused = append(res.Refused, cf)
-		case code == codes.NotFound:
+		case objectMissing:
 			return res, fmt.Errorf("%w: %s answered 4.04 to a write of %s", pairing.ErrObjectMissing, r.Endpoint, pairingPath)
-		case class(code) == 4:
+		case refused:
 			return res, fmt.Errorf("%w: %s answered %v to a write of %s as %s", pairing.ErrDownlinkRefused, r.Endpoint, code,
 				pairingPath, wire.FormatName(cf))
 		default:
@@ -47,6 +47,34 @@ func (s *Server) WritePairing(ctx context.Context, r pairing.Registration, st wi
 		}
 	}
 	return res, fmt.Errorf("%w: %s refused every format it was offered (%d)", pairing.ErrDownlinkRefused, r.Endpoint, len(formats))
+}
+
+// verdict is what a device's answer to a write means for the downlink.
+type verdict int
+
+const (
+	accepted      verdict = iota // 2.xx
+	formatRefused                // try the next format
+	objectMissing                // 4.04: the device lacks the object
+	refused                      // another 4.xx: the write can never succeed
+	transient                    // 5.xx and anything else: it may pass
+)
+
+// verdictOf judges a response code. 4.06 Not Acceptable and 4.15
+// Unsupported Content-Format refuse the format; so does 4.00 Bad Request,
+// which some stacks answer to a payload they cannot parse.
+func verdictOf(code codes.Code) verdict {
+	switch {
+	case class(code) == 2:
+		return accepted
+	case code == codes.NotAcceptable || code == codes.UnsupportedMediaType || code == codes.BadRequest:
+		return formatRefused
+	case code == codes.NotFound:
+		return objectMissing
+	case class(code) == 4:
+		return refused
+	}
+	return transient
 }
 
 // writePairingAs writes the state in one format and returns the device's
