@@ -2,6 +2,7 @@ package pairing
 
 import (
 	"reflect"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -99,5 +100,24 @@ func TestDeviceLinksBounded(t *testing.T) {
 	l.update(some, func(e *deviceLink) { *e = deviceLink{} })
 	if n := l.len(); n != MaxDeviceLinks-1 {
 		t.Errorf("%d entries after an entry learned nothing any more, want %d", n, MaxDeviceLinks-1)
+	}
+}
+
+// BenchmarkDeviceLinksMemory reports the heap a full map of what the
+// service learned of devices takes, per device.
+func BenchmarkDeviceLinksMemory(b *testing.B) {
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		var l deviceLinks
+		for i := range MaxDeviceLinks {
+			l.update("dev_"+strconv.Itoa(100000000+i)+"abcdefgh", func(e *deviceLink) { e.awakeMin, e.accepted = 700, 1 })
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/MaxDeviceLinks, "bytes/device")
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB-full")
+		runtime.KeepAlive(&l)
 	}
 }

@@ -195,3 +195,28 @@ func FuzzApplyPairingSenMLJSON(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkEncodePairing(b *testing.B) {
+	st := pairingStates["bound"]
+	for _, cf := range []int{FormatTLV, FormatSenMLJSON, FormatSenMLCBOR, FormatText} {
+		b.Run(FormatName(cf), func(b *testing.B) {
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				if cf == FormatText {
+					n = 0
+					for _, r := range PairingText(st) {
+						n += len(r.Body)
+					}
+					continue
+				}
+				p, err := EncodePairing(st, cf)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(p)
+			}
+			b.ReportMetric(float64(n), "payload-bytes")
+		})
+	}
+}
