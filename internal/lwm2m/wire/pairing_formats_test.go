@@ -220,3 +220,25 @@ func BenchmarkEncodePairing(b *testing.B) {
 		})
 	}
 }
+
+// What a Register's root link announces is kept small and numeric.
+func FuzzRootContentFormat(f *testing.F) {
+	f.Add([]byte(`</>;rt="oma.lwm2m";ct=110,</1/0>`))
+	f.Add([]byte(`</>;ct="112 110 junk 99999 11542 0 60"`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		links, err := ParseLinkFormat(payload)
+		if err != nil {
+			return
+		}
+		ct := RootContentFormat(links)
+		fs := ContentFormats(ct)
+		if len(fs) > maxRootFormats || len(strings.Fields(ct)) != len(fs) {
+			t.Fatalf("%q gave %q, read back as %v", payload, ct, fs)
+		}
+		for _, f := range fs {
+			if f < 0 || f > 65535 {
+				t.Fatalf("format %d", f)
+			}
+		}
+	})
+}
