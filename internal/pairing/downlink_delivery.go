@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -103,11 +104,7 @@ func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, 
 	s.inflight.end(d.DeviceID, iw)
 	cancel(nil)
 
-	for _, f := range res.Refused {
-		log.Info("device refused a content format; trying the next", "format", wire.FormatName(f))
-		s.opts.Metrics.Downlink("format-refused")
-	}
-	s.learnFormat(r, res, err)
+	s.noteFormats(log, r, res, err)
 	switch {
 	case superseded:
 		log.Info("downlink superseded: the device was heard from a new address; sending it there", "err", err)
@@ -128,6 +125,16 @@ func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, 
 		"took", took.Round(time.Millisecond))
 	s.opts.Metrics.Downlink("sent")
 	return s.settled(ctx, o)
+}
+
+// noteFormats logs and counts the formats the device refused, and learns
+// the one it took.
+func (s *Service) noteFormats(log *slog.Logger, r Registration, res WriteResult, err error) {
+	for _, f := range res.Refused {
+		log.Info("device refused a content format; trying the next", "format", wire.FormatName(f))
+		s.opts.Metrics.Downlink("format-refused")
+	}
+	s.learnFormat(r, res, err)
 }
 
 // failed handles an attempt that got no answer: the downlink stays for the
