@@ -18,7 +18,7 @@ func TestSleepyLibraryDeviceLearnsInFirstWake(t *testing.T) {
 	n := apptest.Start(t, "")
 	p := n.Provision(t, apptest.IMEI(970))
 	var mu sync.Mutex
-	wakes := 0         // uplinks from a new socket, the Register first; guarded by mu
+	wakes := 0          // uplinks from a new socket, the Register first; guarded by mu
 	var learnedAt []int // the wake-up each change of the Pairing object came in; guarded by mu
 	c := runDevice(t, n, device.Config{IMEI: p.IMEI, QueueMode: true, AwakeTime: time.Second, SleepTime: 3 * time.Second,
 		OnEvent: func(e device.Event) {
