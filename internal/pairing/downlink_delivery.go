@@ -99,7 +99,8 @@ func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, 
 	start := s.now()
 	res, err := down.WritePairing(tctx, r, d.Pairing, formatOrder(r, s.links.get(d.DeviceID)))
 	took := s.now().Sub(start)
-	superseded := errors.Is(context.Cause(wctx), errSuperseded)
+	superseded := err != nil && errors.Is(context.Cause(wctx), errSuperseded)
+	timedOut := errors.Is(tctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)
 	stop()
 	s.inflight.end(d.DeviceID, iw)
 	cancel(nil)
@@ -116,7 +117,9 @@ func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, 
 	case errors.Is(err, ErrObjectMissing), errors.Is(err, ErrDownlinkRefused):
 		return s.drop(ctx, r, o, err.Error())
 	case err != nil:
-		s.learnAwake(r, start.Sub(r.LastSeen), 0, false)
+		if timedOut { // no answer at all: the device slept
+			s.learnAwake(r, start.Sub(r.LastSeen), 0, false)
+		}
 		return s.failed(ctx, r, o, err)
 	}
 	s.learnAwake(r, start.Sub(r.LastSeen), start.Add(took).Sub(r.LastSeen), true)
