@@ -148,7 +148,7 @@ func (s *Service) failed(ctx context.Context, r Registration, o outgoing, err er
 		return s.drop(ctx, r, o, fmt.Sprintf("no answer after %d attempts; last: %v", n, err))
 	}
 	s.log.Info("downlink not delivered; it stays queued for the next wake-up", "device_id", r.DeviceID,
-		"endpoint", r.Endpoint, "remote_addr", r.Addr, "attempt", n, "of", s.opts.DownlinkAttempts, "err", err)
+		"endpoint", r.Endpoint, "remote_addr", r.Addr, "attempt", n, "max_attempts", s.opts.DownlinkAttempts, "err", err)
 	s.opts.Metrics.Downlink("failed")
 	if o.fresh {
 		return s.requeue(ctx, o.Downlink)
