@@ -46,8 +46,13 @@ func TestSleepyLibraryDeviceLearnsInFirstWake(t *testing.T) {
 		change()
 		bound := i%2 == 0
 		waitStatus(t, c, "the change", func(s device.Status) bool { return (s.Pairing.OwnerUID == alice.uid) == bound })
+		apptest.WaitFor(t, "the event of the change", 10*time.Second, func() bool { // events come after the status
+			mu.Lock()
+			defer mu.Unlock()
+			return len(learnedAt) > seen
+		})
 		mu.Lock()
-		if len(learnedAt) <= seen || learnedAt[len(learnedAt)-1] > wake+1 {
+		if learnedAt[len(learnedAt)-1] > wake+1 {
 			t.Errorf("change %d made while asleep after wake-up %d arrived at wake-ups %v, want %d", i, wake, learnedAt[seen:], wake+1)
 		}
 		mu.Unlock()
