@@ -3,6 +3,8 @@ package pairing_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,4 +153,39 @@ func TestUplinkFromNewAddressSupersedes(t *testing.T) {
 		c := dev.calls()
 		return len(c) == 4 && c[3] == oldAddr
 	})
+}
+
+// A write the device refuses for good (4.05, or every format) is dropped
+// after one try, and its next wake-up sends nothing.
+func TestRefusedDownlinkDropped(t *testing.T) {
+	ctx := context.Background()
+	dev := &funcDevice{write: func(context.Context, pairing.Registration) error {
+		return fmt.Errorf("%w: answered 4.05", pairing.ErrDownlinkRefused)
+	}}
+	store, svc := newService(t, dev)
+	d, err := svc.Provision(ctx, pairing.ProvisionRequest{IMEI: "868000000000800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := registerAt(t, svc, d.Device, "127.0.0.1:40030")
+	var entries []pairing.AuditEntry
+	waitUntil(t, "the audit entry", func() bool {
+		entries, _, _ = store.Audit(ctx, pairing.AuditQuery{DeviceID: d.ID, Action: pairing.AuditDownlink, Limit: 10})
+		return len(entries) == 1
+	})
+	if e := entries[0]; e.Outcome != pairing.OutcomeDropped || !strings.Contains(e.Detail, "4.05") || e.RemoteAddr != r.Addr {
+		t.Errorf("audit entry %+v", e)
+	}
+	if dls, _ := store.Downlinks(ctx, d.ID); len(dls) != 0 {
+		t.Errorf("still queued: %+v", dls)
+	}
+	// The next wake-up, then a Register whose write is the marker.
+	if _, err := svc.Update(ctx, pairing.UpdateRequest{RegistrationID: r.ID, Addr: r.Addr}); err != nil {
+		t.Fatal(err)
+	}
+	registerAt(t, svc, d.Device, "127.0.0.1:40031")
+	waitUntil(t, "the next Register's write", func() bool { return len(dev.calls()) >= 2 })
+	if c := dev.calls(); len(c) != 2 || c[1] != "127.0.0.1:40031" {
+		t.Errorf("writes to %v, want one to each Register's address", c)
+	}
 }
