@@ -50,12 +50,12 @@ type Options struct {
 type Downlinker interface {
 	// WritePairing writes s into the Pairing object of the registered
 	// device at its current address, in the first of formats (wire's
-	// content formats) the device accepts: on 4.06 Not Acceptable or 4.15
-	// Unsupported Content-Format it tries the next one at once. The result
-	// names the format accepted and those refused before it. The error is
-	// ErrObjectMissing if the device answered 4.04, wraps
-	// ErrDownlinkRefused if it answered 4.05 or another 4.xx, or refused
-	// every format: a downlink that can never be delivered. Any other
+	// content formats) the device accepts: on 4.06 Not Acceptable, 4.15
+	// Unsupported Content-Format or 4.00 Bad Request it tries the next one
+	// at once. The result names the format accepted and those refused
+	// before it. The error is ErrObjectMissing if the device answered
+	// 4.04, wraps ErrDownlinkRefused if it answered 4.05 or another 4.xx,
+	// or refused every format: a downlink that can never be delivered. Any other
 	// error (no answer, 5.xx, no DTLS session) may pass.
 	WritePairing(ctx context.Context, r Registration, s wire.PairingState, formats []int) (WriteResult, error)
 }
@@ -65,8 +65,8 @@ type WriteResult struct {
 	// Format is the content format the device accepted; it means nothing
 	// when the write failed.
 	Format int
-	// Refused are the formats the device refused (4.06 or 4.15), in the
-	// order they were tried.
+	// Refused are the formats the device refused (4.06, 4.15 or 4.00), in
+	// the order they were tried.
 	Refused []int
 }
 
