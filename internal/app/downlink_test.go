@@ -14,8 +14,8 @@ import (
 	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 )
 
-// waitState waits until the emulated device's Pairing object holds want.
-func waitState(t *testing.T, d *stackDevice, what string, want wire.PairingState) {
+// waitStackState waits until the emulated device's Pairing object holds want.
+func waitStackState(t *testing.T, d *stackDevice, what string, want wire.PairingState) {
 	t.Helper()
 	apptest.WaitFor(t, what, 30*time.Second, func() bool {
 		st, _, _, _ := d.snapshot()
@@ -23,8 +23,8 @@ func waitState(t *testing.T, d *stackDevice, what string, want wire.PairingState
 	})
 }
 
-// bind binds the provisioned device to u's home through the HTTP API.
-func bind(t *testing.T, n *apptest.Node, u user, p apptest.Provisioned) {
+// bindOverHTTP binds the provisioned device to u's home through the HTTP API.
+func bindOverHTTP(t *testing.T, n *apptest.Node, u user, p apptest.Provisioned) {
 	t.Helper()
 	a, code := activate(t, n, u, p.NbID, 60)
 	if code != http.StatusAccepted {
@@ -75,7 +75,7 @@ func TestDownlinkFormatPerStack(t *testing.T) {
 			dev := tt.dev
 			dev.server, dev.imei = n.CoAPAddr(), p.IMEI
 			dev.run(t)
-			waitState(t, dev, "the device ID", wire.PairingState{DeviceID: p.ID, State: wire.BindUnbound})
+			waitStackState(t, dev, "the device ID", wire.PairingState{DeviceID: p.ID, State: wire.BindUnbound})
 			_, ws, _, _ := dev.snapshot()
 			if ws[0].format != tt.firstCF {
 				t.Errorf("first write as %s, want %s: %s", wire.FormatName(ws[0].format), wire.FormatName(tt.firstCF), formatsOf(ws, 0))
@@ -90,8 +90,8 @@ func TestDownlinkFormatPerStack(t *testing.T) {
 				t.Errorf("%d writes refused, want %d: %s", refused, tt.refused, formatsOf(ws, 0))
 			}
 			before := len(ws)
-			bind(t, n, alice, p)
-			waitState(t, dev, "the owner", wire.PairingState{DeviceID: p.ID, State: wire.BindBound, OwnerUID: alice.uid, HomeID: alice.home})
+			bindOverHTTP(t, n, alice, p)
+			waitStackState(t, dev, "the owner", wire.PairingState{DeviceID: p.ID, State: wire.BindBound, OwnerUID: alice.uid, HomeID: alice.home})
 			_, ws, _, _ = dev.snapshot()
 			for _, w := range ws[before:] {
 				if w.code != codes.Changed {
@@ -103,8 +103,8 @@ func TestDownlinkFormatPerStack(t *testing.T) {
 	}
 }
 
-// metricValue reads one series of the node's /metrics, 0 when absent.
-func metricValue(t *testing.T, n *apptest.Node, series string) float64 {
+// downlinkMetric reads one series of the node's /metrics, 0 when absent.
+func downlinkMetric(t *testing.T, n *apptest.Node, series string) float64 {
 	t.Helper()
 	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`)
 	m := re.FindStringSubmatch(scrape(t, n))
@@ -138,7 +138,7 @@ func TestDownlinkNotFoundDropped(t *testing.T) {
 		queue: true, awake: time.Second, sleep: 500 * time.Millisecond}
 	dev.run(t)
 	apptest.WaitFor(t, "the drop of the first write", 30*time.Second, func() bool {
-		return metricValue(t, n, dropped) == 1 && len(auditDrops(t, n, p.ID)) == 1
+		return downlinkMetric(t, n, dropped) == 1 && len(auditDrops(t, n, p.ID)) == 1
 	})
 	if e := auditDrops(t, n, p.ID)[0]; !regexp.MustCompile(`4\.04|Not ?Found`).MatchString(e.Detail) || e.RemoteAddr == "" {
 		t.Errorf("audit entry %+v: want the 4.04 and the device's address", e)
@@ -148,9 +148,9 @@ func TestDownlinkNotFoundDropped(t *testing.T) {
 		_, _, w, _ := dev.snapshot()
 		return w >= wakes+2
 	})
-	bind(t, n, signUp(t, n, "bob"), p)
+	bindOverHTTP(t, n, signUp(t, n, "bob"), p)
 	apptest.WaitFor(t, "the drop of the bind's write", 30*time.Second, func() bool {
-		return metricValue(t, n, dropped) == 2 && len(auditDrops(t, n, p.ID)) == 2
+		return downlinkMetric(t, n, dropped) == 2 && len(auditDrops(t, n, p.ID)) == 2
 	})
 	if _, ws, _, _ := dev.snapshot(); len(ws) != 2 {
 		t.Errorf("the device got %d writes, want 2 (one per downlink, none again): %s", len(ws), formatsOf(ws, 0))
@@ -170,7 +170,7 @@ func TestSleepyDeviceLearnsInFirstWake(t *testing.T) {
 		reads: []int{wire.FormatSenMLJSON, wire.FormatTLV, wire.FormatText}}
 	dev.run(t)
 	unbound := wire.PairingState{DeviceID: p.ID, State: wire.BindUnbound}
-	waitState(t, dev, "the device ID", unbound)
+	waitStackState(t, dev, "the device ID", unbound)
 	alice := signUp(t, n, "alice")
 	bound := wire.PairingState{DeviceID: p.ID, State: wire.BindBound, OwnerUID: alice.uid, HomeID: alice.home}
 	remove := func() {
@@ -183,11 +183,11 @@ func TestSleepyDeviceLearnsInFirstWake(t *testing.T) {
 		do   func()
 		want wire.PairingState
 	}{
-		{"bind", func() { bind(t, n, alice, p) }, bound},
+		{"bind", func() { bindOverHTTP(t, n, alice, p) }, bound},
 		{"removal", remove, unbound},
-		{"second bind", func() { bind(t, n, alice, p) }, bound},
+		{"second bind", func() { bindOverHTTP(t, n, alice, p) }, bound},
 		{"second removal", remove, unbound},
-		{"third bind", func() { bind(t, n, alice, p) }, bound},
+		{"third bind", func() { bindOverHTTP(t, n, alice, p) }, bound},
 	} {
 		apptest.WaitFor(t, "the device asleep", 30*time.Second, func() bool {
 			_, _, _, asleep := dev.snapshot()
@@ -195,7 +195,7 @@ func TestSleepyDeviceLearnsInFirstWake(t *testing.T) {
 		})
 		c.do()
 		_, before, wake, _ := dev.snapshot()
-		waitState(t, dev, "the "+c.name, c.want)
+		waitStackState(t, dev, "the "+c.name, c.want)
 		_, ws, _, _ := dev.snapshot()
 		if got := ws[len(ws)-1].wake; got > wake+1 {
 			t.Errorf("change %d (%s) made during wake-up %d arrived at wake-up %d, want %d: %s",

@@ -38,7 +38,7 @@ func TestSleepyLibraryDeviceLearnsInFirstWake(t *testing.T) {
 			t.Fatalf("remove the device: HTTP %d", code)
 		}
 	}
-	for i, change := range []func(){func() { bind(t, n, alice, p) }, remove, func() { bind(t, n, alice, p) }} {
+	for i, change := range []func(){func() { bindOverHTTP(t, n, alice, p) }, remove, func() { bindOverHTTP(t, n, alice, p) }} {
 		waitStatus(t, c, "the device asleep", func(s device.Status) bool { return !s.Awake })
 		mu.Lock()
 		wake, seen := wakes, len(learnedAt)

@@ -131,17 +131,17 @@ func (d *stackDevice) register(mid uint16) message.Message {
 	if d.ct != "" {
 		root += ";ct=" + d.ct
 	}
-	m := request(mid, codes.POST, []string{"rd"}, append(q, "b="+b))
+	m := stackRequest(mid, codes.POST, []string{"rd"}, append(q, "b="+b))
 	m.Options = append(m.Options, message.Option{ID: message.ContentFormat, Value: []byte{byte(message.AppLinkFormat)}})
 	m.Payload = []byte(root + ",</1/0>,</3/0>,</33050/0>")
 	return m
 }
 
 func (d *stackDevice) update(mid uint16, loc string) message.Message {
-	return request(mid, codes.POST, strings.Split(loc, "/"), nil)
+	return stackRequest(mid, codes.POST, strings.Split(loc, "/"), nil)
 }
 
-func request(mid uint16, code codes.Code, path, queries []string) message.Message {
+func stackRequest(mid uint16, code codes.Code, path, queries []string) message.Message {
 	m := message.Message{Type: message.Confirmable, Code: code, MessageID: int32(mid), Token: []byte{byte(mid), byte(mid >> 8), 0x51}}
 	for _, p := range path {
 		m.Options = append(m.Options, message.Option{ID: message.URIPath, Value: []byte(p)})
@@ -156,7 +156,7 @@ func request(mid uint16, code codes.Code, path, queries []string) message.Messag
 // counts the wake-up, and returns the answer's location.
 func (d *stackDevice) uplink(ctx context.Context, conn *net.UDPConn, answers <-chan message.Message, m message.Message) (string, error) {
 	sort.SliceStable(m.Options, func(i, j int) bool { return m.Options[i].ID < m.Options[j].ID })
-	b, err := encode(m)
+	b, err := stackEncode(m)
 	if err != nil {
 		return "", err
 	}
@@ -165,7 +165,7 @@ func (d *stackDevice) uplink(ctx context.Context, conn *net.UDPConn, answers <-c
 	d.asleep = false
 	d.mu.Unlock()
 	for try := 0; try < 20; try++ {
-		if _, err := conn.WriteToUDP(b, udpAddr(d.server)); err != nil {
+		if _, err := conn.WriteToUDP(b, stackAddr(d.server)); err != nil {
 			return "", err
 		}
 		select {
@@ -182,12 +182,12 @@ func (d *stackDevice) uplink(ctx context.Context, conn *net.UDPConn, answers <-c
 	return "", errors.New("no answer to an uplink in 20 tries")
 }
 
-func udpAddr(s string) *net.UDPAddr {
+func stackAddr(s string) *net.UDPAddr {
 	a, _ := net.ResolveUDPAddr("udp", s)
 	return a
 }
 
-func encode(m message.Message) ([]byte, error) {
+func stackEncode(m message.Message) ([]byte, error) {
 	buf := make([]byte, 4096)
 	n, err := coder.DefaultCoder.Encode(m, buf)
 	return buf[:n], err
@@ -215,7 +215,7 @@ func (d *stackDevice) serve(conn *net.UDPConn) <-chan message.Message {
 					continue
 				}
 				if m.Type == message.Confirmable { // a separate response
-					empty, _ := encode(message.Message{Type: message.Acknowledgement, MessageID: m.MessageID})
+					empty, _ := stackEncode(message.Message{Type: message.Acknowledgement, MessageID: m.MessageID})
 					conn.WriteToUDP(empty, from)
 				}
 				select {
@@ -226,7 +226,7 @@ func (d *stackDevice) serve(conn *net.UDPConn) <-chan message.Message {
 			}
 			ack, ok := seen[m.MessageID]
 			if !ok {
-				ack, _ = encode(d.handle(m))
+				ack, _ = stackEncode(d.handle(m))
 				seen[m.MessageID] = ack
 			}
 			conn.WriteToUDP(ack, from)
