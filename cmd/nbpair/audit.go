@@ -17,8 +17,8 @@ func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
 	server, tokenFile := adminFlags(fs)
 	deviceID := fs.String("device", "", "only entries of this device ID")
 	uid := fs.String("user", "", "only entries of this user ID")
-	action := fs.String("action", "", "only this action: provision, export-keys, parse, bind, unbind, reset, rate-limited, login, dtls-handshake")
-	outcome := fs.String("outcome", "", "only this outcome: ok or refused")
+	action := fs.String("action", "", "only this action: provision, export-keys, parse, bind, unbind, reset, rate-limited, login, dtls-handshake, downlink")
+	outcome := fs.String("outcome", "", "only this outcome: ok, refused or dropped (a downlink given up)")
 	limit := fs.Int("limit", 50, "how many entries, newest first (1 to 1000)")
 	asJSON := fs.Bool("json", false, "print the API's JSON answer")
 	if err := fs.Parse(args); err != nil {

@@ -100,6 +100,7 @@ func (a *App) open(ctx context.Context, secretKey []byte) error {
 	a.svc, err = pairing.NewService(a.store, a.bus, log, pairing.Options{
 		PublicURL:         cfg.PublicBase(a.HTTPAddr()),
 		AwakeWindow:       time.Duration(cfg.AwakeWindow),
+		DownlinkAttempts:  cfg.DownlinkAttempts,
 		ActivationRecheck: time.Duration(cfg.ActivationRecheck),
 		ExpiryGrace:       time.Duration(cfg.ExpiryGrace),
 		SessionTTL:        time.Duration(cfg.SessionTTL),

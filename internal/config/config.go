@@ -42,6 +42,9 @@ type Config struct {
 	CoAPACKTimeout    Duration `json:"coapAckTimeout"`
 	CoAPMaxRetransmit int      `json:"coapMaxRetransmit"`
 	AwakeWindow       Duration `json:"awakeWindow"`
+	// DownlinkAttempts is how many attempts of one downlink may get no
+	// answer before it is dropped.
+	DownlinkAttempts int `json:"downlinkAttempts"`
 	// ActivationRecheck is how often, with NATS, a waiting app's activation
 	// is re-read from the store in case the notice of its end was lost.
 	ActivationRecheck Duration `json:"activationRecheck"`
@@ -73,6 +76,7 @@ func Default() Config {
 		CoAPACKTimeout:    Duration(2 * time.Second),
 		CoAPMaxRetransmit: 4,
 		AwakeWindow:       Duration(93 * time.Second),
+		DownlinkAttempts:  5,
 		ActivationRecheck: Duration(2 * time.Second),
 		ExpiryGrace:       0,
 		SessionTTL:        Duration(30 * 24 * time.Hour),
@@ -138,7 +142,8 @@ func (c *Config) fields() []field {
 		{"log-format", "text or json", (*stringValue)(&c.LogFormat)},
 		{"coap-ack-timeout", "CoAP ACK_TIMEOUT for downlinks", &c.CoAPACKTimeout},
 		{"coap-max-retransmit", "CoAP MAX_RETRANSMIT for downlinks", (*intValue)(&c.CoAPMaxRetransmit)},
-		{"awake-window", "how long a queue-mode device listens after an uplink", &c.AwakeWindow},
+		{"awake-window", "how long a queue-mode device listens after an uplink, at most (less for a device seen asleep sooner)", &c.AwakeWindow},
+		{"downlink-attempts", "attempts of one downlink that may get no answer before it is dropped", (*intValue)(&c.DownlinkAttempts)},
 		{"activation-recheck", "with NATS, how often a waiting activation is re-read from the store in case the notice of its end was lost", &c.ActivationRecheck},
 		{"expiry-grace", "extra time after a registration's lifetime before it expires", &c.ExpiryGrace},
 		{"session-ttl", "how long a login lasts", &c.SessionTTL},
@@ -254,6 +259,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CoAPSHandshakeTimeout < Duration(time.Second) || c.CoAPSSessionIdle <= 0 {
 		errs = append(errs, errors.New("coapsHandshakeTimeout/coapsSessionIdle: need a handshake timeout of at least 1s and a positive session idle time"))
+	}
+	if c.DownlinkAttempts < 1 {
+		errs = append(errs, errors.New("downlinkAttempts must be at least 1"))
 	}
 	if c.AwakeWindow <= 0 || c.ActivationRecheck <= 0 || c.SessionTTL <= 0 || c.ExpiryGrace < 0 || c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("awakeWindow, activationRecheck, sessionTtl and shutdownTimeout must be positive, expiryGrace not negative"))

@@ -50,12 +50,12 @@ func (s *Server) register(w mux.ResponseWriter, r *mux.Message) error {
 	if err != nil {
 		return err
 	}
-	objs, err := objectLinks(r, true)
+	objs, ct, err := objectLinks(r, true)
 	if err != nil {
 		return err
 	}
 	reg, err := s.svc.Register(r.Context(), pairing.RegisterRequest{
-		Query: q, Objects: objs, Addr: w.Conn().RemoteAddr().String(), Peer: s.peer(w.Conn()),
+		Query: q, Objects: objs, ContentFormat: ct, Addr: w.Conn().RemoteAddr().String(), Peer: s.peer(w.Conn()),
 	})
 	if err != nil {
 		return err
@@ -72,7 +72,7 @@ func (s *Server) update(w mux.ResponseWriter, r *mux.Message, regID string) erro
 	if err != nil {
 		return err
 	}
-	objs, err := objectLinks(r, false)
+	objs, _, err := objectLinks(r, false)
 	if err != nil {
 		return err
 	}
@@ -102,34 +102,35 @@ func queries(r *mux.Message) []string {
 	return q
 }
 
-// objectLinks reads the link-format payload. Without a payload it returns
-// nil, which for an Update means "unchanged".
-func objectLinks(r *mux.Message, required bool) ([]wire.ObjectLink, error) {
+// objectLinks reads the link-format payload: the objects, and the content
+// formats announced on the root link. Without a payload it returns nil,
+// which for an Update means "unchanged".
+func objectLinks(r *mux.Message, required bool) ([]wire.ObjectLink, string, error) {
 	if cf, err := r.ContentFormat(); err == nil && cf != message.AppLinkFormat {
-		return nil, &coapError{codes.UnsupportedMediaType, "the object list must be application/link-format (40)"}
+		return nil, "", &coapError{codes.UnsupportedMediaType, "the object list must be application/link-format (40)"}
 	}
 	var body []byte
 	if r.Body() != nil {
 		var err error
 		if body, err = r.ReadBody(); err != nil {
-			return nil, &coapError{codes.BadRequest, "unreadable payload"}
+			return nil, "", &coapError{codes.BadRequest, "unreadable payload"}
 		}
 	}
 	if len(body) == 0 {
 		if required {
-			return nil, &coapError{codes.BadRequest, "Register needs a link-format payload listing the client's objects"}
+			return nil, "", &coapError{codes.BadRequest, "Register needs a link-format payload listing the client's objects"}
 		}
-		return nil, nil
+		return nil, "", nil
 	}
 	links, err := wire.ParseLinkFormat(body)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	objs, err := wire.ObjectLinks(links)
 	if objs == nil && err == nil {
 		objs = []wire.ObjectLink{}
 	}
-	return objs, err
+	return objs, wire.RootContentFormat(links), err
 }
 
 // coapError is an error with the response code it must be answered with.

@@ -59,7 +59,7 @@ func New() *Metrics {
 		}, []string{"route", "status"}),
 		downlinks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "nbpair_downlinks_total",
-			Help: "Downlinks (Pairing object writes) by what happened: queued, sent, failed (an attempt that did not reach the device; it stays queued) or dropped (the device lacks the object). On a cluster a node counts what it queued and what it sent, which need not be the same downlinks.",
+			Help: "Downlinks (Pairing object writes) by what happened: queued, sent, failed (an attempt that got no answer; it stays queued), retried (an attempt after failed ones), superseded (cancelled by an uplink from a new address and sent there), format-refused (the device refused a content format; the next was tried) or dropped (given up for good: 4.04, 4.05, every format refused, or too many attempts without an answer). On a cluster a node counts what it queued and what it sent, which need not be the same downlinks.",
 		}, []string{"event"}),
 		online: &onlineCollector{desc: prometheus.NewDesc("nbpair_devices_online",
 			"Devices with a live registration, read from the store (so the same on every node of a cluster) at most every 10 s.", nil, nil)},
@@ -103,8 +103,7 @@ func (m *Metrics) HTTPRequest(route string, status int) {
 	m.httpRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 }
 
-// Downlink counts what happened to a downlink: queued, sent, failed or
-// dropped.
+// Downlink counts what happened to a downlink (see pairing.Metrics).
 func (m *Metrics) Downlink(what string) { m.downlinks.WithLabelValues(what).Inc() }
 
 // CountOnline sets how nbpair_devices_online is counted; until it is set,

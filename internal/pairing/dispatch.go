@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 )
@@ -225,7 +224,10 @@ func (s *Service) deliverNow(ctx context.Context, deviceID string) error {
 		if !s.awake(r) {
 			return s.keep(ctx, o.Downlink, o.fresh)
 		}
-		if err := s.deliver(ctx, down, r, o); err != nil {
+		switch err := s.deliver(ctx, down, r, o); {
+		case errors.Is(err, errSuperseded):
+			return nil // the loop goes round again, to the device's new address
+		case err != nil:
 			return err
 		}
 	}
@@ -240,44 +242,16 @@ func (s *Service) keep(ctx context.Context, d Downlink, fresh bool) error {
 	return s.requeue(ctx, d)
 }
 
-func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, o outgoing) error {
-	d := o.Downlink
-	log := s.log.With("device_id", d.DeviceID, "endpoint", r.Endpoint, "remote_addr", r.Addr, "downlink", string(d.Kind))
-	wctx, cancel := context.WithTimeout(ctx, s.opts.DownlinkTimeout)
-	start := time.Now()
-	err := down.WritePairing(wctx, r, d.Pairing)
-	cancel()
-	switch {
-	case errors.Is(err, ErrObjectMissing):
-		log.Warn("device has no Pairing object; the pairing state could not be written to it", "err", err)
-		s.opts.Metrics.Downlink("dropped")
-	case err != nil:
-		log.Info("downlink not delivered; it stays queued for the next wake-up", "err", err)
-		s.opts.Metrics.Downlink("failed")
-		if o.fresh {
-			return s.requeue(ctx, d)
-		}
-		return nil
-	default:
-		log.Info("downlink delivered", "bind_state", d.Pairing.State.String(), "took", time.Since(start).Round(time.Millisecond))
-		s.opts.Metrics.Downlink("sent")
-	}
-	if o.fresh && !o.supersedes {
-		return nil
-	}
-	// Deletes the delivered one, or the older ones a fresh one superseded.
-	return s.store.DeleteDownlink(ctx, d.DeviceID, d.Kind, d.CreatedAt)
-}
-
 // awake reports whether a downlink can reach the device now: always for a
 // device that is not in queue mode, and for one in queue mode only shortly
-// after its last uplink.
+// after its last uplink: within the awake window, or within the time it
+// was seen to fall asleep after its uplinks if that is shorter.
 func (s *Service) awake(r Registration) bool {
 	now := s.now()
 	if !r.Online(now) {
 		return false
 	}
-	return !r.QueueMode || now.Sub(r.LastSeen) < s.opts.AwakeWindow
+	return !r.QueueMode || now.Sub(r.LastSeen) < s.awakeFor(r)
 }
 
 // Drain waits until the delivery loops have ended or ctx is done; call it

@@ -17,7 +17,7 @@ import (
 // newService starts a service on a new SQLite store and the in-process
 // bus, with down (if not nil) sending its downlinks; the test's cleanup
 // stops them in the order the app does.
-func newService(t *testing.T, down pairing.Downlinker) (*sqlite.Store, *pairing.Service) {
+func newService(t *testing.T, down pairing.Downlinker, mutate ...func(*pairing.Options)) (*sqlite.Store, *pairing.Service) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, t.TempDir())
@@ -25,9 +25,11 @@ func newService(t *testing.T, down pairing.Downlinker) (*sqlite.Store, *pairing.
 		t.Fatal(err)
 	}
 	bus := events.New(1, 16)
-	svc, err := pairing.NewService(store, bus, slog.New(slog.DiscardHandler), pairing.Options{
-		PublicURL: "https://pair.example.com", SecretKey: make([]byte, pairing.SecretKeyLen),
-	})
+	opts := pairing.Options{PublicURL: "https://pair.example.com", SecretKey: make([]byte, pairing.SecretKeyLen)}
+	for _, m := range mutate {
+		m(&opts)
+	}
+	svc, err := pairing.NewService(store, bus, slog.New(slog.DiscardHandler), opts)
 	if err != nil {
 		store.Close()
 		t.Fatal(err)
@@ -55,22 +57,23 @@ type scriptedDevice struct {
 	hold, started chan struct{}
 }
 
-func (d *scriptedDevice) WritePairing(_ context.Context, _ pairing.Registration, s wire.PairingState) error {
+func (d *scriptedDevice) WritePairing(_ context.Context, _ pairing.Registration, s wire.PairingState, formats []int) (pairing.WriteResult, error) {
+	res := pairing.WriteResult{Format: formats[0]}
 	d.mu.Lock()
 	if hold := d.hold; hold != nil {
 		d.hold = nil
 		close(d.started)
 		d.mu.Unlock()
 		<-hold
-		return errors.New("no answer: the device sleeps")
+		return res, errors.New("no answer: the device sleeps")
 	}
 	defer d.mu.Unlock()
 	if d.fail > 0 {
 		d.fail--
-		return errors.New("no answer: the device sleeps")
+		return res, errors.New("no answer: the device sleeps")
 	}
 	d.writes = append(d.writes, s)
-	return nil
+	return res, nil
 }
 
 func (d *scriptedDevice) written() []wire.PairingState {

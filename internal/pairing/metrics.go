@@ -15,8 +15,13 @@ type Metrics interface {
 	// ("paired", "stopped" or the FailReason of a failure) after took.
 	ActivationEnded(outcome string, took time.Duration)
 	// Downlink counts what happened to a downlink: "queued", "sent",
-	// "failed" (an attempt that did not reach the device; it stays
-	// queued) or "dropped" (the device has no such object).
+	// "failed" (an attempt that got no answer; it stays queued),
+	// "retried" (an attempt after failed ones), "superseded" (cancelled
+	// by an uplink from a new address, and sent there), "format-refused"
+	// (the device refused a content format; the next one was tried) or
+	// "dropped" (given up for good: the device has no such object,
+	// refused the write or every format, or did not answer
+	// Options.DownlinkAttempts times).
 	Downlink(what string)
 }
 

@@ -81,10 +81,15 @@ type Registration struct {
 	// often, so every uplink refreshes it.
 	Addr string `json:"remoteAddr"`
 	// Secure is set when the device registered over DTLS.
-	Secure       bool      `json:"secure"`
-	RegisteredAt time.Time `json:"registeredAt"`
-	LastSeen     time.Time `json:"lastSeen"`
-	ExpiresAt    time.Time `json:"expiresAt"`
+	Secure bool `json:"secure"`
+	// ContentFormat is what the device announced as its preferred content
+	// formats with ct on the root link of its Register (wire's
+	// RootContentFormat: decimal numbers separated by spaces), "" when it
+	// announced none.
+	ContentFormat string    `json:"contentFormat,omitempty"`
+	RegisteredAt  time.Time `json:"registeredAt"`
+	LastSeen      time.Time `json:"lastSeen"`
+	ExpiresAt     time.Time `json:"expiresAt"`
 }
 
 // HasObject reports whether the registration announced the LwM2M object.

@@ -13,7 +13,10 @@ import (
 type RegisterRequest struct {
 	Query   wire.RegisterQuery
 	Objects []wire.ObjectLink
-	Addr    string // source address, host:port
+	// ContentFormat is the ct of the payload's root link, as
+	// wire.RootContentFormat returns it.
+	ContentFormat string
+	Addr          string // source address, host:port
 	// Peer is who sent the request: over DTLS, the PSK identity the
 	// handshake proved.
 	Peer Peer
@@ -158,7 +161,7 @@ func (s *Service) buildRegistration(_ context.Context, rc *registerContext) erro
 	rc.reg = Registration{
 		ID: newRegistrationID(), DeviceID: rc.device.ID, Endpoint: q.Endpoint,
 		Lifetime: q.Lifetime, Version: q.Version, Binding: q.Binding, QueueMode: q.QueueMode,
-		Objects: objectPaths(rc.req.Objects), Addr: rc.req.Addr, Secure: rc.req.Peer.Secure,
+		Objects: objectPaths(rc.req.Objects), Addr: rc.req.Addr, Secure: rc.req.Peer.Secure, ContentFormat: rc.req.ContentFormat,
 		RegisteredAt: rc.now, LastSeen: rc.now,
 	}
 	rc.reg.ExpiresAt = s.expiry(rc.now, q.Lifetime)

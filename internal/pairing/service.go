@@ -26,6 +26,10 @@ type Options struct {
 	SweepInterval time.Duration
 	// DownlinkTimeout bounds one downlink exchange (default 30 s).
 	DownlinkTimeout time.Duration
+	// DownlinkAttempts bounds the attempts of one downlink that fail
+	// without an answer (a timeout, no session); after that many it is
+	// dropped (DefaultDownlinkAttempts).
+	DownlinkAttempts int
 	// SessionTTL is how long a login lasts (default 30 days).
 	SessionTTL time.Duration
 	// SecretKey (32 bytes) seals device PSKs at rest.
@@ -44,15 +48,35 @@ type Options struct {
 
 // Downlinker sends messages to devices. The CoAP server implements it.
 type Downlinker interface {
-	// WritePairing writes s into the Pairing object of the registered device
-	// at its current address. It returns ErrObjectMissing if the device
-	// answered that it has no such object.
-	WritePairing(ctx context.Context, r Registration, s wire.PairingState) error
+	// WritePairing writes s into the Pairing object of the registered
+	// device at its current address, in the first of formats (wire's
+	// content formats) the device accepts: on 4.06 Not Acceptable, 4.15
+	// Unsupported Content-Format or 4.00 Bad Request it tries the next one
+	// at once. The result names the format accepted and those refused
+	// before it. The error is ErrObjectMissing if the device answered
+	// 4.04, wraps ErrDownlinkRefused if it answered 4.05 or another 4.xx,
+	// or refused every format: a downlink that can never be delivered. Any other
+	// error (no answer, 5.xx, no DTLS session) may pass.
+	WritePairing(ctx context.Context, r Registration, s wire.PairingState, formats []int) (WriteResult, error)
+}
+
+// WriteResult is what a device made of a write.
+type WriteResult struct {
+	// Format is the content format the device accepted; it means nothing
+	// when the write failed.
+	Format int
+	// Refused are the formats the device refused (4.06, 4.15 or 4.00), in
+	// the order they were tried.
+	Refused []int
 }
 
 // ErrObjectMissing is returned by a Downlinker when the device lacks the
 // object written to.
 var ErrObjectMissing = errors.New("device does not implement the object")
+
+// ErrDownlinkRefused is wrapped by a Downlinker's error when the device
+// refused the write for good: 4.05, another 4.xx, or every format.
+var ErrDownlinkRefused = errors.New("device refused the downlink")
 
 // Service is the pairing domain: every device message and admin request goes
 // through it.
@@ -76,6 +100,8 @@ type Service struct {
 	delivering map[string]bool     // device ID → run again; guarded by deliveryMu
 	fresh      map[string]Downlink // device ID → to send before the queued ones; guarded by deliveryMu
 	deliveries sync.WaitGroup
+	inflight   inflightWrites // the downlink exchange running per device
+	links      deviceLinks    // what downlinks taught about each device
 }
 
 // NewService returns a service on store and bus and subscribes its
@@ -89,6 +115,9 @@ func NewService(store Store, bus Bus, log *slog.Logger, opts Options) (*Service,
 	}
 	if opts.DownlinkTimeout <= 0 {
 		opts.DownlinkTimeout = 30 * time.Second
+	}
+	if opts.DownlinkAttempts <= 0 {
+		opts.DownlinkAttempts = DefaultDownlinkAttempts
 	}
 	if opts.SessionTTL <= 0 {
 		opts.SessionTTL = sessionTTL
@@ -168,6 +197,7 @@ func (s *Service) publish(ctx context.Context, ev Event) {
 	}
 	switch ev.Kind { // Registered, Updated and Deregistered are published where the device was heard
 	case EventRegistered, EventUpdated:
+		s.supersede(ev.Registration)
 		s.uplinkHeard(ctx, ev.Registration)
 	case EventDeregistered:
 		s.heard.forget(ev.DeviceID)

@@ -10,13 +10,13 @@ import (
 )
 
 const regColumns = `id, device_id, endpoint, lifetime, version, binding, queue_mode, objects, addr,
-	registered_at, last_seen, expires_at, secure`
+	registered_at, last_seen, expires_at, secure, content_format`
 
 func scanRegistration(row scanner) (pairing.Registration, error) {
 	var r pairing.Registration
 	var registered, seen, expires int64
 	err := row.Scan(&r.ID, &r.DeviceID, &r.Endpoint, &r.Lifetime, &r.Version, &r.Binding, &r.QueueMode,
-		&r.Objects, &r.Addr, &registered, &seen, &expires, &r.Secure)
+		&r.Objects, &r.Addr, &registered, &seen, &expires, &r.Secure, &r.ContentFormat)
 	r.RegisteredAt, r.LastSeen, r.ExpiresAt = fromNanos(registered), fromNanos(seen), fromNanos(expires)
 	return r, err
 }
@@ -43,9 +43,9 @@ func (s *Store) Register(ctx context.Context, r pairing.Registration) (first boo
 			return err
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO registrations ("+regColumns+
-			") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+			") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
 			r.ID, r.DeviceID, r.Endpoint, r.Lifetime, r.Version, r.Binding, r.QueueMode, objects(r), r.Addr,
-			nanos(r.RegisteredAt), nanos(r.LastSeen), nanos(r.ExpiresAt), r.Secure); err != nil {
+			nanos(r.RegisteredAt), nanos(r.LastSeen), nanos(r.ExpiresAt), r.Secure, r.ContentFormat); err != nil {
 			return err
 		}
 		if !first {

@@ -10,14 +10,14 @@ import (
 )
 
 const regColumns = `id, device_id, endpoint, lifetime, version, binding, queue_mode, objects, addr,
-	registered_at, last_seen, expires_at, secure`
+	registered_at, last_seen, expires_at, secure, content_format`
 
 func scanRegistration(row interface{ Scan(...any) error }) (pairing.Registration, error) {
 	var r pairing.Registration
 	var objects string
 	var registered, seen, expires int64
 	err := row.Scan(&r.ID, &r.DeviceID, &r.Endpoint, &r.Lifetime, &r.Version, &r.Binding, &r.QueueMode,
-		&objects, &r.Addr, &registered, &seen, &expires, &r.Secure)
+		&objects, &r.Addr, &registered, &seen, &expires, &r.Secure, &r.ContentFormat)
 	if err != nil {
 		return r, err
 	}
@@ -28,7 +28,7 @@ func scanRegistration(row interface{ Scan(...any) error }) (pairing.Registration
 func regArgs(r pairing.Registration) []any {
 	objects, _ := json.Marshal(r.Objects) // a []string always marshals
 	return []any{r.ID, r.DeviceID, r.Endpoint, r.Lifetime, r.Version, r.Binding, r.QueueMode,
-		string(objects), r.Addr, nanos(r.RegisteredAt), nanos(r.LastSeen), nanos(r.ExpiresAt), r.Secure}
+		string(objects), r.Addr, nanos(r.RegisteredAt), nanos(r.LastSeen), nanos(r.ExpiresAt), r.Secure, r.ContentFormat}
 }
 
 // Register implements pairing.Store.
@@ -38,7 +38,7 @@ func (s *Store) Register(ctx context.Context, r pairing.Registration) (first boo
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "INSERT INTO registrations ("+regColumns+
-			") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", regArgs(r)...); err != nil {
+			") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", regArgs(r)...); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, "UPDATE devices SET first_registered_at = ? WHERE id = ? AND first_registered_at IS NULL",

@@ -64,6 +64,23 @@ var registrationTests = []test{
 		wantFirstRegisteredAt(t, s, d, r.RegisteredAt)
 	}},
 	{"RoundTrip", registrationRoundTrip},
+	{"UpdateKeepsContentFormat", func(t *testing.T, s pairing.Store) {
+		d := createDevices(t, s, 1)[0]
+		r := newRegistration(d, "reg1", at(time.Minute))
+		r.ContentFormat = "110"
+		register(t, s, r)
+		u := r
+		u.ContentFormat, u.LastSeen, u.Addr = "", r.LastSeen.Add(time.Second), "198.51.100.8:1"
+		if err := s.UpdateRegistration(t.Context(), u); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Registration(t.Context(), r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.ContentFormat = "110" // what the Register announced stays
+		wantRegistration(t, "Registration after an Update", got, u)
+	}},
 	{"GetUnknown", func(t *testing.T, s pairing.Store) {
 		d := createDevices(t, s, 1)[0]
 		_, err := s.Registration(t.Context(), "unknown")
@@ -182,6 +199,8 @@ func registrationRoundTrip(t *testing.T, s pairing.Store) {
 			r.Objects = []string{"/0/0", "/1/0", "/3/0", "/4/0", "/5/0", "/3303/0", "/3303/1", "/33050/0", "/10"}
 		}},
 		{"IPv6Addr", func(r *pairing.Registration) { r.Addr = "[2001:db8:85a3::8a2e:370:7334]:5683" }},
+		{"ContentFormat", func(r *pairing.Registration) { r.ContentFormat = "110" }},
+		{"ContentFormats", func(r *pairing.Registration) { r.ContentFormat = "112 110 11542" }},
 		{"TimesNotUTC", func(r *pairing.Registration) {
 			r.RegisteredAt = r.RegisteredAt.In(plus8)
 			r.LastSeen = r.RegisteredAt.Add(1).In(plus8)

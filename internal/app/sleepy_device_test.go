@@ -1,0 +1,60 @@
+package app_test
+
+import (
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nbpair/nbpair/device"
+	"github.com/nbpair/nbpair/internal/apptest"
+)
+
+// The device library in queue mode (awake 1 s, asleep 3 s, the shape of
+// `nbpair device --queue --awake 5s --sleep 20s` shortened) learns of each
+// bind and removal at its first wake-up after it, with the server's
+// defaults.
+func TestSleepyLibraryDeviceLearnsInFirstWake(t *testing.T) {
+	n := apptest.Start(t, "")
+	p := n.Provision(t, apptest.IMEI(970))
+	var mu sync.Mutex
+	wakes := 0          // uplinks from a new socket, the Register first; guarded by mu
+	var learnedAt []int // the wake-up each change of the Pairing object came in; guarded by mu
+	c := runDevice(t, n, device.Config{IMEI: p.IMEI, QueueMode: true, AwakeTime: time.Second, SleepTime: 3 * time.Second,
+		OnEvent: func(e device.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch e.Kind {
+			case device.EventRegistered, device.EventWaking:
+				wakes++
+			case device.EventPairingChanged:
+				learnedAt = append(learnedAt, wakes)
+			}
+		}})
+	waitStatus(t, c, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID == p.ID })
+	alice := signUp(t, n, "alice")
+	remove := func() {
+		if code := n.Call(t, alice.token, "DELETE", "/v1/devices/"+p.ID, nil, nil); code != http.StatusNoContent {
+			t.Fatalf("remove the device: HTTP %d", code)
+		}
+	}
+	for i, change := range []func(){func() { bindOverHTTP(t, n, alice, p) }, remove, func() { bindOverHTTP(t, n, alice, p) }} {
+		waitStatus(t, c, "the device asleep", func(s device.Status) bool { return !s.Awake })
+		mu.Lock()
+		wake, seen := wakes, len(learnedAt)
+		mu.Unlock()
+		change()
+		bound := i%2 == 0
+		waitStatus(t, c, "the change", func(s device.Status) bool { return (s.Pairing.OwnerUID == alice.uid) == bound })
+		apptest.WaitFor(t, "the event of the change", 10*time.Second, func() bool { // events come after the status
+			mu.Lock()
+			defer mu.Unlock()
+			return len(learnedAt) > seen
+		})
+		mu.Lock()
+		if learnedAt[len(learnedAt)-1] > wake+1 {
+			t.Errorf("change %d made while asleep after wake-up %d arrived at wake-ups %v, want %d", i, wake, learnedAt[seen:], wake+1)
+		}
+		mu.Unlock()
+	}
+}

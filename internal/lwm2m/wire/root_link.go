@@ -1,0 +1,46 @@
+package wire
+
+import (
+	"strconv"
+	"strings"
+)
+
+// maxRootFormats bounds how many content formats RootContentFormat keeps.
+const maxRootFormats = 4
+
+// RootContentFormat returns the content formats a client announced as its
+// preference with ct on its root link in a Register payload
+// (</>;rt="oma.lwm2m";ct=110, LwM2M 1.1 Transport 6.2.1), as decimal numbers
+// separated by spaces, "" when it announced none. It keeps at most four and
+// skips values that are not numbers 0..65535.
+func RootContentFormat(links []Link) string {
+	for _, l := range links {
+		rt, _ := l.Param("rt")
+		if l.Target != "/" && rt != "oma.lwm2m" {
+			continue
+		}
+		ct, ok := l.Param("ct")
+		if !ok {
+			return ""
+		}
+		var kept []string
+		for _, f := range strings.Fields(ct) {
+			if n, err := strconv.ParseUint(f, 10, 16); err == nil && len(kept) < maxRootFormats {
+				kept = append(kept, strconv.FormatUint(n, 10))
+			}
+		}
+		return strings.Join(kept, " ")
+	}
+	return ""
+}
+
+// ContentFormats parses what RootContentFormat returned back into numbers.
+func ContentFormats(s string) []int {
+	var out []int
+	for _, f := range strings.Fields(s) {
+		if n, err := strconv.ParseUint(f, 10, 16); err == nil && len(out) < maxRootFormats {
+			out = append(out, int(n))
+		}
+	}
+	return out
+}
