@@ -167,6 +167,7 @@ func runParallel(b *testing.B, n *benchNode, op func(context.Context) error, uni
 	var failed atomic.Int64
 	var firstErr atomic.Value
 	b.ReportAllocs()
+	stats0 := n.store.CommitStats()
 	cpu0 := cpuTime(b)
 	b.ResetTimer()
 	b.SetParallelism(64)
@@ -187,6 +188,8 @@ func runParallel(b *testing.B, n *benchNode, op func(context.Context) error, uni
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), unit)
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+	stats := n.store.CommitStats()
+	b.ReportMetric(float64(stats.Writes-stats0.Writes)/float64(max(1, stats.Commits-stats0.Commits)), "writes/commit")
 }
 
 func cpuTime(b *testing.B) time.Duration {
