@@ -8,10 +8,10 @@ import (
 )
 
 // The "may be waiting" flags and the owner, on a single node. A write that
-// may add an activation or a downlink, or change the owner, marks the
-// device before it goes to the store, so that a read racing with it never
-// clears the mark; a store read that finds nothing clears the flag, as of
-// the moment before it read.
+// may add an activation or a downlink marks the device once it has
+// returned, so that a store read that ran before the write committed
+// cannot clear the mark: a store read that finds nothing clears the flag
+// only as of the generation it saw before it read.
 
 // flag picks one of a device's two flags.
 type flag int
@@ -82,9 +82,9 @@ func (h *hotStore) PendingActivations(ctx context.Context, deviceID string) ([]A
 	return pending, err
 }
 
-// CreateActivation marks the device before the activation is stored.
+// CreateActivation marks the device once the activation is stored.
 func (h *hotStore) CreateActivation(ctx context.Context, a Activation) error {
-	h.raise(a.DeviceID, flagPending)
+	defer h.raise(a.DeviceID, flagPending)
 	return h.Store.CreateActivation(ctx, a)
 }
 
@@ -102,15 +102,15 @@ func (h *hotStore) Downlinks(ctx context.Context, deviceID string) ([]Downlink, 
 	return queued, err
 }
 
-// PutDownlink marks the device before the downlink is stored.
+// PutDownlink marks the device once the downlink is stored.
 func (h *hotStore) PutDownlink(ctx context.Context, d Downlink) error {
-	h.raise(d.DeviceID, flagDownlinks)
+	defer h.raise(d.DeviceID, flagDownlinks)
 	return h.Store.PutDownlink(ctx, d)
 }
 
-// RequeueDownlink marks the device before the downlink is stored.
+// RequeueDownlink marks the device once the downlink is stored.
 func (h *hotStore) RequeueDownlink(ctx context.Context, d Downlink) error {
-	h.raise(d.DeviceID, flagDownlinks)
+	defer h.raise(d.DeviceID, flagDownlinks)
 	return h.Store.RequeueDownlink(ctx, d)
 }
 
