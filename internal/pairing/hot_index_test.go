@@ -261,7 +261,7 @@ func wantNoReg(v pairing.HotView) error {
 }
 
 // TestRegisterReadsNothing: the common Register and Update of a
-// provisioned device, follow-up tasks included, read nothing from the
+// device provisioned alone or in a batch, follow-up tasks included, read nothing from the
 // store.
 func TestRegisterReadsNothing(t *testing.T) {
 	ctx := context.Background()
@@ -270,17 +270,23 @@ func TestRegisterReadsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := n.count.reads.Load()
-	r, err := n.svc.Register(ctx, registerRequest(dev.IMEI, 1))
-	if err != nil {
+	const batchIMEI = "868000000000799"
+	if _, _, err := n.svc.ImportBatch(ctx, "", []byte("imei\n"+batchIMEI+"\n")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.svc.Update(ctx, pairing.UpdateRequest{RegistrationID: r.ID, Addr: "127.0.0.9:7000"}); err != nil {
-		t.Fatal(err)
+	before := n.count.reads.Load()
+	for i, imei := range []string{dev.IMEI, batchIMEI} {
+		r, err := n.svc.Register(ctx, registerRequest(imei, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.svc.Update(ctx, pairing.UpdateRequest{RegistrationID: r.ID, Addr: "127.0.0.9:7000"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	n.settle(t)
 	if reads := n.count.reads.Load() - before; reads != 0 {
-		t.Errorf("a Register and an Update read the store %d times, want 0", reads)
+		t.Errorf("Registers and Updates of a provisioned and a batch device read the store %d times, want 0", reads)
 	}
 }
 

@@ -224,3 +224,19 @@ func (h *hotStore) fillReg(deviceID string, r *Registration) {
 func errNoRegistration(deviceID string) error {
 	return fmt.Errorf("registration of device %s: %w", deviceID, ErrNotFound)
 }
+
+// CreateBatch stores the batch and indexes the devices it created as new
+// devices.
+func (h *hotStore) CreateBatch(ctx context.Context, b Batch, entries []BatchEntry) error {
+	if err := h.Store.CreateBatch(ctx, b, entries); err != nil {
+		return err
+	}
+	h.x.mu.Lock()
+	for _, e := range entries {
+		if e.New {
+			h.x.add(e.Device, true)
+		}
+	}
+	h.x.mu.Unlock()
+	return nil
+}
