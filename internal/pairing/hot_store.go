@@ -240,3 +240,11 @@ func (h *hotStore) CreateBatch(ctx context.Context, b Batch, entries []BatchEntr
 	h.x.mu.Unlock()
 	return nil
 }
+
+// OnlineRegistrations counts live registrations, if the store can.
+func (h *hotStore) OnlineRegistrations(ctx context.Context, now time.Time) (int, error) {
+	if c, ok := h.Store.(onlineCounter); ok {
+		return c.OnlineRegistrations(ctx, now)
+	}
+	return 0, ErrNotCounted
+}
