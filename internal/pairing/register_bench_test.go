@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -198,4 +200,79 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkServiceCallbackUnderStorm measures, while 64 goroutines keep
+// re-registering 2,000 devices, how long after a device's Register returns
+// the activation that waited for it is seen to end (the moment the SDK's
+// callback is told), as percentiles:
+//
+//	go test -run '^$' -bench BenchmarkServiceCallbackUnderStorm -benchtime 200x ./internal/pairing/
+func BenchmarkServiceCallbackUnderStorm(b *testing.B) {
+	n := startBenchNode(b)
+	ctx := context.Background()
+	const stormDevices = 2000
+	devs := n.provision(b, stormDevices+b.N)
+	u, err := n.svc.SignUp(ctx, "bench", "bench password")
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := n.svc.CreateHome(ctx, u.ID, "Bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var storm sync.WaitGroup
+	var stormed atomic.Int64
+	for g := range 64 {
+		storm.Add(1)
+		go func() {
+			defer storm.Done()
+			for i := g; ; i += 64 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := n.svc.Register(ctx, registerRequest(devs[i%stormDevices].IMEI, i)); err == nil {
+					stormed.Add(1)
+				}
+			}
+		}()
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		d := devs[stormDevices+i]
+		a, err := n.svc.StartActivation(ctx, u.ID, pairing.StartActivation{Type: pairing.ActivatorTypeNB, NbID: d.NbID, HomeID: h.ID})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ended := make(chan time.Time, 1)
+		go func() {
+			if got, err := n.svc.WaitActivation(ctx, u.ID, a.ID); err == nil && got.Status == pairing.ActivationPaired {
+				ended <- time.Now()
+			}
+			close(ended)
+		}()
+		if _, err := n.svc.Register(ctx, registerRequest(d.IMEI, i)); err != nil {
+			b.Fatal(err)
+		}
+		registered := time.Now()
+		at, ok := <-ended
+		if !ok {
+			b.Fatal("the activation did not end paired")
+		}
+		lat = append(lat, max(0, at.Sub(registered)))
+	}
+	b.StopTimer()
+	close(stop)
+	storm.Wait()
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64(stormed.Load())/b.Elapsed().Seconds(), "storm-registers/s")
 }
