@@ -150,8 +150,13 @@ func (s *Store) drainNormal(batch []writeOp) ([]writeOp, bool) {
 	return batch, true
 }
 
+// writerBusy reports whether the writer is running a batch, for tests.
+func (s *Store) writerBusy() bool { return s.busy.Load() }
+
 // commit runs a batch in one transaction and tells every op how it ended.
 func (s *Store) commit(batch []writeOp) {
+	s.busy.Store(true)
+	defer s.busy.Store(false)
 	errs := make([]error, len(batch))
 	err := s.runBatch(batch, errs, false)
 	var partial partialError
@@ -240,4 +245,5 @@ var savepoints = func() []string {
 // counters of the group commit, for CommitStats.
 type commitCounters struct {
 	commits, written atomic.Int64
+	busy             atomic.Bool // a batch is running
 }
