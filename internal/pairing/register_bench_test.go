@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -171,6 +173,7 @@ func runParallel(b *testing.B, n *benchNode, op func(context.Context) error, uni
 	b.ReportAllocs()
 	stats0 := n.store.CommitStats()
 	cpu0 := cpuTime(b)
+	stopProfile := profileTimed(b)
 	b.ResetTimer()
 	b.SetParallelism(64)
 	b.RunParallel(func(pb *testing.PB) {
@@ -184,6 +187,7 @@ func runParallel(b *testing.B, n *benchNode, op func(context.Context) error, uni
 	elapsed := b.Elapsed()
 	n.settle(b)
 	b.StopTimer()
+	stopProfile()
 	cpu := cpuTime(b) - cpu0
 	if f := failed.Load(); f > 0 {
 		b.Fatalf("%d of %d failed, first: %v", f, b.N, firstErr.Load())
@@ -275,4 +279,27 @@ func BenchmarkServiceCallbackUnderStorm(b *testing.B) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(stormed.Load())/b.Elapsed().Seconds(), "storm-registers/s")
+}
+
+// profileTimed writes a CPU profile of the timed part alone to the file
+// that NBPAIR_BENCH_CPUPROFILE names (go test's -cpuprofile would take in
+// the provisioning before it):
+//
+//	NBPAIR_BENCH_CPUPROFILE=/tmp/register.pprof go test -run '^$' -bench BenchmarkServiceRegister -benchtime 20000x ./internal/pairing/
+func profileTimed(b *testing.B) func() {
+	path := os.Getenv("NBPAIR_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
