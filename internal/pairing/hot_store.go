@@ -22,8 +22,12 @@ type hotStore struct {
 	x       *hotIndex
 	dynamic bool // single node: keep registrations, owners and flags too
 
-	seed    maphash.Seed
-	stripes [256]sync.Mutex // per device: its registration writes, in store order
+	seed maphash.Seed
+	// stripes order each device's registration writes as the store does.
+	// A write holds its stripe through its commit, so two devices that
+	// share one wait for each other: 4,096 keep that rare while hundreds
+	// of Registers are in flight.
+	stripes [4096]sync.Mutex
 }
 
 func newHotStore(st Store, single bool) *hotStore {
