@@ -1,6 +1,10 @@
 package pairing
 
-import "time"
+import (
+	"time"
+
+	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+)
 
 // HotView is what the hot index holds for a device, for the tests.
 type HotView struct {
@@ -10,6 +14,8 @@ type HotView struct {
 	MayPending   bool
 	MayDownlinks bool
 	KnownUnbound bool
+	// Owned is the pairing state of a device the index knows is bound.
+	Owned *wire.PairingState
 }
 
 // HotView returns what the service's hot index holds for the device.
@@ -23,6 +29,10 @@ func (s *Service) HotView(deviceID string) HotView {
 	}
 	v := HotView{Indexed: true, RegKnown: d.regKnown, MayPending: d.mayPending(), MayDownlinks: d.mayDownlinks(),
 		KnownUnbound: d.bind == bindNone}
+	if d.bind == bindSome && d.owned != nil {
+		st := *d.owned
+		v.Owned = &st
+	}
 	if d.reg != nil {
 		r := d.copyReg()
 		v.Reg = &r

@@ -125,16 +125,32 @@ func (h *hotStore) ownerChanged(deviceID string) {
 	h.x.mu.Lock()
 	if d, ok := h.x.lookupID(deviceID); ok {
 		d.bindGen++
-		d.bind = bindUnknown
+		d.bind, d.owned = bindUnknown, nil
 	}
 	h.x.mu.Unlock()
 }
 
-// setBind records the owner as of generation g, unless it changed since.
-func (h *hotStore) setBind(deviceID string, k bindKnown, g uint32) {
+// bindGen returns the device's owner generation, to fill from later.
+func (h *hotStore) bindGen(deviceID string) uint32 {
+	h.x.mu.RLock()
+	defer h.x.mu.RUnlock()
+	if d, ok := h.x.lookupID(deviceID); ok {
+		return d.bindGen
+	}
+	return 0
+}
+
+// setBind records the device as the store had it at generation g (read,
+// or written by a write that started then), unless the owner changed
+// since.
+func (h *hotStore) setBind(d Device, g uint32) {
 	h.x.mu.Lock()
-	if d, ok := h.x.lookupID(deviceID); ok && d.bindGen == g {
-		d.bind = k
+	if x, ok := h.x.lookupID(d.ID); ok && x.bindGen == g {
+		x.bind, x.owned = bindNone, nil
+		if d.OwnerID != "" {
+			st := d.PairingState()
+			x.bind, x.owned = bindSome, &st
+		}
 	}
 	h.x.mu.Unlock()
 }
@@ -146,6 +162,31 @@ func (h *hotStore) Bind(ctx context.Context, activationID string, at time.Time) 
 		h.ownerChanged(d.ID)
 	}
 	return d, a, err
+}
+
+// bind binds the activation's device and records it bound, with its new
+// pairing state, unless another change of its owner finished meanwhile
+// (then the next reader reads the store).
+func (h *hotStore) bind(ctx context.Context, a Activation, at time.Time) (Device, Activation, error) {
+	if !h.dynamic {
+		return h.Store.Bind(ctx, a.ID, at)
+	}
+	g := h.bindGen(a.DeviceID)
+	d, bound, err := h.Store.Bind(ctx, a.ID, at)
+	if err != nil {
+		return d, bound, err
+	}
+	st := d.PairingState()
+	h.x.mu.Lock()
+	if x, ok := h.x.lookupID(d.ID); ok {
+		x.bind, x.owned = bindUnknown, nil
+		if x.bindGen == g && d.OwnerID != "" {
+			x.bind, x.owned = bindSome, &st
+		}
+		x.bindGen++
+	}
+	h.x.mu.Unlock()
+	return d, bound, nil
 }
 
 // Unbind forgets the device's owner once the store has unbound it.
@@ -169,7 +210,7 @@ func (h *hotStore) FactoryReset(ctx context.Context, deviceID, name string, at t
 }
 
 // pairingState returns what the device's Pairing object should hold: from
-// memory for a device the index knows is unbound, else from the store.
+// memory when the index knows the owner, else from the store.
 func (h *hotStore) pairingState(ctx context.Context, deviceID string) (wire.PairingState, error) {
 	var g uint32
 	if h.dynamic {
@@ -177,9 +218,14 @@ func (h *hotStore) pairingState(ctx context.Context, deviceID string) (wire.Pair
 		d, ok := h.x.lookupID(deviceID)
 		if ok {
 			g = d.bindGen
-			if d.bind == bindNone {
+			switch {
+			case d.bind == bindNone:
 				h.x.mu.RUnlock()
 				return wire.PairingState{DeviceID: deviceID, State: wire.BindUnbound}, nil
+			case d.bind == bindSome && d.owned != nil:
+				st := *d.owned
+				h.x.mu.RUnlock()
+				return st, nil
 			}
 		}
 		h.x.mu.RUnlock()
@@ -189,11 +235,7 @@ func (h *hotStore) pairingState(ctx context.Context, deviceID string) (wire.Pair
 		return wire.PairingState{}, err
 	}
 	if h.dynamic {
-		k := bindNone
-		if d.OwnerID != "" {
-			k = bindSome
-		}
-		h.setBind(deviceID, k, g)
+		h.setBind(d, g)
 	}
 	return d.PairingState(), nil
 }

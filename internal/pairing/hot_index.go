@@ -3,6 +3,8 @@ package pairing
 import (
 	"strconv"
 	"sync"
+
+	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 )
 
 // hotIndex is what the device path reads, kept in memory: for each device
@@ -43,7 +45,8 @@ type hotDevice struct {
 	reg      *Registration // the live registration, objects interned
 
 	bind    bindKnown
-	bindGen uint32 // counts bind changes; a read fills bind only if unchanged
+	bindGen uint32             // counts bind changes; a read fills bind only if unchanged
+	owned   *wire.PairingState // a bound device's state, when bind is bindSome
 
 	pendGen, pendClear uint32 // pending activations
 	downGen, downClear uint32 // queued downlinks
@@ -55,7 +58,7 @@ type bindKnown uint8
 const (
 	bindUnknown bindKnown = iota
 	bindNone              // unbound
-	bindSome              // bound: read the store for the owner
+	bindSome              // bound, with the state in owned
 )
 
 func newHotIndex() *hotIndex {

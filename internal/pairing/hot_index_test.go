@@ -127,8 +127,12 @@ func (n *hotNode) consistent(deviceID string) error {
 	if queued, err := n.store.Downlinks(ctx, deviceID); err != nil || (!v.MayDownlinks && len(queued) > 0) {
 		return fmt.Errorf("index says no downlink is queued; store has %d (%v)", len(queued), err)
 	}
-	if d, err := n.store.Device(ctx, deviceID); err != nil || (v.KnownUnbound && d.OwnerID != "") {
+	d, err := n.store.Device(ctx, deviceID)
+	if err != nil || (v.KnownUnbound && d.OwnerID != "") {
 		return fmt.Errorf("index says unbound; store has owner %q (%v)", d.OwnerID, err)
+	}
+	if v.Owned != nil && *v.Owned != d.PairingState() {
+		return fmt.Errorf("index has pairing state %+v; store %+v", *v.Owned, d.PairingState())
 	}
 	return nil
 }
@@ -201,8 +205,8 @@ func TestHotIndexStaysRight(t *testing.T) {
 		}, wantReg(&reg)},
 		{"register again", func() error { return register("10.0.0.3:5683", 300) }, wantReg(&reg)},
 		{"activation binds the registered device", activate, func(v pairing.HotView) error {
-			if v.KnownUnbound {
-				return fmt.Errorf("bound, but the index says unbound")
+			if v.KnownUnbound || v.Owned == nil || v.Owned.OwnerUID != user.ID {
+				return fmt.Errorf("bound to %s, but the index has %+v", user.ID, v)
 			}
 			return nil
 		}},

@@ -93,7 +93,9 @@ func (s *Store) FinishActivation(ctx context.Context, id string, st pairing.Acti
 func (s *Store) Bind(ctx context.Context, activationID string, at time.Time) (pairing.Device, pairing.Activation, error) {
 	var d pairing.Device
 	var a pairing.Activation
-	err := s.write(ctx, laneUrgent, false, func(tx wtx) error {
+	// Only the last statement can fail after a change (the device's
+	// update): it says so, and needs no savepoint otherwise.
+	err := s.write(ctx, laneUrgent, true, func(tx wtx) error {
 		var err error
 		a, err = scanActivation(tx.QueryRowContext(ctx, "SELECT "+activationColumns+" FROM activations WHERE id = ?", activationID))
 		if err != nil {
@@ -118,9 +120,11 @@ func (s *Store) Bind(ctx context.Context, activationID string, at time.Time) (pa
 			return err
 		}
 		a.Status, a.FinishedAt = pairing.ActivationPaired, at.UTC()
-		_, err = tx.ExecContext(ctx, "UPDATE activations SET status = ?, finished_at = ? WHERE id = ?",
-			string(a.Status), nanos(at), a.ID)
-		return err
+		if _, err = tx.ExecContext(ctx, "UPDATE activations SET status = ?, finished_at = ? WHERE id = ?",
+			string(a.Status), nanos(at), a.ID); err != nil {
+			return partialError{err}
+		}
+		return nil
 	})
 	return d, a, err
 }

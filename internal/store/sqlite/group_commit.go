@@ -37,8 +37,9 @@ type writeOp struct {
 	fn  func(wtx) error
 	// alone is set for a write that needs no savepoint: it leaves nothing
 	// behind when it fails, unless it says so with a partialError.
-	alone bool
-	done  chan error
+	alone  bool
+	urgent bool // came through the urgent lane
+	done   chan error
 }
 
 // partialError is returned by an alone write that failed after it had
@@ -112,15 +113,32 @@ func (s *Store) collect(batch []writeOp) ([]writeOp, bool) {
 	// closes: one yield turns a few small commits into one larger one.
 	for yielded := false; ; yielded = true {
 		batch = s.drainUrgent(batch)
+		limit := maxBatch
+		if urgent := len(s.urgent) > 0 || hasUrgent(batch); urgent {
+			limit = min(maxBatch, len(batch)+maxBesideUrgent) // keep an urgent commit short
+		}
 		var open bool
-		if batch, open = s.drainNormal(batch); !open {
+		if batch, open = s.drainNormal(batch, limit); !open {
 			return s.drainUrgent(batch), false
 		}
-		if yielded || len(batch) >= maxBatch {
+		if yielded || len(batch) >= limit {
 			return batch, true
 		}
 		runtime.Gosched()
 	}
+}
+
+// maxBesideUrgent bounds the normal writes that share a commit with urgent
+// ones, so that a bind waits for a short commit, not for hundreds of rows.
+const maxBesideUrgent = 64
+
+func hasUrgent(batch []writeOp) bool {
+	for _, op := range batch {
+		if op.urgent {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Store) drainUrgent(batch []writeOp) []writeOp {
@@ -135,8 +153,8 @@ func (s *Store) drainUrgent(batch []writeOp) []writeOp {
 	return batch
 }
 
-func (s *Store) drainNormal(batch []writeOp) ([]writeOp, bool) {
-	for len(batch) < maxBatch {
+func (s *Store) drainNormal(batch []writeOp, limit int) ([]writeOp, bool) {
+	for len(batch) < limit {
 		select {
 		case op, ok := <-s.ops:
 			if !ok {

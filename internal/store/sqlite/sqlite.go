@@ -165,7 +165,7 @@ func (s *Store) inTx(ctx context.Context, fn func(wtx) error) error {
 // for a write that needs no savepoint of its own (see writeOp).
 func (s *Store) write(ctx context.Context, l lane, alone bool, fn func(wtx) error) error {
 	if s.ops != nil {
-		op := writeOp{ctx: ctx, fn: fn, alone: alone, done: make(chan error, 1)}
+		op := writeOp{ctx: ctx, fn: fn, alone: alone, urgent: l == laneUrgent, done: make(chan error, 1)}
 		q := s.ops
 		if l == laneUrgent {
 			q = s.urgent
