@@ -79,9 +79,9 @@ func (s *Store) stopWriter() {
 
 func (s *Store) writer() {
 	defer close(s.writerDone)
-	batch := make([]writeOp, 0, maxBatch)
+	buf := make([]writeOp, 0, maxBatch)
 	for {
-		batch, open := s.collect(batch[:0])
+		batch, open := s.collect(buf[:0])
 		if len(batch) > 0 {
 			s.commit(batch)
 			s.wq.prepareWanted(context.Background())
@@ -114,8 +114,8 @@ func (s *Store) collect(batch []writeOp) ([]writeOp, bool) {
 	for yielded := false; ; yielded = true {
 		batch = s.drainUrgent(batch)
 		limit := maxBatch
-		if urgent := len(s.urgent) > 0 || hasUrgent(batch); urgent {
-			limit = min(maxBatch, len(batch)+maxBesideUrgent) // keep an urgent commit short
+		if urgent := countUrgent(batch); urgent > 0 {
+			limit = min(maxBatch, urgent+maxBesideUrgent) // keep an urgent commit short
 		}
 		var open bool
 		if batch, open = s.drainNormal(batch, limit); !open {
@@ -132,13 +132,14 @@ func (s *Store) collect(batch []writeOp) ([]writeOp, bool) {
 // ones, so that a bind waits for a short commit, not for hundreds of rows.
 const maxBesideUrgent = 64
 
-func hasUrgent(batch []writeOp) bool {
+func countUrgent(batch []writeOp) int {
+	n := 0
 	for _, op := range batch {
 		if op.urgent {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 func (s *Store) drainUrgent(batch []writeOp) []writeOp {
