@@ -285,7 +285,7 @@ func BenchmarkServiceCallbackUnderStorm(b *testing.B) {
 // that NBPAIR_BENCH_CPUPROFILE names (go test's -cpuprofile would take in
 // the provisioning before it):
 //
-//	NBPAIR_BENCH_CPUPROFILE=/tmp/register.pprof go test -run '^$' -bench BenchmarkServiceRegister -benchtime 20000x ./internal/pairing/
+//	NBPAIR_BENCH_CPUPROFILE=register.pprof go test -run '^$' -bench BenchmarkServiceRegister -benchtime 20000x ./internal/pairing/
 func profileTimed(b *testing.B) func() {
 	path := os.Getenv("NBPAIR_BENCH_CPUPROFILE")
 	if path == "" {
