@@ -57,8 +57,8 @@ func TestDeviceLearnsItsDeviceID(t *testing.T) {
 	n := apptest.Start(t, "")
 	d := n.Provision(t, apptest.IMEI(60))
 	c := runDevice(t, n, device.Config{IMEI: d.IMEI})
-	// The server's Write may overtake the 2.01 on the way to the device, so
-	// the location may be recorded a moment after the device ID.
+	// The server writes the Pairing object right after its 2.01, so the
+	// write may reach the device before it has taken in the 2.01's location.
 	st := waitStatus(t, c, "the device ID and location", func(s device.Status) bool { return s.Pairing.DeviceID != "" && s.Location != "" })
 	if st.Pairing.DeviceID != d.ID || st.Pairing.State != device.BindUnbound || st.Pairing.OwnerUID != "" {
 		t.Fatalf("the device holds %+v, want device ID %s, registered and not bound", st.Pairing, d.ID)

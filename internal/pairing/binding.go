@@ -163,7 +163,7 @@ func (s *Service) tryBind(ctx context.Context, a Activation) (bool, error) {
 	} else if err != nil {
 		return false, err
 	}
-	d, bound, err := s.store.Bind(ctx, a.ID, now.UTC())
+	d, bound, err := s.hot.bind(ctx, a, now.UTC())
 	switch {
 	case errors.Is(err, ErrAlreadyBound):
 		s.finishActivation(ctx, a.ID, ActivationFailed, FailAlreadyBound)

@@ -77,11 +77,11 @@ func (s *Service) queuePairingState(ctx context.Context, ev Event) error {
 			"device_id", ev.DeviceID, "endpoint", r.Endpoint, "objects", r.Objects)
 		return nil
 	}
-	d, err := s.store.Device(ctx, ev.DeviceID)
+	st, err := s.hot.pairingState(ctx, ev.DeviceID)
 	if err != nil {
 		return err
 	}
-	dl := Downlink{DeviceID: ev.DeviceID, Kind: DownlinkPairingState, Pairing: d.PairingState(), CreatedAt: s.now().UTC()}
+	dl := Downlink{DeviceID: ev.DeviceID, Kind: DownlinkPairingState, Pairing: st, CreatedAt: s.now().UTC()}
 	if ev.Kind == EventRegistered && s.opts.Cluster == nil && s.downlinker() != nil {
 		// The device has just registered here and listens now: the write
 		// goes out from memory, and is queued only if it does not arrive.

@@ -56,7 +56,7 @@ type UpdateRequest struct {
 type registerContext struct {
 	req    RegisterRequest
 	now    time.Time
-	device Device
+	device Device // ID, ProductID and IMEI only for a device found in the index
 	reg    Registration
 	first  bool
 }
@@ -90,9 +90,9 @@ func (s *Service) resolveDevice(ctx context.Context, rc *registerContext) error 
 	if !ok {
 		return fmt.Errorf("%w: endpoint is not urn:imei:<15 digits>", ErrUnknownEndpoint)
 	}
-	d, err := s.store.DeviceByIMEI(ctx, imei)
+	ref, err := s.hot.deviceByIMEI(ctx, imei)
 	if err == nil {
-		rc.device = d
+		rc.device = Device{ID: ref.ID, ProductID: ref.ProductID, IMEI: imei}
 		return nil
 	}
 	if !isNotFound(err) {

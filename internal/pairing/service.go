@@ -81,7 +81,8 @@ var ErrDownlinkRefused = errors.New("device refused the downlink")
 // Service is the pairing domain: every device message and admin request goes
 // through it.
 type Service struct {
-	store Store
+	store Store     // hot in front of the store given to NewService
+	hot   *hotStore // the same, for what only the index offers
 	bus   Bus
 	log   *slog.Logger
 	opts  Options
@@ -133,7 +134,8 @@ func NewService(store Store, bus Bus, log *slog.Logger, opts Options) (*Service,
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, bus: bus, log: log, opts: opts, now: time.Now, sealer: sl, delivering: map[string]bool{}, fresh: map[string]Downlink{},
+	hot := newHotStore(store, opts.Cluster == nil)
+	s := &Service{store: hot, hot: hot, bus: bus, log: log, opts: opts, now: time.Now, sealer: sl, delivering: map[string]bool{}, fresh: map[string]Downlink{},
 		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	bus.Subscribe(s.dispatch)
 	if opts.Cluster != nil {

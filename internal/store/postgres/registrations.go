@@ -29,36 +29,43 @@ func objects(r pairing.Registration) []string {
 	return r.Objects
 }
 
-// Register implements pairing.Store. It locks the device's row first, so
-// that Registers of one device run one after another and exactly one of
-// them finds FirstRegisteredAt unset.
+// Register implements pairing.Store in one round trip: the two statements
+// go out as one batch, which PostgreSQL runs as one implicit transaction.
+// The first sets FirstRegisteredAt only where it is unset; of two
+// concurrent Registers of a device the second waits for the first's row
+// lock and then finds it set, so exactly one of them is the first. The
+// second replaces the device's registration in place (one upsert on the
+// device's unique key).
 func (s *Store) Register(ctx context.Context, r pairing.Registration) (first bool, err error) {
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, "SELECT first_registered_at IS NULL FROM devices WHERE id = $1 FOR NO KEY UPDATE",
-			r.DeviceID).Scan(&first)
-		if err != nil {
-			return notFound(err, "device "+r.DeviceID)
-		}
-		if _, err := tx.Exec(ctx, "DELETE FROM registrations WHERE device_id = $1", r.DeviceID); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "INSERT INTO registrations ("+regColumns+
-			") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-			r.ID, r.DeviceID, r.Endpoint, r.Lifetime, r.Version, r.Binding, r.QueueMode, objects(r), r.Addr,
-			nanos(r.RegisteredAt), nanos(r.LastSeen), nanos(r.ExpiresAt), r.Secure, r.ContentFormat); err != nil {
-			return err
-		}
-		if !first {
-			return nil
-		}
-		_, err = tx.Exec(ctx, "UPDATE devices SET first_registered_at = $1 WHERE id = $2", nanos(r.RegisteredAt), r.DeviceID)
-		return err
-	})
+	var b pgx.Batch
+	b.Queue("UPDATE devices SET first_registered_at = $1 WHERE id = $2 AND first_registered_at IS NULL",
+		nanos(r.RegisteredAt), r.DeviceID)
+	b.Queue(registerUpsert, r.ID, r.DeviceID, r.Endpoint, r.Lifetime, r.Version, r.Binding, r.QueueMode, objects(r),
+		r.Addr, nanos(r.RegisteredAt), nanos(r.LastSeen), nanos(r.ExpiresAt), r.Secure, r.ContentFormat)
+	res := s.pool.SendBatch(ctx, &b)
+	tag, err := res.Exec()
+	if err == nil {
+		first = tag.RowsAffected() == 1
+		_, err = res.Exec()
+	}
+	if cerr := res.Close(); err == nil {
+		err = cerr
+	}
 	if isForeignKey(err) {
 		return false, notFound(pgx.ErrNoRows, "device "+r.DeviceID)
 	}
 	return first && err == nil, err
 }
+
+// registerUpsert stores a registration as the device's only one.
+const registerUpsert = "INSERT INTO registrations (" + regColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+	ON CONFLICT (device_id) DO UPDATE SET id = excluded.id, endpoint = excluded.endpoint,
+		lifetime = excluded.lifetime, version = excluded.version, binding = excluded.binding,
+		queue_mode = excluded.queue_mode, objects = excluded.objects, addr = excluded.addr,
+		registered_at = excluded.registered_at, last_seen = excluded.last_seen,
+		expires_at = excluded.expires_at, secure = excluded.secure,
+		content_format = excluded.content_format`
 
 // Registration implements pairing.Store.
 func (s *Store) Registration(ctx context.Context, id string) (pairing.Registration, error) {

@@ -10,7 +10,7 @@ import (
 
 // CreateUser implements pairing.Store.
 func (s *Store) CreateUser(ctx context.Context, u pairing.User) error {
-	_, err := s.wq.ExecContext(ctx, "INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)",
+	_, err := s.exec(ctx, laneNormal, "INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)",
 		u.ID, u.Username, u.PasswordHash, nanos(u.CreatedAt))
 	if isUnique(err) {
 		return fmt.Errorf("username %q: %w", u.Username, pairing.ErrUsernameTaken)
@@ -39,7 +39,7 @@ func (s *Store) UserByName(ctx context.Context, username string) (pairing.User, 
 
 // CreateSession implements pairing.Store.
 func (s *Store) CreateSession(ctx context.Context, se pairing.Session) error {
-	_, err := s.wq.ExecContext(ctx, "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+	_, err := s.exec(ctx, laneNormal, "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
 		se.TokenHash, se.UserID, nanos(se.CreatedAt), nanos(se.ExpiresAt))
 	return err
 }
@@ -56,7 +56,7 @@ func (s *Store) Session(ctx context.Context, tokenHash []byte) (pairing.Session,
 
 // DeleteSession implements pairing.Store.
 func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
-	_, err := s.wq.ExecContext(ctx, "DELETE FROM sessions WHERE token_hash = ?", tokenHash)
+	_, err := s.exec(ctx, laneNormal, "DELETE FROM sessions WHERE token_hash = ?", tokenHash)
 	return err
 }
 
@@ -110,19 +110,19 @@ func (s *Store) Home(ctx context.Context, homeID, userID string) (pairing.Home, 
 
 // DeleteUserSessions implements pairing.Store.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
-	_, err := s.wq.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ?", userID)
+	_, err := s.exec(ctx, laneNormal, "DELETE FROM sessions WHERE user_id = ?", userID)
 	return err
 }
 
 // RenameHome implements pairing.Store.
 func (s *Store) RenameHome(ctx context.Context, homeID, name string) error {
-	res, err := s.wq.ExecContext(ctx, "UPDATE homes SET name = ? WHERE id = ?", name, homeID)
+	res, err := s.exec(ctx, laneNormal, "UPDATE homes SET name = ? WHERE id = ?", name, homeID)
 	return affectedOne(res, err, "home "+homeID)
 }
 
 // AddMember implements pairing.Store.
 func (s *Store) AddMember(ctx context.Context, homeID, userID string, role pairing.Role) error {
-	_, err := s.wq.ExecContext(ctx, "INSERT INTO home_members (home_id, user_id, role) VALUES (?, ?, ?)", homeID, userID, string(role))
+	_, err := s.exec(ctx, laneNormal, "INSERT INTO home_members (home_id, user_id, role) VALUES (?, ?, ?)", homeID, userID, string(role))
 	switch {
 	case isUnique(err):
 		return fmt.Errorf("user %s: %w", userID, pairing.ErrAlreadyMember)
@@ -153,6 +153,6 @@ func (s *Store) Members(ctx context.Context, homeID string) ([]pairing.Member, e
 
 // RemoveMember implements pairing.Store.
 func (s *Store) RemoveMember(ctx context.Context, homeID, userID string) error {
-	res, err := s.wq.ExecContext(ctx, "DELETE FROM home_members WHERE home_id = ? AND user_id = ?", homeID, userID)
+	res, err := s.exec(ctx, laneNormal, "DELETE FROM home_members WHERE home_id = ? AND user_id = ?", homeID, userID)
 	return affectedOne(res, err, "member "+userID)
 }

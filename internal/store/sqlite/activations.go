@@ -40,7 +40,7 @@ func scanActivations(rows *sql.Rows, err error) ([]pairing.Activation, error) {
 
 // CreateActivation implements pairing.Store.
 func (s *Store) CreateActivation(ctx context.Context, a pairing.Activation) error {
-	_, err := s.wq.ExecContext(ctx, `INSERT INTO activations (id, user_id, nb_id, device_id, home_id, time_zone, timeout, status, reason,
+	_, err := s.exec(ctx, laneUrgent, `INSERT INTO activations (id, user_id, nb_id, device_id, home_id, time_zone, timeout, status, reason,
 		created_at, deadline, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.UserID, a.NbID, a.DeviceID, a.HomeID, a.TimeZone, a.Timeout, string(a.Status), string(a.Reason),
 		nanos(a.CreatedAt), nanos(a.Deadline), nanos(a.FinishedAt))
@@ -70,9 +70,17 @@ func (s *Store) ExpiredActivations(ctx context.Context, now time.Time, limit int
 
 // FinishActivation implements pairing.Store.
 func (s *Store) FinishActivation(ctx context.Context, id string, st pairing.ActivationStatus, reason pairing.FailReason, at time.Time) (pairing.Activation, error) {
-	a, err := scanActivation(s.wq.QueryRowContext(ctx, `UPDATE activations SET status = ?, reason = ?, finished_at = ?
-		WHERE id = ? AND status = 'pending' RETURNING `+activationColumns, string(st), string(reason), nanos(at), id))
-	if errors.Is(err, sql.ErrNoRows) {
+	var a pairing.Activation
+	err := s.write(ctx, laneUrgent, true, func(tx wtx) error {
+		var err error
+		a, err = scanActivation(tx.QueryRowContext(ctx, `UPDATE activations SET status = ?, reason = ?, finished_at = ?
+			WHERE id = ? AND status = 'pending' RETURNING `+activationColumns, string(st), string(reason), nanos(at), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // not pending: told below
+		}
+		return err
+	})
+	if err == nil && a.ID == "" {
 		if _, err := s.Activation(ctx, id); err != nil {
 			return a, err
 		}
@@ -85,7 +93,9 @@ func (s *Store) FinishActivation(ctx context.Context, id string, st pairing.Acti
 func (s *Store) Bind(ctx context.Context, activationID string, at time.Time) (pairing.Device, pairing.Activation, error) {
 	var d pairing.Device
 	var a pairing.Activation
-	err := s.inTx(ctx, func(tx wtx) error {
+	// Only the last statement can fail after a change (the device's
+	// update): it says so, and needs no savepoint otherwise.
+	err := s.write(ctx, laneUrgent, true, func(tx wtx) error {
 		var err error
 		a, err = scanActivation(tx.QueryRowContext(ctx, "SELECT "+activationColumns+" FROM activations WHERE id = ?", activationID))
 		if err != nil {
@@ -110,9 +120,11 @@ func (s *Store) Bind(ctx context.Context, activationID string, at time.Time) (pa
 			return err
 		}
 		a.Status, a.FinishedAt = pairing.ActivationPaired, at.UTC()
-		_, err = tx.ExecContext(ctx, "UPDATE activations SET status = ?, finished_at = ? WHERE id = ?",
-			string(a.Status), nanos(at), a.ID)
-		return err
+		if _, err = tx.ExecContext(ctx, "UPDATE activations SET status = ?, finished_at = ? WHERE id = ?",
+			string(a.Status), nanos(at), a.ID); err != nil {
+			return partialError{err}
+		}
+		return nil
 	})
 	return d, a, err
 }
@@ -120,7 +132,7 @@ func (s *Store) Bind(ctx context.Context, activationID string, at time.Time) (pa
 // Unbind implements pairing.Store.
 func (s *Store) Unbind(ctx context.Context, deviceID, homeID string) (pairing.Device, error) {
 	var d pairing.Device
-	err := s.inTx(ctx, func(tx wtx) error {
+	err := s.write(ctx, laneUrgent, true, func(tx wtx) error {
 		var err error
 		d, err = scanDevice(tx.QueryRowContext(ctx, `UPDATE devices SET owner_id = NULL, home_id = NULL, time_zone = '',
 			bound_at = NULL WHERE id = ? AND (? = '' OR home_id = ?) RETURNING `+deviceColumns, deviceID, homeID, homeID))
@@ -133,7 +145,7 @@ func (s *Store) Unbind(ctx context.Context, deviceID, homeID string) (pairing.De
 func (s *Store) FactoryReset(ctx context.Context, deviceID, name string, at time.Time) (pairing.Device, []pairing.Activation, error) {
 	var d pairing.Device
 	var ended []pairing.Activation
-	err := s.inTx(ctx, func(tx wtx) error {
+	err := s.write(ctx, laneUrgent, false, func(tx wtx) error {
 		var err error
 		d, err = scanDevice(tx.QueryRowContext(ctx, `UPDATE devices SET owner_id = NULL, home_id = NULL, time_zone = '',
 			bound_at = NULL, name = ? WHERE id = ? RETURNING `+deviceColumns, name, deviceID))

@@ -8,11 +8,9 @@ import (
 
 // AppendAudit implements pairing.Store.
 func (s *Store) AppendAudit(ctx context.Context, e pairing.AuditEntry) error {
-	return s.inTx(ctx, func(tx wtx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at, action, outcome, actor, user_id, device_id, remote_addr, detail)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, nanos(e.At), e.Action, e.Outcome, e.Actor, e.UserID, e.DeviceID, e.RemoteAddr, e.Detail)
-		return err
-	})
+	_, err := s.exec(ctx, laneNormal, `INSERT INTO audit_log (at, action, outcome, actor, user_id, device_id, remote_addr, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, nanos(e.At), e.Action, e.Outcome, e.Actor, e.UserID, e.DeviceID, e.RemoteAddr, e.Detail)
+	return err
 }
 
 const auditFilter = ` FROM audit_log WHERE (? = '' OR device_id = ?) AND (? = '' OR user_id = ?)

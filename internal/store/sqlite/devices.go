@@ -10,7 +10,7 @@ import (
 
 // CreateProduct implements pairing.Store.
 func (s *Store) CreateProduct(ctx context.Context, p pairing.Product) error {
-	_, err := s.wq.ExecContext(ctx, "INSERT INTO products (id, name, auto_register, plain_coap, created_at) VALUES (?, ?, ?, ?, ?)",
+	_, err := s.exec(ctx, laneNormal, "INSERT INTO products (id, name, auto_register, plain_coap, created_at) VALUES (?, ?, ?, ?, ?)",
 		p.ID, p.Name, p.AutoRegister, p.PlainCoAP, nanos(p.CreatedAt))
 	if isUnique(err) {
 		return fmt.Errorf("product %q: %w", p.ID, pairing.ErrProductExists)
@@ -53,7 +53,7 @@ func (s *Store) Products(ctx context.Context) ([]pairing.Product, error) {
 
 // CreateDevice implements pairing.Store.
 func (s *Store) CreateDevice(ctx context.Context, d pairing.Device) error {
-	_, err := s.wq.ExecContext(ctx, `INSERT INTO devices (id, product_id, imei, nb_id, name, created_at, psk_sealed)
+	_, err := s.exec(ctx, laneNormal, `INSERT INTO devices (id, product_id, imei, nb_id, name, created_at, psk_sealed)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, d.ID, d.ProductID, d.IMEI, d.NbID, d.Name, nanos(d.CreatedAt), d.SealedPSK)
 	if isUnique(err) {
 		return fmt.Errorf("imei %s: %w", d.IMEI, pairing.ErrDeviceExists)
@@ -105,7 +105,7 @@ func (s *Store) HomeDevices(ctx context.Context, homeID string) ([]pairing.Devic
 
 // RenameDevice implements pairing.Store.
 func (s *Store) RenameDevice(ctx context.Context, deviceID, name string) error {
-	res, err := s.wq.ExecContext(ctx, "UPDATE devices SET name = ? WHERE id = ?", name, deviceID)
+	res, err := s.exec(ctx, laneNormal, "UPDATE devices SET name = ? WHERE id = ?", name, deviceID)
 	return affectedOne(res, err, "device "+deviceID)
 }
 

@@ -29,7 +29,7 @@ func (s *Store) putDownlink(ctx context.Context, query string, d pairing.Downlin
 	if err != nil {
 		return err
 	}
-	err = s.inTx(ctx, func(tx wtx) error {
+	err = s.write(ctx, laneNormal, true, func(tx wtx) error { // one statement: no savepoint
 		_, err := tx.ExecContext(ctx, query, d.DeviceID, string(d.Kind), string(payload), nanos(d.CreatedAt))
 		return err
 	})
@@ -68,7 +68,7 @@ func (s *Store) Downlinks(ctx context.Context, deviceID string) ([]pairing.Downl
 
 // DeleteDownlink implements pairing.Store.
 func (s *Store) DeleteDownlink(ctx context.Context, deviceID string, kind pairing.DownlinkKind, createdAt time.Time) error {
-	return s.inTx(ctx, func(tx wtx) error {
+	return s.write(ctx, laneNormal, true, func(tx wtx) error { // one statement: no savepoint
 		_, err := tx.ExecContext(ctx, "DELETE FROM downlinks WHERE device_id = ? AND kind = ? AND created_at <= ?",
 			deviceID, string(kind), nanos(createdAt))
 		return err

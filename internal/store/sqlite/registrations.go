@@ -31,30 +31,50 @@ func regArgs(r pairing.Registration) []any {
 		string(objects), r.Addr, nanos(r.RegisteredAt), nanos(r.LastSeen), nanos(r.ExpiresAt), r.Secure, r.ContentFormat}
 }
 
-// Register implements pairing.Store.
+// Register implements pairing.Store with two statements and no savepoint:
+// the first sets FirstRegisteredAt where it is unset (a key lookup that
+// changes nothing for a device that has registered before), the second
+// replaces the device's registration in place, one upsert on its unique
+// device_id. If the device does not exist the first changes nothing and
+// the second fails on its foreign key; should the second fail after the
+// first changed the device, the group commit runs the batch again with
+// savepoints.
 func (s *Store) Register(ctx context.Context, r pairing.Registration) (first bool, err error) {
-	err = s.inTx(ctx, func(tx wtx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM registrations WHERE device_id = ?", r.DeviceID); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO registrations ("+regColumns+
-			") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", regArgs(r)...); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, "UPDATE devices SET first_registered_at = ? WHERE id = ? AND first_registered_at IS NULL",
-			nanos(r.RegisteredAt), r.DeviceID)
+	args := regArgs(r)
+	err = s.write(ctx, laneNormal, true, func(tx wtx) error {
+		res, err := tx.ExecContext(ctx, setFirstRegistered, nanos(r.RegisteredAt), r.DeviceID)
 		if err != nil {
 			return err
 		}
 		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, registerUpsert, args...); err != nil {
+			if n == 1 {
+				return partialError{err}
+			}
+			return err
+		}
 		first = n == 1
-		return err
+		return nil
 	})
 	if isForeignKey(err) {
 		return false, notFound(sql.ErrNoRows, "device "+r.DeviceID)
 	}
 	return first, err
 }
+
+const setFirstRegistered = "UPDATE devices SET first_registered_at = ? WHERE id = ? AND first_registered_at IS NULL"
+
+// registerUpsert stores a registration as the device's only one.
+const registerUpsert = "INSERT INTO registrations (" + regColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (device_id) DO UPDATE SET id = excluded.id, endpoint = excluded.endpoint,
+		lifetime = excluded.lifetime, version = excluded.version, binding = excluded.binding,
+		queue_mode = excluded.queue_mode, objects = excluded.objects, addr = excluded.addr,
+		registered_at = excluded.registered_at, last_seen = excluded.last_seen,
+		expires_at = excluded.expires_at, secure = excluded.secure,
+		content_format = excluded.content_format`
 
 // Registration implements pairing.Store.
 func (s *Store) Registration(ctx context.Context, id string) (pairing.Registration, error) {
@@ -71,18 +91,16 @@ func (s *Store) RegistrationOfDevice(ctx context.Context, deviceID string) (pair
 // UpdateRegistration implements pairing.Store.
 func (s *Store) UpdateRegistration(ctx context.Context, r pairing.Registration) error {
 	objects, _ := json.Marshal(r.Objects)
-	return s.inTx(ctx, func(tx wtx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE registrations SET lifetime = ?, binding = ?, queue_mode = ?,
-			objects = ?, addr = ?, last_seen = ?, expires_at = ? WHERE id = ?`,
-			r.Lifetime, r.Binding, r.QueueMode, string(objects), r.Addr, nanos(r.LastSeen), nanos(r.ExpiresAt), r.ID)
-		return affectedOne(res, err, "registration "+r.ID)
-	})
+	res, err := s.exec(ctx, laneNormal, `UPDATE registrations SET lifetime = ?, binding = ?, queue_mode = ?,
+		objects = ?, addr = ?, last_seen = ?, expires_at = ? WHERE id = ?`,
+		r.Lifetime, r.Binding, r.QueueMode, string(objects), r.Addr, nanos(r.LastSeen), nanos(r.ExpiresAt), r.ID)
+	return affectedOne(res, err, "registration "+r.ID)
 }
 
 // DeleteRegistration implements pairing.Store.
 func (s *Store) DeleteRegistration(ctx context.Context, id string) (pairing.Registration, error) {
 	var r pairing.Registration
-	err := s.inTx(ctx, func(tx wtx) error {
+	err := s.write(ctx, laneNormal, true, func(tx wtx) error {
 		var err error
 		r, err = scanRegistration(tx.QueryRowContext(ctx, "DELETE FROM registrations WHERE id = ? RETURNING "+regColumns, id))
 		return notFound(err, "registration "+id)

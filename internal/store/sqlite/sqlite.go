@@ -39,7 +39,9 @@ type Store struct {
 	wq, rq *queries // their prepared statements
 
 	ops        chan writeOp // writes waiting for the group commit; nil before Open ends
+	urgent     chan writeOp // the urgent lane: binds and activations
 	writerDone chan struct{}
+	commitCounters
 }
 
 // Open opens (creating if needed) the database in dir and migrates it to
@@ -156,10 +158,20 @@ func (s *Store) apply(ctx context.Context, version int, name string) error {
 // inTx runs fn in a write transaction: through the group commit once the
 // store is open, directly while it migrates.
 func (s *Store) inTx(ctx context.Context, fn func(wtx) error) error {
+	return s.write(ctx, laneNormal, false, fn)
+}
+
+// write runs fn in a write transaction through the given lane; alone is
+// for a write that needs no savepoint of its own (see writeOp).
+func (s *Store) write(ctx context.Context, l lane, alone bool, fn func(wtx) error) error {
 	if s.ops != nil {
-		op := writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+		op := writeOp{ctx: ctx, fn: fn, alone: alone, urgent: l == laneUrgent, done: make(chan error, 1)}
+		q := s.ops
+		if l == laneUrgent {
+			q = s.urgent
+		}
 		select {
-		case s.ops <- op:
+		case q <- op:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -174,6 +186,15 @@ func (s *Store) inTx(ctx context.Context, fn func(wtx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// exec runs one statement as a write of its own through the group commit.
+func (s *Store) exec(ctx context.Context, l lane, query string, args ...any) (res sql.Result, err error) {
+	err = s.write(ctx, l, true, func(tx wtx) error {
+		res, err = tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
 }
 
 // isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
