@@ -88,10 +88,19 @@ const (
 	DefaultMaxInFlight = 4096
 )
 
-// MaxDatagram is the largest datagram the front reads whole; larger ones
-// are cut and fail to decode (CoAP over UDP keeps messages under about
-// 1,152 bytes).
-const MaxDatagram = 2048
+// MaxDatagram is the largest datagram the front handles; larger ones are
+// dropped and counted as malformed. CoAP over UDP keeps most messages
+// under about 1,152 bytes, but a Register may carry a link-format list of
+// up to 4 KiB.
+const MaxDatagram = 8192
+
+// smallDatagram is the size of the buffer every queued packet has; a
+// larger datagram gets a buffer of its own, and at most maxLarge of those
+// wait at once.
+const (
+	smallDatagram = 2048
+	maxLarge      = 64
+)
 
 func (c Config) withDefaults() Config {
 	def := func(v *int, d int) {

@@ -24,16 +24,27 @@ const maxOptions = 64
 
 // packet is a datagram waiting for a worker.
 type packet struct {
-	from netip.AddrPort
-	n    int
-	buf  [MaxDatagram]byte
+	from  netip.AddrPort
+	n     int
+	small [smallDatagram]byte
+	large []byte // a datagram larger than small
 }
 
-// packetPool hands out at most max packets, made when first needed.
+// data is the datagram.
+func (pk *packet) data() []byte {
+	if pk.large != nil {
+		return pk.large
+	}
+	return pk.small[:pk.n]
+}
+
+// packetPool hands out at most limit packets, made when first needed,
+// and at most maxLarge large buffers.
 type packetPool struct {
 	free  chan *packet
 	made  atomic.Int64
 	limit int64
+	large atomic.Int64
 }
 
 func (p *packetPool) init(limit int) {
@@ -55,7 +66,29 @@ func (p *packetPool) get() *packet {
 	return new(packet)
 }
 
-func (p *packetPool) put(pk *packet) { p.free <- pk }
+// fill copies datagram b into pk, or reports that too many large
+// datagrams are waiting.
+func (p *packetPool) fill(pk *packet, b []byte) bool {
+	pk.n = len(b)
+	if len(b) <= smallDatagram {
+		copy(pk.small[:], b)
+		return true
+	}
+	if p.large.Add(1) > maxLarge {
+		p.large.Add(-1)
+		return false
+	}
+	pk.large = append([]byte(nil), b...)
+	return true
+}
+
+func (p *packetPool) put(pk *packet) {
+	if pk.large != nil {
+		pk.large = nil
+		p.large.Add(-1)
+	}
+	p.free <- pk
+}
 
 // read reads datagrams in batches and queues them until the socket is
 // closed.
@@ -97,8 +130,12 @@ func (f *Front) enqueue(m *ipv4.Message) {
 		f.droppedFull.Add(1)
 		return
 	}
+	if !f.pool.fill(pk, m.Buffers[0][:m.N]) {
+		f.pool.put(pk)
+		f.droppedFull.Add(1)
+		return
+	}
 	pk.from = netip.AddrPortFrom(addrOf(ua.IP), uint16(ua.Port))
-	pk.n = copy(pk.buf[:], m.Buffers[0][:m.N])
 	select {
 	case f.queue <- pk:
 	default: // cannot happen: the queue holds every packet the pool makes
@@ -128,7 +165,7 @@ func (f *Front) work() {
 	w.msg.Options = make(message.Options, 0, maxOptions)
 	w.req.Msg = &w.msg
 	for pk := range f.queue {
-		w.handle(pk.from, pk.buf[:pk.n])
+		w.handle(pk.from, pk.data())
 		f.pool.put(pk)
 	}
 }
