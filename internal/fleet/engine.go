@@ -15,6 +15,8 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
+
+	"github.com/nbpair/nbpair/internal/coaptx"
 )
 
 // engine is the generator's CoAP endpoint: a few plain UDP sockets, one
@@ -312,11 +314,7 @@ func downlinkCode(m *message.Message) codes.Code {
 // answer or empty) or a Reset.
 func (s *sock) send(typ message.Type, code codes.Code, mid uint16, token []byte) {
 	var b [4 + message.MaxTokenSize]byte
-	b[0] = 1<<6 | byte(typ)<<4 | byte(len(token))
-	b[1] = byte(code)
-	binary.BigEndian.PutUint16(b[2:], mid)
-	n := copy(b[4:], token)
-	s.c.Write(b[:4+n])
+	s.c.Write(coaptx.AppendEmpty(b[:0], typ, code, mid, token))
 }
 
 // encode encodes a CON request with the engine's token.
