@@ -12,12 +12,17 @@ import (
 
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
+	"github.com/plgd-dev/go-coap/v3/mux"
+	coapnet "github.com/plgd-dev/go-coap/v3/net"
+	"github.com/plgd-dev/go-coap/v3/options"
+	udpserver "github.com/plgd-dev/go-coap/v3/udp/server"
 )
 
 // BenchmarkFront compares the front with an empty handler to a bare UDP
 // echo server with as many reader goroutines, both driven by the same
 // closed-loop clients: 64 sockets, each sending a CON request and waiting
-// for its answer. Run with
+// for its answer; and go-coap's UDP server with an empty handler, which
+// the front replaced, for comparison. Run with
 //
 //	go test -run X -bench Front -benchtime 200000x ./internal/coapfront/
 //
@@ -41,6 +46,18 @@ func BenchmarkFront(b *testing.B) {
 		}))
 		drive(b, f.LocalAddr().(*net.UDPAddr).AddrPort())
 		b.ReportMetric(float64(f.Stats().DroppedQueueFull), "drops")
+	})
+	b.Run("gocoap", func(b *testing.B) { // go-coap's UDP server, which the front replaced
+		l, err := coapnet.NewListenUDP("udp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := udpserver.New(options.WithMux(mux.HandlerFunc(func(w mux.ResponseWriter, _ *mux.Message) {
+			w.SetResponse(codes.Changed, message.TextPlain, nil)
+		})))
+		go srv.Serve(l)
+		defer srv.Stop()
+		drive(b, l.LocalAddr().(*net.UDPAddr).AddrPort())
 	})
 }
 
