@@ -3,11 +3,9 @@ package coapfront
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -244,5 +242,28 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-var _ = errors.Is
-var _ sync.Mutex
+
+// A front on the unspecified address (dual stack where the system has
+// it) answers IPv4 and IPv6 sources, each at its own address.
+func TestDualStack(t *testing.T) {
+	f, err := Listen(":0", Config{}, &countingHandler{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go f.Serve()
+	defer f.Close()
+	port := f.LocalAddr().(*net.UDPAddr).Port
+	for _, ip := range []string{"127.0.0.1", "::1"} {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
+		if err != nil {
+			t.Logf("%s: %v (no such stack here)", ip, err)
+			continue
+		}
+		defer c.Close()
+		p := &peer{t: t, c: c, to: netip.AddrPortFrom(netip.MustParseAddr(ip), uint16(port))}
+		p.send(registerMsg(t, message.Confirmable, 1))
+		if _, m := p.recv(wait); m.Code != codes.Created {
+			t.Fatalf("%s: answer %v", ip, m)
+		}
+	}
+}
