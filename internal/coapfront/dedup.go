@@ -154,18 +154,18 @@ func (d *Dedup) Begin(from netip.AddrPort, mid uint16, now time.Time, dst []byte
 }
 
 // Finish stores the response of the request of t (nil when nothing is to
-// be sent again for its duplicates). It does nothing if the entry was
-// evicted meanwhile.
+// be sent again for its duplicates; a response over 16 KiB is not kept
+// either). It does nothing if the entry was evicted meanwhile.
 func (d *Dedup) Finish(t Ticket, resp []byte) {
 	s := &d.shards[t.shard]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if seq, ok := s.index[t.k]; !ok || seq != t.seq || len(resp) > chunkSize {
+	if seq, ok := s.index[t.k]; !ok || seq != t.seq {
 		return
 	}
 	e := &s.ring[t.seq&uint32(len(s.ring)-1)]
 	e.state = stateDone
-	if len(resp) == 0 {
+	if len(resp) == 0 || len(resp) > chunkSize { // too large to keep: a duplicate is dropped
 		return
 	}
 	e.chunk, e.off = d.store(s, resp)
