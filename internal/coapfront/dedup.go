@@ -1,7 +1,7 @@
 package coapfront
 
 import (
-	"encoding/binary"
+	"hash/maphash"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -15,16 +15,28 @@ import (
 //
 // It is sharded by key. A shard is a FIFO: entries sit in a ring in the
 // order they were received (which is also the order they expire in, all
-// having the same lifetime), a map from the fixed-size key to the entry's
-// sequence number finds them, and the responses are appended to an arena
-// of fixed-size chunks. Neither the ring, the map nor the chunks hold
-// pointers per entry, so the garbage collector does not walk a million of
-// them. Memory is bounded by a cap in bytes: when a new entry would go
-// over it, the oldest entries are evicted first.
+// having the same lifetime), an open-addressing hash table of their
+// sequence numbers (linear probing, keyed hash, deletion by backward
+// shift, so no tombstones pile up under the constant insert-and-evict
+// traffic) finds them by key, and the responses are appended to an arena
+// of fixed-size chunks. Neither the ring, the table nor the chunks hold
+// pointers, so the garbage collector does not walk a million of them.
+// Memory is bounded by a cap in bytes: when a new entry would go over it,
+// the oldest entries are evicted first.
 
-// entryOverhead is what an entry costs besides its response: its 40 bytes
-// in the ring and its slot in the map, with the slack both keep.
+// entryOverhead is what an entry costs besides its response: 40 bytes in
+// the ring and 16 in the table (twice as many 8-byte slots as the ring),
+// and both up to twice that just after they doubled; 96 is the average
+// between a ring just doubled and one full.
 const entryOverhead = 96
+
+// slot is a table slot: the sequence number + 1 of an entry (0 for an
+// empty slot) and the low bits of its key's hash, which spare the probe a
+// visit to the ring for every other key.
+type slot struct {
+	seq1 uint32
+	h    uint32
+}
 
 // chunkSize is the size of one arena chunk of responses.
 const chunkSize = 16 << 10
@@ -63,21 +75,21 @@ type chunk struct {
 
 // shard is one lock's worth of the cache.
 type shard struct {
-	mu      sync.Mutex
-	index   map[dedupKey]uint32 // guarded by mu; key → sequence number
-	ring    []entry             // guarded by mu; len a power of two
-	head    uint32              // guarded by mu; sequence number of the oldest entry
-	tail    uint32              // guarded by mu; sequence number of the next entry
-	chunks  []chunk             // guarded by mu; oldest first
-	chunk0  uint32              // guarded by mu; id of chunks[0]
-	bytes   int                 // guarded by mu; accounted size
-	mapPeak int                 // guarded by mu; entries the map held at most since it was made
-	_       [64]byte            // keeps shards on their own cache lines
+	mu     sync.Mutex
+	table  []slot   // guarded by mu; len 2*len(ring)
+	ring   []entry  // guarded by mu; len a power of two
+	head   uint32   // guarded by mu; sequence number of the oldest entry
+	tail   uint32   // guarded by mu; sequence number of the next entry
+	chunks []chunk  // guarded by mu; oldest first
+	chunk0 uint32   // guarded by mu; id of chunks[0]
+	bytes  int      // guarded by mu; accounted size
+	_      [64]byte // keeps shards on their own cache lines
 }
 
 // Dedup is the deduplication cache. Its methods are safe for concurrent
 // use.
 type Dedup struct {
+	seed     maphash.Seed
 	shards   []shard
 	capShard int
 	lifetime time.Duration
@@ -101,6 +113,7 @@ const (
 type Ticket struct {
 	shard int
 	seq   uint32
+	h     uint64
 	k     dedupKey
 }
 
@@ -108,36 +121,40 @@ type Ticket struct {
 // lifetime.
 func NewDedup(capBytes int, lifetime time.Duration) *Dedup {
 	n := min(maxShards, max(1, capBytes/(16*chunkSize)))
-	d := &Dedup{shards: make([]shard, n), capShard: capBytes / n, lifetime: lifetime}
+	d := &Dedup{seed: maphash.MakeSeed(), shards: make([]shard, n), capShard: capBytes / n, lifetime: lifetime}
 	for i := range d.shards {
-		d.shards[i].index = make(map[dedupKey]uint32)
-		d.shards[i].ring = make([]entry, 16)
+		d.shards[i].ring = make([]entry, minRing)
+		d.shards[i].table = make([]slot, 2*minRing)
 	}
 	return d
 }
+
+// minRing is the smallest ring of a shard.
+const minRing = 16
 
 func keyOf(from netip.AddrPort, mid uint16) dedupKey {
 	return dedupKey{addr: from.Addr().As16(), port: from.Port(), mid: mid}
 }
 
-func (d *Dedup) shardOf(k dedupKey) int {
-	h := binary.LittleEndian.Uint64(k.addr[8:]) ^ uint64(k.port)<<16 ^ uint64(k.mid)
-	h *= 0x9E3779B97F4A7C15
-	return int((h >> 32) % uint64(len(d.shards)))
-}
+// hash is a keyed hash of k: its low bits pick a table slot, its high
+// bits the shard. The key keeps a sender from choosing colliding sources.
+func (d *Dedup) hash(k dedupKey) uint64 { return maphash.Comparable(d.seed, k) }
+
+func (d *Dedup) shardOf(h uint64) int { return int((h >> 32) % uint64(len(d.shards))) }
 
 // Begin looks the request up at now. For a Duplicate it appends the
 // response to dst and returns it; for New it records the request as in
 // progress and returns its ticket.
 func (d *Dedup) Begin(from netip.AddrPort, mid uint16, now time.Time, dst []byte) (int, []byte, Ticket) {
 	k := keyOf(from, mid)
-	i := d.shardOf(k)
+	h := d.hash(k)
+	i := d.shardOf(h)
 	s := &d.shards[i]
 	nowNS := now.UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d.expire(s, nowNS)
-	if seq, ok := s.index[k]; ok {
+	if _, seq, ok := s.find(k, h); ok {
 		e := &s.ring[seq&uint32(len(s.ring)-1)]
 		if e.state == statePending {
 			return InProgress, dst, Ticket{}
@@ -149,8 +166,8 @@ func (d *Dedup) Begin(from netip.AddrPort, mid uint16, now time.Time, dst []byte
 		}
 		return Duplicate, dst, Ticket{}
 	}
-	seq := d.push(s, entry{k: k, state: statePending, exp: nowNS + int64(d.lifetime)})
-	return New, dst, Ticket{shard: i, seq: seq, k: k}
+	seq := d.push(s, entry{k: k, state: statePending, exp: nowNS + int64(d.lifetime)}, h)
+	return New, dst, Ticket{shard: i, seq: seq, h: h, k: k}
 }
 
 // Finish stores the response of the request of t (nil when nothing is to
@@ -160,7 +177,7 @@ func (d *Dedup) Finish(t Ticket, resp []byte) {
 	s := &d.shards[t.shard]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if seq, ok := s.index[t.k]; !ok || seq != t.seq {
+	if _, seq, ok := s.find(t.k, t.h); !ok || seq != t.seq {
 		return
 	}
 	e := &s.ring[t.seq&uint32(len(s.ring)-1)]
@@ -174,28 +191,73 @@ func (d *Dedup) Finish(t Ticket, resp []byte) {
 	d.trim(s)
 }
 
-// push appends e to the shard's ring and index.
-func (d *Dedup) push(s *shard, e entry) uint32 {
+// push appends e (whose key hashes to h) to the shard's ring and table.
+func (d *Dedup) push(s *shard, e entry, h uint64) uint32 {
 	if int(s.tail-s.head) == len(s.ring) {
-		s.resize(2 * len(s.ring))
+		d.resize(s, 2*len(s.ring))
 	}
 	seq := s.tail
 	s.tail++
 	s.ring[seq&uint32(len(s.ring)-1)] = e
-	s.index[e.k] = seq
-	s.mapPeak = max(s.mapPeak, len(s.index))
+	s.insert(h, seq)
 	d.account(s, entryOverhead)
 	d.trim(s)
 	return seq
 }
 
-// resize moves the ring's entries into a ring of n slots.
-func (s *shard) resize(n int) {
+// resize moves the ring's entries into a ring of n slots and rebuilds the
+// table for it.
+func (d *Dedup) resize(s *shard, n int) {
 	ring := make([]entry, n)
 	for seq := s.head; seq != s.tail; seq++ {
 		ring[seq&uint32(n-1)] = s.ring[seq&uint32(len(s.ring)-1)]
 	}
 	s.ring = ring
+	s.table = make([]slot, 2*n)
+	for seq := s.head; seq != s.tail; seq++ {
+		s.insert(d.hash(ring[seq&uint32(n-1)].k), seq)
+	}
+}
+
+// find returns the table slot and sequence number of k, which hashes to
+// h, or the empty slot where the probe ended.
+func (s *shard) find(k dedupKey, h uint64) (int, uint32, bool) {
+	mask := len(s.table) - 1
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		v := s.table[i]
+		if v.seq1 == 0 {
+			return i, 0, false
+		}
+		if v.h == uint32(h) && s.ring[(v.seq1-1)&uint32(len(s.ring)-1)].k == k {
+			return i, v.seq1 - 1, true
+		}
+	}
+}
+
+// insert puts seq, whose key hashes to h and is not in the table, in the
+// first free slot of its probe. The table is never more than half full.
+func (s *shard) insert(h uint64, seq uint32) {
+	mask := len(s.table) - 1
+	i := int(h) & mask
+	for s.table[i].seq1 != 0 {
+		i = (i + 1) & mask
+	}
+	s.table[i] = slot{seq1: seq + 1, h: uint32(h)}
+}
+
+// remove empties slot i and shifts the entries after it back, so that
+// every entry stays reachable from its home slot without tombstones.
+func (s *shard) remove(i int) {
+	mask := len(s.table) - 1
+	for j := (i + 1) & mask; s.table[j].seq1 != 0; j = (j + 1) & mask {
+		home := int(s.table[j].h) & mask
+		// Move j back to i unless its home lies cyclically in (i, j].
+		if (j-home)&mask >= (j-i)&mask {
+			s.table[i] = s.table[j]
+			i = j
+		}
+	}
+	s.table[i] = slot{}
 }
 
 // store appends resp to the arena and returns where it is.
@@ -229,16 +291,8 @@ func (d *Dedup) expire(s *shard, nowNS int64) {
 	for s.head != s.tail && s.ring[s.head&uint32(len(s.ring)-1)].exp <= nowNS {
 		d.evictOldest(s)
 	}
-	n := int(s.tail - s.head)
-	if s.mapPeak > 1024 && n < s.mapPeak/4 {
-		index := make(map[dedupKey]uint32, n)
-		for k, seq := range s.index {
-			index[k] = seq
-		}
-		s.index, s.mapPeak = index, n
-	}
-	if len(s.ring) > 1024 && n < len(s.ring)/4 {
-		s.resize(len(s.ring) / 2)
+	if n := int(s.tail - s.head); len(s.ring) > 1024 && n < len(s.ring)/4 {
+		d.resize(s, len(s.ring)/2)
 	}
 }
 
@@ -246,7 +300,9 @@ func (d *Dedup) expire(s *shard, nowNS int64) {
 // uses any more.
 func (d *Dedup) evictOldest(s *shard) {
 	e := &s.ring[s.head&uint32(len(s.ring)-1)]
-	delete(s.index, e.k)
+	if i, _, ok := s.find(e.k, d.hash(e.k)); ok {
+		s.remove(i)
+	}
 	s.head++
 	freed := entryOverhead
 	if e.n > 0 {

@@ -3,13 +3,15 @@ package coapfront
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
 func src(i int) netip.AddrPort {
-	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), uint16(1000+i%50000))
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}), uint16(1000+i%50000))
 }
 
 func TestDedupAnswersDuplicatesWithTheSameBytes(t *testing.T) {
@@ -112,12 +114,82 @@ func BenchmarkDedup(b *testing.B) {
 	now := time.Now()
 	resp := []byte(fmt.Sprintf("%40s", "response"))
 	b.ReportAllocs()
+	var base atomic.Int64
 	b.RunParallel(func(pb *testing.PB) {
-		i := 0
+		i := int(base.Add(1 << 24)) // each goroutine its own sources
 		for pb.Next() {
 			i++
 			_, _, tk := d.Begin(src(i), uint16(i), now, nil)
 			d.Finish(tk, resp)
 		}
 	})
+}
+
+// check verifies a shard's invariants: every entry is found by its key,
+// the table holds nothing else, and the accounted bytes add up.
+func (d *Dedup) check(t *testing.T) {
+	t.Helper()
+	var total int64
+	for si := range d.shards {
+		s := &d.shards[si]
+		s.mu.Lock()
+		used := 0
+		for _, v := range s.table {
+			if v.seq1 != 0 {
+				used++
+			}
+		}
+		bytes := 0
+		for seq := s.head; seq != s.tail; seq++ {
+			e := s.ring[seq&uint32(len(s.ring)-1)]
+			if _, got, ok := s.find(e.k, d.hash(e.k)); !ok || got != seq {
+				s.mu.Unlock()
+				t.Fatalf("shard %d: entry %d not found by its key (found %d, %v)", si, seq, got, ok)
+			}
+			bytes += entryOverhead + int(e.n)
+		}
+		n := int(s.tail - s.head)
+		s.mu.Unlock()
+		if used != n || bytes != s.bytes {
+			t.Fatalf("shard %d: %d table slots used for %d entries; %d bytes accounted, %d counted", si, used, n, s.bytes, bytes)
+		}
+		total += int64(bytes)
+	}
+	if total != d.Bytes() {
+		t.Fatalf("Bytes() = %d, shards hold %d", d.Bytes(), total)
+	}
+}
+
+// Random traffic from a small set of sources, with time passing and a
+// small cap, keeps the cache consistent.
+func TestDedupRandomTraffic(t *testing.T) {
+	d := NewDedup(128<<10, time.Second)
+	rng := rand.New(rand.NewPCG(1, 2))
+	now := time.Unix(1e9, 0)
+	answered := map[dedupKey][]byte{}
+	for op := range 200000 {
+		from, mid := src(rng.IntN(3000)), uint16(rng.IntN(4))
+		st, got, tk := d.Begin(from, mid, now, nil)
+		switch st {
+		case New:
+			resp := []byte(fmt.Sprintf("answer %06d", op))[:rng.IntN(12)]
+			d.Finish(tk, resp)
+			answered[keyOf(from, mid)] = resp
+		case Duplicate:
+			if want := answered[keyOf(from, mid)]; !bytes.Equal(got, want) {
+				t.Fatalf("op %d: duplicate answered %q, want %q", op, got, want)
+			}
+		case InProgress:
+			t.Fatalf("op %d: in progress, but every request was finished", op)
+		}
+		now = now.Add(time.Duration(rng.IntN(100)) * time.Microsecond)
+		if op%5000 == 0 {
+			d.check(t)
+			now = now.Add(time.Duration(rng.IntN(3)) * time.Second / 2)
+		}
+	}
+	d.check(t)
+	if d.Evictions() == 0 || d.Duplicates() == 0 {
+		t.Fatalf("%d evictions, %d duplicates: the traffic did not exercise both", d.Evictions(), d.Duplicates())
+	}
 }

@@ -242,7 +242,6 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-
 // A front on the unspecified address (dual stack where the system has
 // it) answers IPv4 and IPv6 sources, each at its own address.
 func TestDualStack(t *testing.T) {
