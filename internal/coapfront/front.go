@@ -142,7 +142,7 @@ type Front struct {
 }
 
 // Listen binds addr ("host:port", port 0 for any) and returns a front
-// that calls h for every request once Serve runs.
+// that calls h for every request once Serve runs. A nil log logs nothing.
 func Listen(addr string, cfg Config, h Handler, log *slog.Logger) (*Front, error) {
 	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
@@ -155,6 +155,9 @@ func Listen(addr string, cfg Config, h Handler, log *slog.Logger) (*Front, error
 	conn.SetReadBuffer(4 << 20)
 	conn.SetWriteBuffer(4 << 20)
 	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Front{cfg: cfg, h: h, log: log, conn: conn, ctx: ctx, cancel: cancel,
 		dedup: NewDedup(cfg.DedupBytes, cfg.Transmission.ExchangeLifetime()),
