@@ -84,7 +84,7 @@ const (
 	DefaultReaders     = 2
 	DefaultWorkers     = 8
 	DefaultQueueLen    = 4096
-	DefaultDedupBytes  = 32 << 20
+	DefaultDedupBytes  = 64 << 20
 	DefaultMaxInFlight = 4096
 )
 

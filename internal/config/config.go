@@ -93,7 +93,7 @@ func Default() Config {
 		CoAPReaders:    2,
 		CoAPWorkers:    8,
 		CoAPQueueLen:   4096,
-		CoAPDedupBytes: 32 << 20,
+		CoAPDedupBytes: 64 << 20,
 	}
 }
 
