@@ -48,15 +48,15 @@ func (f HandlerFunc) ServeCoAP(ctx context.Context, req *Request) Response { ret
 
 // Request is a decoded request and where it came from.
 type Request struct {
-	From netip.AddrPort
-	Msg  *message.Message
+	From netip.AddrPort   // the source, IPv4 unmapped
+	Msg  *message.Message // options and payload point into the datagram
 }
 
 // Response is what a handler answers: a code, options and a payload. A
 // zero Code sends nothing.
 type Response struct {
 	Code    codes.Code
-	Options message.Options
+	Options message.Options // in option-number order
 	Payload []byte
 }
 
