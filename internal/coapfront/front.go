@@ -65,7 +65,8 @@ type Config struct {
 	// Readers is the number of goroutines reading the socket.
 	Readers int
 	// Workers is the number of goroutines decoding and handling
-	// datagrams.
+	// datagrams. A handler that waits for the store holds its worker, so
+	// the workers bound the requests the store can batch into one commit.
 	Workers int
 	// QueueLen bounds the datagrams waiting for a worker.
 	QueueLen int
@@ -82,7 +83,7 @@ type Config struct {
 // Defaults of Config.
 const (
 	DefaultReaders     = 2
-	DefaultWorkers     = 8
+	DefaultWorkers     = 256
 	DefaultQueueLen    = 4096
 	DefaultDedupBytes  = 64 << 20
 	DefaultMaxInFlight = 4096

@@ -161,7 +161,7 @@ type worker struct {
 
 // work handles queued datagrams until the queue is closed.
 func (f *Front) work() {
-	w := &worker{f: f, out: make([]byte, 0, MaxDatagram)}
+	w := &worker{f: f, out: make([]byte, 0, smallDatagram)} // grows for a larger response
 	w.msg.Options = make(message.Options, 0, maxOptions)
 	w.req.Msg = &w.msg
 	for pk := range f.queue {
@@ -244,6 +244,10 @@ func (w *worker) encode(resp Response) []byte {
 		out.Type, out.MessageID = message.NonConfirmable, int32(w.f.ex.nextMID())
 	}
 	n, err := coder.DefaultCoder.Encode(out, w.out[:cap(w.out)])
+	if errors.Is(err, message.ErrTooSmall) && n <= MaxDatagram { // n is the size needed
+		w.out = make([]byte, 0, n)
+		n, err = coder.DefaultCoder.Encode(out, w.out[:n])
+	}
 	if err != nil {
 		w.f.log.Error("encoding a response", "remote_addr", w.req.From.String(), "code", resp.Code.String(), "err", err)
 		return coaptx.AppendEmpty(w.out[:0], out.Type, codes.InternalServerError, uint16(out.MessageID), m.Token)

@@ -91,7 +91,7 @@ func Default() Config {
 		CoAPSSessionIdle:      Duration(24*time.Hour + 5*time.Minute),
 
 		CoAPReaders:    2,
-		CoAPWorkers:    8,
+		CoAPWorkers:    256,
 		CoAPQueueLen:   4096,
 		CoAPDedupBytes: 64 << 20,
 	}
@@ -148,7 +148,7 @@ func (c *Config) fields() []field {
 		{"coap-ack-timeout", "CoAP ACK_TIMEOUT for downlinks", &c.CoAPACKTimeout},
 		{"coap-max-retransmit", "CoAP MAX_RETRANSMIT for downlinks", (*intValue)(&c.CoAPMaxRetransmit)},
 		{"coap-readers", "goroutines reading the CoAP/UDP socket", (*intValue)(&c.CoAPReaders)},
-		{"coap-workers", "goroutines handling CoAP/UDP requests", (*intValue)(&c.CoAPWorkers)},
+		{"coap-workers", "goroutines handling CoAP/UDP requests; each holds one request while the store writes it, so they bound what one commit can batch", (*intValue)(&c.CoAPWorkers)},
 		{"coap-queue-len", "CoAP/UDP datagrams that may wait for a worker; more are dropped and counted (devices retransmit)", (*intValue)(&c.CoAPQueueLen)},
 		{"coap-dedup-bytes", "memory cap in bytes of the CoAP duplicate cache (each answer kept for EXCHANGE_LIFETIME; the oldest evicted when full)", (*intValue)(&c.CoAPDedupBytes)},
 		{"awake-window", "how long a queue-mode device listens after an uplink", &c.AwakeWindow},

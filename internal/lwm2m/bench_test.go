@@ -10,15 +10,26 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
+
+	"github.com/nbpair/nbpair/internal/coapfront"
 )
 
 // BenchmarkRegister measures Registers (re-registrations of 256
 // provisioned devices, without the Pairing object) through the plain front into the pairing service
-// on SQLite, from 64 sockets in a closed loop. Run with
+// on SQLite, from 64 sockets in a closed loop, with 8, 64 and 256
+// workers. Run with
 //
 //	go test -run X -bench Register -benchtime 5000x ./internal/lwm2m/
 func BenchmarkRegister(b *testing.B) {
-	s, svc, m := startServer(b, Config{})
+	for _, workers := range []int{8, 64, 256} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			benchRegister(b, Config{Front: coapfront.Config{Workers: workers}})
+		})
+	}
+}
+
+func benchRegister(b *testing.B, cfg Config) {
+	s, svc, m := startServer(b, cfg)
 	const devices = 256
 	for i := range devices {
 		provision(b, svc, fmt.Sprintf("868000001%06d", i))
