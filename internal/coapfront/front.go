@@ -162,7 +162,7 @@ func Listen(addr string, cfg Config, h Handler, log *slog.Logger) (*Front, error
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Front{cfg: cfg, h: h, log: log, conn: conn, ctx: ctx, cancel: cancel,
 		dedup: NewDedup(cfg.DedupBytes, cfg.Transmission.ExchangeLifetime()),
-		queue: make(chan *packet, cfg.QueueLen)}
+		queue: make(chan *packet, cfg.QueueLen+cfg.Workers)} // as many as the pool makes: a send never blocks
 	f.pool.init(cfg.QueueLen + cfg.Workers)
 	f.ex.init(cfg.MaxInFlight)
 	return f, nil
