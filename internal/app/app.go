@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/nbpair/nbpair/internal/coapfront"
 	"github.com/nbpair/nbpair/internal/config"
 	"github.com/nbpair/nbpair/internal/events"
 	"github.com/nbpair/nbpair/internal/events/natsbus"
@@ -117,6 +118,14 @@ func (a *App) open(ctx context.Context, secretKey []byte) error {
 		SecureAddr: cfg.CoAPSAddr, HandshakeTimeout: time.Duration(cfg.CoAPSHandshakeTimeout),
 		SessionIdle: time.Duration(cfg.CoAPSSessionIdle), MaxHandshakes: cfg.CoAPSMaxHandshakes,
 		Registerer: a.metrics.Registry(),
+		Front: coapfront.Config{Readers: cfg.CoAPReaders, Workers: cfg.CoAPWorkers, QueueLen: cfg.CoAPQueueLen,
+			DedupBytes: cfg.CoAPDedupBytes},
+	})
+	a.metrics.ReportFront(func() metrics.FrontStats {
+		st := a.coap.FrontStats()
+		return metrics.FrontStats{Datagrams: st.Datagrams, DroppedQueueFull: st.DroppedQueueFull,
+			DroppedMalformed: st.DroppedMalformed, Duplicates: st.Duplicates, DedupEvictions: st.DedupEvictions,
+			DedupBytes: st.DedupBytes, InFlight: st.InFlight, Retransmissions: st.Retransmissions}
 	})
 	return a.coap.Listen()
 }

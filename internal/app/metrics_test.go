@@ -64,6 +64,11 @@ func TestMetricsAndReadiness(t *testing.T) {
 		"nbpair_activation_duration_seconds_count 1\n",
 		`nbpair_http_requests_total{route="POST /v1/activations",status="202"} 1` + "\n",
 		"nbpair_devices_online 1\n", // the first de-registered
+		"nbpair_coap_duplicates_total 0\n",
+		`nbpair_coap_dropped_total{reason="queue_full"} 0` + "\n",
+		"nbpair_coap_dedup_evictions_total 0\n",
+		"nbpair_coap_datagrams_total ", // at least the five requests above
+		"nbpair_coap_dedup_bytes ",
 	}
 	var text string
 	missing := want

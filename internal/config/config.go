@@ -60,6 +60,15 @@ type Config struct {
 	// CoAPSMaxHandshakes caps the DTLS handshakes in progress; over it,
 	// hellos with a valid cookie are dropped (and counted).
 	CoAPSMaxHandshakes int `json:"coapsMaxHandshakes"`
+
+	// The plain CoAP front: goroutines reading the socket, workers
+	// handling datagrams, datagrams that may wait for a worker (more are
+	// dropped; devices retransmit), and the cap of the duplicate cache
+	// (RFC 7252, 4.5), which holds each answer for EXCHANGE_LIFETIME.
+	CoAPReaders    int `json:"coapReaders"`
+	CoAPWorkers    int `json:"coapWorkers"`
+	CoAPQueueLen   int `json:"coapQueueLen"`
+	CoAPDedupBytes int `json:"coapDedupBytes"`
 }
 
 // Default is the configuration `nbpair serve` runs with when told nothing.
@@ -88,6 +97,11 @@ func Default() Config {
 		CoAPSHandshakeTimeout: Duration(30 * time.Second),
 		CoAPSSessionIdle:      Duration(24*time.Hour + 5*time.Minute),
 		CoAPSMaxHandshakes:    256,
+
+		CoAPReaders:    2,
+		CoAPWorkers:    256,
+		CoAPQueueLen:   4096,
+		CoAPDedupBytes: 64 << 20,
 	}
 }
 
@@ -144,6 +158,10 @@ func (c *Config) fields() []field {
 		{"coap-max-retransmit", "CoAP MAX_RETRANSMIT for downlinks", (*intValue)(&c.CoAPMaxRetransmit)},
 		{"awake-window", "how long a queue-mode device listens after an uplink, at most (less for a device seen asleep sooner)", &c.AwakeWindow},
 		{"downlink-attempts", "attempts of one downlink that may get no answer before it is dropped", (*intValue)(&c.DownlinkAttempts)},
+		{"coap-readers", "goroutines reading the CoAP/UDP socket", (*intValue)(&c.CoAPReaders)},
+		{"coap-workers", "goroutines handling CoAP/UDP requests; each holds one request while the store writes it, so they bound what one commit can batch", (*intValue)(&c.CoAPWorkers)},
+		{"coap-queue-len", "CoAP/UDP datagrams that may wait for a worker; more are dropped and counted (devices retransmit)", (*intValue)(&c.CoAPQueueLen)},
+		{"coap-dedup-bytes", "memory cap in bytes of the CoAP duplicate cache (each answer kept for EXCHANGE_LIFETIME; the oldest evicted when full)", (*intValue)(&c.CoAPDedupBytes)},
 		{"activation-recheck", "with NATS, how often a waiting activation is re-read from the store in case the notice of its end was lost", &c.ActivationRecheck},
 		{"expiry-grace", "extra time after a registration's lifetime before it expires", &c.ExpiryGrace},
 		{"session-ttl", "how long a login lasts", &c.SessionTTL},
@@ -250,6 +268,12 @@ func (c *Config) Validate() error {
 	}
 	if c.CoAPACKTimeout < Duration(100*time.Millisecond) || c.CoAPMaxRetransmit < 0 || c.CoAPMaxRetransmit > 10 {
 		errs = append(errs, errors.New("coapAckTimeout/coapMaxRetransmit: need a timeout of at least 100ms and 0..10 retransmissions"))
+	}
+	if c.CoAPReaders < 1 || c.CoAPReaders > 64 || c.CoAPWorkers < 1 || c.CoAPWorkers > 4096 || c.CoAPQueueLen < 1 || c.CoAPQueueLen > 1<<20 {
+		errs = append(errs, errors.New("coapReaders/coapWorkers/coapQueueLen: need 1..64 readers, 1..4096 workers and a queue of 1..1048576"))
+	}
+	if c.CoAPDedupBytes < 64<<10 {
+		errs = append(errs, errors.New("coapDedupBytes: need at least 65536 bytes"))
 	}
 	if c.RateLimitPerUser < 0 || c.RateLimitPerAddr < 0 || c.LoginFailures < 0 {
 		errs = append(errs, errors.New("rateLimitPerUser, rateLimitPerAddr and loginFailures must not be negative"))

@@ -15,6 +15,8 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
 	"golang.org/x/net/ipv4"
+
+	"github.com/nbpair/nbpair/internal/coaptx"
 )
 
 // engine is the generator's CoAP endpoint: plain UDP sockets, one per
@@ -325,11 +327,7 @@ func downlinkCode(m *message.Message) codes.Code {
 // answer or empty) or a Reset.
 func (s *sock) send(ip [4]byte, typ message.Type, code codes.Code, mid uint16, token []byte) {
 	var b [4 + message.MaxTokenSize]byte
-	b[0] = 1<<6 | byte(typ)<<4 | byte(len(token))
-	b[1] = byte(code)
-	binary.BigEndian.PutUint16(b[2:], mid)
-	n := copy(b[4:], token)
-	s.write(ip, b[:4+n])
+	s.write(ip, coaptx.AppendEmpty(b[:0], typ, code, mid, token))
 }
 
 // encode encodes a CON request with the engine's token.

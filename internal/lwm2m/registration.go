@@ -1,128 +1,146 @@
 package lwm2m
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"strings"
 
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
-	"github.com/plgd-dev/go-coap/v3/mux"
 
 	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 	"github.com/nbpair/nbpair/internal/pairing"
 )
 
-// serveCOAP routes a device request. The registration interface is small
+// request is a device's request as the registration interface sees it,
+// whichever transport brought it: the plain front or a DTLS session.
+type request struct {
+	code        codes.Code
+	confirmable bool
+	path        string
+	queries     []string
+	format      message.MediaType
+	hasFormat   bool
+	body        []byte
+	addr        string       // the source address, host:port
+	peer        pairing.Peer // who sent it, as far as the transport knows
+}
+
+// response is the answer to a request: a code, the registration's
+// Location-Path for a 2.01, and a diagnostic payload (text/plain) for an
+// error.
+type response struct {
+	code       codes.Code
+	location   string // registration ID; "" for none
+	diagnostic string
+}
+
+// options appends the response's options to opts.
+func (r response) options(opts message.Options) message.Options {
+	if r.location != "" {
+		opts = append(opts, message.Option{ID: message.LocationPath, Value: []byte("rd")},
+			message.Option{ID: message.LocationPath, Value: []byte(r.location)})
+	}
+	if r.diagnostic != "" {
+		// text/plain is 0, which a CoAP uint option encodes as no bytes.
+		opts = append(opts, message.Option{ID: message.ContentFormat, Value: []byte{}})
+	}
+	return opts
+}
+
+// handle routes a device request. The registration interface is small
 // enough that a switch reads better than a router.
-func (s *Server) serveCOAP(w mux.ResponseWriter, r *mux.Message) {
-	s.heard(w.Conn())
-	path, _ := r.Path()
+func (s *Server) handle(ctx context.Context, r *request) response {
+	path := r.path
 	regID, isReg := strings.CutPrefix(path, "rd/")
 	if !isReg {
 		regID, isReg = strings.CutPrefix(path, "/rd/")
 	}
+	regOK := isReg && regID != "" && !strings.Contains(regID, "/")
+	var resp response
 	var err error
 	switch {
-	case (path == "rd" || path == "/rd") && r.Code() == codes.POST:
-		err = s.register(w, r)
-	case isReg && regID != "" && !strings.Contains(regID, "/") && r.Code() == codes.POST:
-		err = s.update(w, r, regID)
-	case isReg && regID != "" && !strings.Contains(regID, "/") && r.Code() == codes.DELETE:
-		err = s.deregister(w, r, regID)
-	case (path == "dp" || path == "/dp") && r.Code() == codes.POST:
-		err = s.send(w, r)
+	case (path == "rd" || path == "/rd") && r.code == codes.POST:
+		resp, err = s.register(ctx, r)
+	case regOK && r.code == codes.POST:
+		resp, err = s.update(ctx, r, regID)
+	case regOK && r.code == codes.DELETE:
+		resp, err = s.deregister(ctx, r, regID)
+	case (path == "dp" || path == "/dp") && r.code == codes.POST:
+		resp, err = s.send(ctx, r)
 	case path == "rd" || path == "/rd" || isReg || path == "dp" || path == "/dp":
 		err = &coapError{codes.MethodNotAllowed, "method not allowed on " + path}
 	default:
 		err = &coapError{codes.NotFound, "no resource " + path}
 	}
 	if err != nil {
-		s.respondError(w, err)
+		return s.errorResponse(r, err)
 	}
+	return resp
 }
 
-func (s *Server) register(w mux.ResponseWriter, r *mux.Message) error {
-	if r.Type() != message.Confirmable {
-		return &coapError{codes.BadRequest, "Register must be a confirmable (CON) request"}
+func (s *Server) register(ctx context.Context, r *request) (response, error) {
+	if !r.confirmable {
+		return response{}, &coapError{codes.BadRequest, "Register must be a confirmable (CON) request"}
 	}
-	q, err := wire.ParseRegisterQuery(queries(r))
+	q, err := wire.ParseRegisterQuery(r.queries)
 	if err != nil {
-		return err
+		return response{}, err
 	}
 	objs, ct, err := objectLinks(r, true)
 	if err != nil {
-		return err
+		return response{}, err
 	}
-	reg, err := s.svc.Register(r.Context(), pairing.RegisterRequest{
-		Query: q, Objects: objs, ContentFormat: ct, Addr: w.Conn().RemoteAddr().String(), Peer: s.peer(w.Conn()),
-	})
+	reg, err := s.svc.Register(ctx, pairing.RegisterRequest{Query: q, Objects: objs, ContentFormat: ct, Addr: r.addr, Peer: r.peer})
 	if err != nil {
-		return err
+		return response{}, err
 	}
 	s.log.Info("registered", "endpoint", reg.Endpoint, "device_id", reg.DeviceID, "registration", reg.ID,
 		"remote_addr", reg.Addr, "lifetime", reg.Lifetime, "queue", reg.QueueMode)
-	return w.SetResponse(codes.Created, message.TextPlain, nil,
-		message.Option{ID: message.LocationPath, Value: []byte("rd")},
-		message.Option{ID: message.LocationPath, Value: []byte(reg.ID)})
+	return response{code: codes.Created, location: reg.ID}, nil
 }
 
-func (s *Server) update(w mux.ResponseWriter, r *mux.Message, regID string) error {
-	q, err := wire.ParseUpdateQuery(queries(r))
+func (s *Server) update(ctx context.Context, r *request, regID string) (response, error) {
+	q, err := wire.ParseUpdateQuery(r.queries)
 	if err != nil {
-		return err
+		return response{}, err
 	}
 	objs, _, err := objectLinks(r, false)
 	if err != nil {
-		return err
+		return response{}, err
 	}
-	reg, err := s.svc.Update(r.Context(), pairing.UpdateRequest{
-		RegistrationID: regID, Query: q, Objects: objs, Addr: w.Conn().RemoteAddr().String(), Peer: s.peer(w.Conn()),
+	reg, err := s.svc.Update(ctx, pairing.UpdateRequest{
+		RegistrationID: regID, Query: q, Objects: objs, Addr: r.addr, Peer: r.peer,
 	})
 	if err != nil {
-		return err
+		return response{}, err
 	}
 	s.log.Debug("updated", "endpoint", reg.Endpoint, "device_id", reg.DeviceID, "remote_addr", reg.Addr)
-	return w.SetResponse(codes.Changed, message.TextPlain, nil)
+	return response{code: codes.Changed}, nil
 }
 
-func (s *Server) deregister(w mux.ResponseWriter, r *mux.Message, regID string) error {
-	if err := s.svc.Deregister(r.Context(), regID, s.peer(w.Conn())); err != nil {
-		return err
+func (s *Server) deregister(ctx context.Context, r *request, regID string) (response, error) {
+	if err := s.svc.Deregister(ctx, regID, r.peer); err != nil {
+		return response{}, err
 	}
-	s.log.Info("de-registered", "registration", regID, "remote_addr", w.Conn().RemoteAddr().String())
-	return w.SetResponse(codes.Deleted, message.TextPlain, nil)
-}
-
-func queries(r *mux.Message) []string {
-	q, err := r.Queries()
-	if err != nil {
-		return nil
-	}
-	return q
+	s.log.Info("de-registered", "registration", regID, "remote_addr", r.addr)
+	return response{code: codes.Deleted}, nil
 }
 
 // objectLinks reads the link-format payload: the objects, and the content
 // formats announced on the root link. Without a payload it returns nil,
 // which for an Update means "unchanged".
-func objectLinks(r *mux.Message, required bool) ([]wire.ObjectLink, string, error) {
-	if cf, err := r.ContentFormat(); err == nil && cf != message.AppLinkFormat {
+func objectLinks(r *request, required bool) ([]wire.ObjectLink, string, error) {
+	if r.hasFormat && r.format != message.AppLinkFormat {
 		return nil, "", &coapError{codes.UnsupportedMediaType, "the object list must be application/link-format (40)"}
 	}
-	var body []byte
-	if r.Body() != nil {
-		var err error
-		if body, err = r.ReadBody(); err != nil {
-			return nil, "", &coapError{codes.BadRequest, "unreadable payload"}
-		}
-	}
-	if len(body) == 0 {
+	if len(r.body) == 0 {
 		if required {
 			return nil, "", &coapError{codes.BadRequest, "Register needs a link-format payload listing the client's objects"}
 		}
 		return nil, "", nil
 	}
-	links, err := wire.ParseLinkFormat(body)
+	links, err := wire.ParseLinkFormat(r.body)
 	if err != nil {
 		return nil, "", err
 	}
@@ -162,17 +180,20 @@ func codeOf(err error) codes.Code {
 // forbiddenPlain is the diagnostic of every 4.03 to plain CoAP.
 const forbiddenPlain = "forbidden: a provisioned device registers with its IMEI, over DTLS (coaps) with its PSK unless its product allows plain CoAP; the server's log says why this one was refused"
 
-// respondError answers with the error's code and, as a diagnostic payload
-// (RFC 7252, 5.5.2), a sentence a person can act on.
-func (s *Server) respondError(w mux.ResponseWriter, err error) {
+// maxDiagnostic bounds a diagnostic payload.
+const maxDiagnostic = 200
+
+// errorResponse answers with the error's code and, as a diagnostic
+// payload (RFC 7252, 5.5.2), a sentence a person can act on.
+func (s *Server) errorResponse(r *request, err error) response {
 	code := codeOf(err)
 	msg := err.Error()
-	log := s.log.With("remote_addr", w.Conn().RemoteAddr().String(), "code", code.String())
+	log := s.log.With("remote_addr", r.addr, "code", code.String())
 	switch {
 	case code == codes.InternalServerError:
 		log.Error("request failed", "err", err)
 		msg = "internal error; the request can be retried"
-	case code == codes.Forbidden && !s.peer(w.Conn()).Secure:
+	case code == codes.Forbidden && !r.peer.Secure:
 		// Whether an IMEI is provisioned, and for which product, is not
 		// for a sender nobody has authenticated: the log has the reason.
 		log.Info("request refused", "err", err)
@@ -180,10 +201,8 @@ func (s *Server) respondError(w mux.ResponseWriter, err error) {
 	default:
 		log.Info("request refused", "err", err)
 	}
-	if len(msg) > 200 {
-		msg = msg[:200]
+	if len(msg) > maxDiagnostic {
+		msg = msg[:maxDiagnostic]
 	}
-	if werr := w.SetResponse(code, message.TextPlain, bytes.NewReader([]byte(msg))); werr != nil {
-		s.log.Error("setting response", "err", werr)
-	}
+	return response{code: code, diagnostic: msg}
 }

@@ -1,9 +1,9 @@
 package lwm2m
 
 import (
-	"github.com/plgd-dev/go-coap/v3/message"
+	"context"
+
 	"github.com/plgd-dev/go-coap/v3/message/codes"
-	"github.com/plgd-dev/go-coap/v3/mux"
 
 	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 	"github.com/nbpair/nbpair/internal/pairing"
@@ -12,38 +12,32 @@ import (
 // send handles an LwM2M 1.1 Send (POST /dp) of SenML JSON or CBOR. The one
 // value nbpair acts on is the Pairing object's Reset resource; other
 // records are accepted and ignored.
-func (s *Server) send(w mux.ResponseWriter, r *mux.Message) error {
-	body, err := r.ReadBody()
-	if err != nil {
-		return &coapError{codes.BadRequest, "unreadable payload"}
-	}
-	cf, err := r.ContentFormat()
-	if err != nil {
-		return &coapError{codes.BadRequest, "Send needs a Content-Format: SenML JSON (110) or SenML CBOR (112)"}
+func (s *Server) send(ctx context.Context, r *request) (response, error) {
+	if !r.hasFormat {
+		return response{}, &coapError{codes.BadRequest, "Send needs a Content-Format: SenML JSON (110) or SenML CBOR (112)"}
 	}
 	var records []wire.SenMLRecord
-	switch cf {
+	var err error
+	switch r.format {
 	case wire.FormatSenMLJSON:
-		records, err = wire.DecodeSenMLJSON(body)
+		records, err = wire.DecodeSenMLJSON(r.body)
 	case wire.FormatSenMLCBOR:
-		records, err = wire.DecodeSenMLCBOR(body)
+		records, err = wire.DecodeSenMLCBOR(r.body)
 	default:
-		return &coapError{codes.UnsupportedMediaType, "Send must be SenML JSON (110) or SenML CBOR (112)"}
+		return response{}, &coapError{codes.UnsupportedMediaType, "Send must be SenML JSON (110) or SenML CBOR (112)"}
 	}
 	if err != nil {
-		return err
+		return response{}, err
 	}
 	kind, ok, err := wire.ResetRequest(records)
 	if err != nil {
-		return err
+		return response{}, err
 	}
 	if ok {
-		err = s.svc.RequestReset(r.Context(), pairing.ResetRequest{
-			Kind: kind, Addr: w.Conn().RemoteAddr().String(), Peer: s.peer(w.Conn()),
-		})
+		err = s.svc.RequestReset(ctx, pairing.ResetRequest{Kind: kind, Addr: r.addr, Peer: r.peer})
 		if err != nil {
-			return err
+			return response{}, err
 		}
 	}
-	return w.SetResponse(codes.Changed, message.TextPlain, nil)
+	return response{code: codes.Changed}, nil
 }

@@ -7,22 +7,26 @@
 package lwm2m
 
 import (
+	"context"
 	"errors"
-	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
 	coapdtls "github.com/plgd-dev/go-coap/v3/dtls"
 	dtlsserver "github.com/plgd-dev/go-coap/v3/dtls/server"
+	"github.com/plgd-dev/go-coap/v3/message"
+	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/mux"
-	coapnet "github.com/plgd-dev/go-coap/v3/net"
 	"github.com/plgd-dev/go-coap/v3/options"
 	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
-	udpserver "github.com/plgd-dev/go-coap/v3/udp/server"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nbpair/nbpair/internal/coapfront"
+	"github.com/nbpair/nbpair/internal/coaptx"
 	"github.com/nbpair/nbpair/internal/pairing"
 )
 
@@ -49,6 +53,10 @@ type Config struct {
 	MaxHandshakes int
 	// Registerer, if set, gets the DTLS gate's metrics.
 	Registerer prometheus.Registerer
+	// Front sizes the plain CoAP front (readers, workers, queue,
+	// deduplication cache); zero fields take coapfront's defaults. Its
+	// transmission parameters are ACKTimeout and MaxRetransmit.
+	Front coapfront.Config
 }
 
 // Defaults of the DTLS settings.
@@ -66,19 +74,18 @@ const (
 // live at least that long for retransmissions to be answered from it.
 const exchangeLifetime = 247 * time.Second
 
-// Server serves the LwM2M registration interface on one UDP socket and,
-// when configured, on one DTLS socket.
+// Server serves the LwM2M registration interface on one UDP socket (the
+// plain front) and, when configured, on one DTLS socket.
 type Server struct {
 	svc      *pairing.Service
 	log      *slog.Logger
 	cfg      Config
-	srv      *udpserver.Server
 	dtlsSrv  *dtlsserver.Server // nil without SecureAddr
 	sessions sessions
 
-	mu sync.Mutex
-	l  *coapnet.UDPConn // guarded by mu
-	sl *secureListener  // guarded by mu; nil without SecureAddr
+	mu    sync.Mutex
+	front *coapfront.Front // guarded by mu
+	sl    *secureListener  // guarded by mu; nil without SecureAddr
 }
 
 // New returns a server that calls svc for every registration message.
@@ -95,17 +102,12 @@ func New(svc *pairing.Service, log *slog.Logger, cfg Config) *Server {
 	if cfg.SessionIdle <= 0 {
 		cfg.SessionIdle = DefaultSessionIdle
 	}
+	cfg.Front.Transmission = transmission(cfg)
 	s := &Server{svc: svc, log: log, cfg: cfg}
 	lifetime := max(exchangeLifetime, exchangeLifetimeOf(cfg))
-	s.srv = udpserver.New(
-		options.WithMux(mux.HandlerFunc(s.serveCOAP)),
-		options.WithTransmission(1, cfg.ACKTimeout, uint32(cfg.MaxRetransmit)),
-		options.WithInactivityMonitor(lifetime, func(cc *udpclient.Conn) { cc.Close() }),
-		options.WithErrors(func(err error) { log.Debug("coap", "err", err) }),
-	)
 	if cfg.SecureAddr != "" {
 		s.dtlsSrv = coapdtls.NewServer(
-			options.WithMux(mux.HandlerFunc(s.serveCOAP)),
+			options.WithMux(mux.HandlerFunc(s.serveDTLS)),
 			options.WithTransmission(1, cfg.ACKTimeout, uint32(cfg.MaxRetransmit)),
 			options.WithDTLSHandshakeTimeout(cfg.HandshakeTimeout),
 			options.WithInactivityMonitor(max(lifetime, cfg.SessionIdle), func(cc *udpclient.Conn) { cc.Close() }),
@@ -115,29 +117,34 @@ func New(svc *pairing.Service, log *slog.Logger, cfg Config) *Server {
 	return s
 }
 
+// transmission is the configured transmission parameters with RFC 7252's
+// ACK_RANDOM_FACTOR.
+func transmission(cfg Config) coaptx.Params {
+	return coaptx.Params{ACKTimeout: cfg.ACKTimeout, MaxRetransmit: cfg.MaxRetransmit, RandomFactor: coaptx.Default.RandomFactor}
+}
+
 // exchangeLifetimeOf computes EXCHANGE_LIFETIME for the configured
 // transmission parameters (RFC 7252, 4.8.2), with MAX_LATENCY = 100 s.
 func exchangeLifetimeOf(cfg Config) time.Duration {
-	span := time.Duration(float64(cfg.ACKTimeout) * float64(int(1)<<cfg.MaxRetransmit-1) * 1.5)
-	return span + 200*time.Second + cfg.ACKTimeout
+	return transmission(cfg).ExchangeLifetime()
 }
 
 // Listen binds the UDP socket and the DTLS socket, so that Addr and
 // SecureAddr are known before Serve.
 func (s *Server) Listen() error {
-	l, err := coapnet.NewListenUDP("udp", s.cfg.Addr)
+	front, err := coapfront.Listen(s.cfg.Addr, s.cfg.Front, coapfront.HandlerFunc(s.servePlain), s.log)
 	if err != nil {
-		return fmt.Errorf("coap listen %s: %w", s.cfg.Addr, err)
+		return err
 	}
 	var sl *secureListener
 	if s.dtlsSrv != nil {
 		if sl, err = s.listenDTLS(); err != nil {
-			l.Close()
+			front.Close()
 			return err
 		}
 	}
 	s.mu.Lock()
-	s.l, s.sl = l, sl
+	s.front, s.sl = front, sl
 	s.mu.Unlock()
 	return nil
 }
@@ -146,7 +153,7 @@ func (s *Server) Listen() error {
 func (s *Server) Addr() net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.l.LocalAddr()
+	return s.front.LocalAddr()
 }
 
 // SecureAddr is the bound address of the DTLS socket, nil when DTLS is
@@ -164,13 +171,13 @@ func (s *Server) SecureAddr() net.Addr {
 // fails, it stops the other and returns the error.
 func (s *Server) Serve() error {
 	s.mu.Lock()
-	l, sl := s.l, s.sl
+	front, sl := s.front, s.sl
 	s.mu.Unlock()
 	errs := make(chan error, 2)
 	n := 1
 	go func() {
-		s.log.Info("coap listening", "addr", l.LocalAddr().String())
-		errs <- s.srv.Serve(l)
+		s.log.Info("coap listening", "addr", front.LocalAddr().String())
+		errs <- front.Serve()
 	}()
 	if sl != nil {
 		n++
@@ -192,26 +199,72 @@ func (s *Server) Serve() error {
 // Shutdown stops serving and closes the sockets; DTLS sessions end with a
 // close_notify.
 func (s *Server) Shutdown() {
-	s.srv.Stop()
 	if s.dtlsSrv != nil {
 		s.dtlsSrv.Stop() // closes the listener
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.l != nil {
-		s.l.Close()
+	if s.front != nil {
+		s.front.Close()
 	}
 	if s.sl != nil {
 		s.sl.Close() // in case Serve never ran
 	}
 }
 
-// conn returns the connection to addr, creating one if the device has not
-// talked to us from that address lately.
-func (s *Server) conn(addr string) (*udpclient.Conn, error) {
-	ua, err := net.ResolveUDPAddr("udp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("device address %q: %w", addr, err)
+// FrontStats returns the counters of the plain front.
+func (s *Server) FrontStats() coapfront.Stats {
+	s.mu.Lock()
+	front := s.front
+	s.mu.Unlock()
+	if front == nil {
+		return coapfront.Stats{}
 	}
-	return s.srv.NewConn(ua)
+	return front.Stats()
+}
+
+// servePlain answers a request that came to the plain front.
+func (s *Server) servePlain(ctx context.Context, req *coapfront.Request) coapfront.Response {
+	m := req.Msg
+	r := request{code: m.Code, confirmable: m.Type == message.Confirmable, body: m.Payload, addr: req.From.String()}
+	r.path, _ = m.Options.Path()
+	r.queries, _ = m.Options.Queries()
+	if cf, err := m.Options.ContentFormat(); err == nil {
+		r.format, r.hasFormat = cf, true
+	}
+	resp := s.handle(ctx, &r)
+	return coapfront.Response{Code: resp.code, Options: resp.options(nil), Payload: []byte(resp.diagnostic)}
+}
+
+// serveDTLS answers a request that came over a DTLS session, through
+// go-coap's DTLS server.
+func (s *Server) serveDTLS(w mux.ResponseWriter, m *mux.Message) {
+	s.heard(w.Conn())
+	r := request{code: m.Code(), confirmable: m.Type() == message.Confirmable,
+		addr: w.Conn().RemoteAddr().String(), peer: s.peer(w.Conn())}
+	r.path, _ = m.Path()
+	r.queries, _ = m.Queries()
+	if cf, err := m.ContentFormat(); err == nil {
+		r.format, r.hasFormat = cf, true
+	}
+	if m.Body() != nil {
+		body, err := m.ReadBody()
+		if err != nil {
+			s.setResponse(w, s.errorResponse(&r, &coapError{codes.BadRequest, "unreadable payload"}))
+			return
+		}
+		r.body = body
+	}
+	s.setResponse(w, s.handle(m.Context(), &r))
+}
+
+// setResponse writes resp through go-coap's response writer.
+func (s *Server) setResponse(w mux.ResponseWriter, resp response) {
+	var body io.ReadSeeker
+	if resp.diagnostic != "" {
+		body = strings.NewReader(resp.diagnostic)
+	}
+	if err := w.SetResponse(resp.code, message.TextPlain, body, resp.options(nil)...); err != nil {
+		s.log.Error("setting response", "remote_addr", w.Conn().RemoteAddr().String(), "err", err)
+	}
 }

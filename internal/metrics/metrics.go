@@ -30,6 +30,7 @@ type Metrics struct {
 	httpRequests       *prometheus.CounterVec
 	downlinks          *prometheus.CounterVec
 	online             *onlineCollector
+	front              *frontCollector
 }
 
 // New returns the collectors registered on a new registry, together with
@@ -63,9 +64,10 @@ func New() *Metrics {
 		}, []string{"event"}),
 		online: &onlineCollector{desc: prometheus.NewDesc("nbpair_devices_online",
 			"Devices with a live registration, read from the store (so the same on every node of a cluster) at most every 10 s.", nil, nil)},
+		front: newFrontCollector(),
 	}
 	m.reg.MustRegister(m.registrations, m.updates, m.deregistrations, m.expiries,
-		m.activations, m.activationDuration, m.httpRequests, m.downlinks, m.online,
+		m.activations, m.activationDuration, m.httpRequests, m.downlinks, m.online, m.front,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
