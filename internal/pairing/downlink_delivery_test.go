@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nbpair/nbpair/internal/events"
 	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/store/sqlite"
 )
 
 // funcDevice is the CoAP side of downlinks as a function, with a record of
@@ -187,5 +191,90 @@ func TestRefusedDownlinkDropped(t *testing.T) {
 	waitUntil(t, "the next Register's write", func() bool { return len(dev.calls()) >= 2 })
 	if c := dev.calls(); len(c) != 2 || c[1] != "127.0.0.1:40031" {
 		t.Errorf("writes to %v, want one to each Register's address", c)
+	}
+}
+
+// gatedStore holds the first Downlinks read after it is armed until the
+// test releases it.
+type gatedStore struct {
+	pairing.Store
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedStore) Downlinks(ctx context.Context, deviceID string) ([]pairing.Downlink, error) {
+	if g.armed.CompareAndSwap(true, false) {
+		close(g.entered)
+		<-g.release
+	}
+	return g.Store.Downlinks(ctx, deviceID)
+}
+
+// An uplink from a new address that comes while a delivery is about to
+// start, after it read the device's address, still sends the write to the
+// new address: it is not sent to the old one first.
+func TestUplinkBeforeWriteStartsSupersedes(t *testing.T) {
+	ctx := context.Background()
+	const oldAddr, newAddr = "127.0.0.1:40040", "127.0.0.1:40041"
+	release := make(chan struct{}) // ends a write nothing cancelled when the test is over
+	var attempts atomic.Int64
+	dev := &funcDevice{write: func(ctx context.Context, r pairing.Registration) error {
+		if r.Addr == newAddr {
+			return nil
+		}
+		if attempts.Add(1) == 1 {
+			return errors.New("no answer") // queued for the next wake-up
+		}
+		select { // the device sleeps there, and has left
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-release:
+			return errors.New("the test is over")
+		}
+	}}
+	store, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gated := &gatedStore{Store: store, entered: make(chan struct{}), release: make(chan struct{})}
+	bus := events.New(1, 16)
+	svc, err := pairing.NewService(gated, bus, slog.New(slog.DiscardHandler), pairing.Options{
+		PublicURL: "https://pair.example.com", SecretKey: make([]byte, pairing.SecretKeyLen), DownlinkTimeout: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetDownlinker(dev)
+	t.Cleanup(func() {
+		close(release)
+		bus.Close(ctx)
+		svc.Drain(ctx)
+		store.Close()
+	})
+	d, err := svc.Provision(ctx, pairing.ProvisionRequest{IMEI: "868000000000900"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := registerAt(t, svc, d.Device, oldAddr)
+	waitUntil(t, "the first write to fail and be queued", func() bool {
+		dls, _ := store.Downlinks(ctx, d.ID)
+		return len(dev.calls()) == 1 && len(dls) == 1
+	})
+	gated.armed.Store(true)
+	if _, err := svc.Update(ctx, pairing.UpdateRequest{RegistrationID: r.ID, Addr: oldAddr}); err != nil {
+		t.Fatal(err)
+	}
+	<-gated.entered // the delivery has read the old address
+	if _, err := svc.Update(ctx, pairing.UpdateRequest{RegistrationID: r.ID, Addr: newAddr}); err != nil {
+		t.Fatal(err)
+	}
+	close(gated.release)
+	waitUntil(t, "the write to the new address", func() bool {
+		c := dev.calls()
+		return len(c) > 0 && c[len(c)-1] == newAddr
+	})
+	if c := dev.calls(); len(c) != 2 {
+		t.Errorf("writes to %v, want the failed one to the old address, then one to the new", c)
 	}
 }

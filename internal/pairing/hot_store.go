@@ -219,6 +219,18 @@ func (h *hotStore) RegistrationOfDevice(ctx context.Context, deviceID string) (R
 	return r, err
 }
 
+// movedFrom reports whether the index knows that the device's last uplink
+// came from another address than r's.
+func (h *hotStore) movedFrom(r Registration) bool {
+	if !h.dynamic {
+		return false
+	}
+	h.x.mu.RLock()
+	defer h.x.mu.RUnlock()
+	d, ok := h.x.lookupID(r.DeviceID)
+	return ok && d.reg != nil && d.reg.Addr != r.Addr
+}
+
 // fillReg records what the store said of a device the index did not know
 // the registration of. The caller holds the device's lock.
 func (h *hotStore) fillReg(deviceID string, r *Registration) {
