@@ -4,17 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/events"
 	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 	"github.com/nbpair/nbpair/internal/pairing"
-	"github.com/nbpair/nbpair/internal/store/sqlite"
 )
 
 // funcDevice is the CoAP side of downlinks as a function, with a record of
@@ -233,25 +230,10 @@ func TestUplinkBeforeWriteStartsSupersedes(t *testing.T) {
 			return errors.New("the test is over")
 		}
 	}}
-	store, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	gated := &gatedStore{Store: store, entered: make(chan struct{}), release: make(chan struct{})}
-	bus := events.New(1, 16)
-	svc, err := pairing.NewService(gated, bus, slog.New(slog.DiscardHandler), pairing.Options{
-		PublicURL: "https://pair.example.com", SecretKey: make([]byte, pairing.SecretKeyLen), DownlinkTimeout: time.Hour,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.SetDownlinker(dev)
-	t.Cleanup(func() {
-		close(release)
-		bus.Close(ctx)
-		svc.Drain(ctx)
-		store.Close()
-	})
+	gated := &gatedStore{entered: make(chan struct{}), release: make(chan struct{})}
+	store, svc := newServiceOver(t, dev, func(st pairing.Store) pairing.Store { gated.Store = st; return gated },
+		func(o *pairing.Options) { o.DownlinkTimeout = time.Hour })
+	t.Cleanup(func() { close(release) }) // before the service drains
 	d, err := svc.Provision(ctx, pairing.ProvisionRequest{IMEI: "868000000000900"})
 	if err != nil {
 		t.Fatal(err)
