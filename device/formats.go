@@ -125,10 +125,8 @@ func decodeWrite(p objectPath, defs []resourceDef, format message.MediaType, bod
 // defOf returns the definition of resource id, or a string resource of
 // that id when the object has none (the write is refused later).
 func defOf(defs []resourceDef, id uint16) resourceDef {
-	for _, d := range defs {
-		if d.id == id {
-			return d
-		}
+	if d, ok := findDef(defs, id); ok {
+		return d
 	}
 	return resourceDef{id: id, typ: typeString}
 }

@@ -57,7 +57,13 @@ func startStockServer(t *testing.T) *stockServer {
 		t.Fatal(err)
 	}
 	go s.read(t, stdout)
-	t.Cleanup(func() { s.stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() {
+		s.stdin.Close()
+		cmd.Process.Kill()
+		for range s.lines { // the reader ends, and logs nothing after the test
+		}
+		cmd.Wait() // after the last read of stdout, as os/exec wants
+	})
 	port, _ := s.waitEvent(t, "ready")["port"].(float64)
 	if s.port = int(port); s.port <= 0 {
 		t.Fatal("the stock server announced no port")

@@ -19,17 +19,28 @@ import (
 // stops them in the order the app does.
 func newService(t *testing.T, down pairing.Downlinker, mutate ...func(*pairing.Options)) (*sqlite.Store, *pairing.Service) {
 	t.Helper()
+	return newServiceOver(t, down, nil, mutate...)
+}
+
+// newServiceOver is newService with the service on wrap(store), when wrap
+// is not nil.
+func newServiceOver(t *testing.T, down pairing.Downlinker, wrap func(pairing.Store) pairing.Store, mutate ...func(*pairing.Options)) (*sqlite.Store, *pairing.Service) {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
+	}
+	var st pairing.Store = store
+	if wrap != nil {
+		st = wrap(store)
 	}
 	bus := events.New(1, 16)
 	opts := pairing.Options{PublicURL: "https://pair.example.com", SecretKey: make([]byte, pairing.SecretKeyLen)}
 	for _, m := range mutate {
 		m(&opts)
 	}
-	svc, err := pairing.NewService(store, bus, slog.New(slog.DiscardHandler), opts)
+	svc, err := pairing.NewService(st, bus, slog.New(slog.DiscardHandler), opts)
 	if err != nil {
 		store.Close()
 		t.Fatal(err)

@@ -95,9 +95,16 @@ func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, 
 	}
 	wctx, cancel := context.WithCancelCause(ctx)
 	iw := s.inflight.start(d.DeviceID, r.Addr, cancel)
+	if s.hot.movedFrom(r) { // heard from elsewhere after r was read, before the write could be superseded
+		cancel(errSuperseded)
+	}
 	tctx, stop := context.WithTimeout(wctx, s.opts.DownlinkTimeout)
 	start := s.now()
-	res, err := down.WritePairing(tctx, r, d.Pairing, formatOrder(r, s.links.get(d.DeviceID)))
+	var res WriteResult
+	err := context.Cause(wctx)
+	if err == nil {
+		res, err = down.WritePairing(tctx, r, d.Pairing, formatOrder(r, s.links.get(d.DeviceID)))
+	}
 	took := s.now().Sub(start)
 	superseded := err != nil && errors.Is(context.Cause(wctx), errSuperseded)
 	timedOut := errors.Is(tctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,5 +188,75 @@ func TestRefusedDownlinkDropped(t *testing.T) {
 	waitUntil(t, "the next Register's write", func() bool { return len(dev.calls()) >= 2 })
 	if c := dev.calls(); len(c) != 2 || c[1] != "127.0.0.1:40031" {
 		t.Errorf("writes to %v, want one to each Register's address", c)
+	}
+}
+
+// gatedStore holds the first Downlinks read after it is armed until the
+// test releases it.
+type gatedStore struct {
+	pairing.Store
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedStore) Downlinks(ctx context.Context, deviceID string) ([]pairing.Downlink, error) {
+	if g.armed.CompareAndSwap(true, false) {
+		close(g.entered)
+		<-g.release
+	}
+	return g.Store.Downlinks(ctx, deviceID)
+}
+
+// An uplink from a new address that comes while a delivery is about to
+// start, after it read the device's address, still sends the write to the
+// new address: it is not sent to the old one first.
+func TestUplinkBeforeWriteStartsSupersedes(t *testing.T) {
+	ctx := context.Background()
+	const oldAddr, newAddr = "127.0.0.1:40040", "127.0.0.1:40041"
+	release := make(chan struct{}) // ends a write nothing cancelled when the test is over
+	var attempts atomic.Int64
+	dev := &funcDevice{write: func(ctx context.Context, r pairing.Registration) error {
+		if r.Addr == newAddr {
+			return nil
+		}
+		if attempts.Add(1) == 1 {
+			return errors.New("no answer") // queued for the next wake-up
+		}
+		select { // the device sleeps there, and has left
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-release:
+			return errors.New("the test is over")
+		}
+	}}
+	gated := &gatedStore{entered: make(chan struct{}), release: make(chan struct{})}
+	store, svc := newServiceOver(t, dev, func(st pairing.Store) pairing.Store { gated.Store = st; return gated },
+		func(o *pairing.Options) { o.DownlinkTimeout = time.Hour })
+	t.Cleanup(func() { close(release) }) // before the service drains
+	d, err := svc.Provision(ctx, pairing.ProvisionRequest{IMEI: "868000000000900"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := registerAt(t, svc, d.Device, oldAddr)
+	waitUntil(t, "the first write to fail and be queued", func() bool {
+		dls, _ := store.Downlinks(ctx, d.ID)
+		return len(dev.calls()) == 1 && len(dls) == 1
+	})
+	gated.armed.Store(true)
+	if _, err := svc.Update(ctx, pairing.UpdateRequest{RegistrationID: r.ID, Addr: oldAddr}); err != nil {
+		t.Fatal(err)
+	}
+	<-gated.entered // the delivery has read the old address
+	if _, err := svc.Update(ctx, pairing.UpdateRequest{RegistrationID: r.ID, Addr: newAddr}); err != nil {
+		t.Fatal(err)
+	}
+	close(gated.release)
+	waitUntil(t, "the write to the new address", func() bool {
+		c := dev.calls()
+		return len(c) > 0 && c[len(c)-1] == newAddr
+	})
+	if c := dev.calls(); len(c) != 2 {
+		t.Errorf("writes to %v, want the failed one to the old address, then one to the new", c)
 	}
 }

@@ -26,7 +26,7 @@ func (s *Service) AuditDTLSRefused(ctx context.Context, identity, remoteAddr, re
 	e := AuditEntry{Action: AuditDTLS, Outcome: OutcomeRefused, Actor: "device", RemoteAddr: remoteAddr,
 		Detail: fmt.Sprintf("identity %q: %s", shown, reason)}
 	if imei, ok := wire.IMEIFromEndpoint(identity); ok {
-		if d, err := s.store.DeviceByIMEI(ctx, imei); err == nil {
+		if d, err := s.hot.deviceByIMEI(ctx, imei); err == nil {
 			e.DeviceID = d.ID
 		}
 	}

@@ -32,6 +32,11 @@ type hotIndex struct {
 
 const hotChunk = 4096
 
+// maxShared bounds the interned strings and object lists: what devices
+// send (a binding, a list of objects) may take many values, and beyond the
+// bound each device keeps its own.
+const maxShared = 4096
+
 // hotDevice is one device in the index. A "may" flag is a pair of
 // counters: gen counts the writes that may have added something (an
 // activation, a downlink), clear is the gen at which a store read found
@@ -136,7 +141,9 @@ func (x *hotIndex) intern(s string) string {
 	if v, ok := x.shared[s]; ok {
 		return v
 	}
-	x.shared[s] = s
+	if len(x.shared) < maxShared {
+		x.shared[s] = s
+	}
 	return s
 }
 
@@ -153,7 +160,7 @@ func (x *hotIndex) internObjects(objs []string) []string {
 	if v, ok := x.lists[string(key)]; ok {
 		return v
 	}
-	if len(x.lists) >= 4096 { // many distinct lists: keep them per device
+	if len(x.lists) >= maxShared {
 		return objs
 	}
 	v := append([]string(nil), objs...)

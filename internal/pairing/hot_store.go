@@ -109,7 +109,8 @@ func (h *hotStore) Register(ctx context.Context, r Registration) (bool, error) {
 }
 
 // UpdateRegistration stores what an Update changed, and in the index if
-// r is still the device's registration there.
+// r is still the device's registration there: the fields the store
+// changes, and no others.
 func (h *hotStore) UpdateRegistration(ctx context.Context, r Registration) error {
 	defer h.lock(r.DeviceID)()
 	if err := h.Store.UpdateRegistration(ctx, r); err != nil {
@@ -118,7 +119,10 @@ func (h *hotStore) UpdateRegistration(ctx context.Context, r Registration) error
 	if h.dynamic {
 		h.x.mu.Lock()
 		if d, ok := h.x.lookupID(r.DeviceID); ok && d.reg != nil && d.reg.ID == r.ID {
-			h.x.setReg(d, &r)
+			u := *d.reg
+			u.Lifetime, u.Binding, u.QueueMode, u.Objects = r.Lifetime, r.Binding, r.QueueMode, r.Objects
+			u.Addr, u.LastSeen, u.ExpiresAt = r.Addr, r.LastSeen, r.ExpiresAt
+			h.x.setReg(d, &u)
 		}
 		h.x.mu.Unlock()
 	}
@@ -213,6 +217,18 @@ func (h *hotStore) RegistrationOfDevice(ctx context.Context, deviceID string) (R
 		h.fillReg(deviceID, nil)
 	}
 	return r, err
+}
+
+// movedFrom reports whether the index knows that the device's last uplink
+// came from another address than r's.
+func (h *hotStore) movedFrom(r Registration) bool {
+	if !h.dynamic {
+		return false
+	}
+	h.x.mu.RLock()
+	defer h.x.mu.RUnlock()
+	d, ok := h.x.lookupID(r.DeviceID)
+	return ok && d.reg != nil && d.reg.Addr != r.Addr
 }
 
 // fillReg records what the store said of a device the index did not know

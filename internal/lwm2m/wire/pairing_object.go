@@ -76,16 +76,12 @@ type PairingState struct {
 // EncodePairingTLV encodes the state as the resources of one object instance,
 // the payload of a Write to /33050/0.
 func EncodePairingTLV(s PairingState) []byte {
-	var boundAt int64
-	if !s.BoundAt.IsZero() {
-		boundAt = s.BoundAt.Unix()
-	}
 	return AppendTLV(nil,
 		TLVString(PairingResDeviceID, s.DeviceID),
 		TLVInt(PairingResBindState, int64(s.State)),
 		TLVString(PairingResOwnerUID, s.OwnerUID),
 		TLVString(PairingResHomeID, s.HomeID),
-		TLVInt(PairingResBoundAt, boundAt),
+		TLVInt(PairingResBoundAt, s.boundAtUnix()),
 	)
 }
 
@@ -105,26 +101,15 @@ func ApplyPairingTLV(s PairingState, payload []byte) (PairingState, error) {
 		if e.Kind != TLVResource {
 			return s, fmt.Errorf("%w: entry %d of kind %d is not a single resource", ErrBadTLV, e.ID, e.Kind)
 		}
-		switch e.ID {
-		case PairingResDeviceID:
-			next.DeviceID = string(e.Value)
-		case PairingResOwnerUID:
-			next.OwnerUID = string(e.Value)
-		case PairingResHomeID:
-			next.HomeID = string(e.Value)
-		case PairingResBindState, PairingResBoundAt:
+		switch {
+		case isStringResource(e.ID):
+			next = setString(next, e.ID, string(e.Value))
+		case e.ID == PairingResBindState || e.ID == PairingResBoundAt:
 			v, err := e.Int()
 			if err != nil {
 				return s, err
 			}
-			switch {
-			case e.ID == PairingResBindState:
-				next.State = BindState(v)
-			case v == 0:
-				next.BoundAt = time.Time{}
-			default:
-				next.BoundAt = time.Unix(v, 0).UTC()
-			}
+			next = setInt(next, e.ID, v)
 		default:
 			return s, fmt.Errorf("%w: the Pairing object has no resource %d", ErrBadTLV, e.ID)
 		}

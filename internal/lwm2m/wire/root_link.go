@@ -23,18 +23,20 @@ func RootContentFormat(links []Link) string {
 		if !ok {
 			return ""
 		}
-		var kept []string
-		for _, f := range strings.Fields(ct) {
-			if n, err := strconv.ParseUint(f, 10, 16); err == nil && len(kept) < maxRootFormats {
-				kept = append(kept, strconv.FormatUint(n, 10))
+		var b []byte
+		for i, f := range ContentFormats(ct) {
+			if i > 0 {
+				b = append(b, ' ')
 			}
+			b = strconv.AppendInt(b, int64(f), 10)
 		}
-		return strings.Join(kept, " ")
+		return string(b)
 	}
 	return ""
 }
 
-// ContentFormats parses what RootContentFormat returned back into numbers.
+// ContentFormats parses what RootContentFormat returned (or a ct value)
+// into numbers: at most four, skipping what is not a number 0..65535.
 func ContentFormats(s string) []int {
 	var out []int
 	for _, f := range strings.Fields(s) {

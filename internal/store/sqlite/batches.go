@@ -24,13 +24,19 @@ func (s *Store) CreateBatch(ctx context.Context, b pairing.Batch, entries []pair
 		case err != nil:
 			return err
 		}
-		st, err := prepareBatchStatements(ctx, tx.Tx)
+		// Uninterruptible, like wtx's statements; a cancelled batch stops
+		// between entries instead, and its savepoint undoes it.
+		run := context.WithoutCancel(ctx)
+		st, err := prepareBatchStatements(run, tx.Tx)
 		if err != nil {
 			return err
 		}
 		defer st.close()
 		for i, e := range entries {
-			if err := st.add(ctx, b.ID, i, e); err != nil {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := st.add(run, b.ID, i, e); err != nil {
 				return err
 			}
 		}

@@ -107,6 +107,11 @@ func (q *queries) close() {
 
 // wtx is a write transaction whose SQL runs through the writer's prepared
 // statements once they exist.
+//
+// Its statements run without the caller's cancellation: a cancelled
+// context interrupts SQLite, and an interrupted write rolls back the whole
+// transaction, which the group commit shares with other callers' writes.
+// A write whose context is done before it starts does not run at all.
 type wtx struct {
 	*sql.Tx
 	q *queries
@@ -124,6 +129,7 @@ func (t wtx) stmt(ctx context.Context, query string) *sql.Stmt {
 
 // ExecContext is sql.Tx's, through a prepared statement when there is one.
 func (t wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = context.WithoutCancel(ctx)
 	if st := t.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -133,6 +139,7 @@ func (t wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Re
 // QueryRowContext is sql.Tx's, through a prepared statement when there is
 // one.
 func (t wtx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = context.WithoutCancel(ctx)
 	if st := t.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -141,6 +148,7 @@ func (t wtx) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 
 // QueryContext is sql.Tx's, through a prepared statement when there is one.
 func (t wtx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = context.WithoutCancel(ctx)
 	if st := t.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
