@@ -185,7 +185,11 @@ func (s *session) refused(err error) {
 	case s.unknownID.Load():
 		r.Reason = ReasonUnknownIdentity
 	}
-	if !l.refusals.allow(r.Identity, time.Now()) {
+	limiter := &l.strays
+	if r.Reason == ReasonWrongKey {
+		limiter = &l.refusals
+	}
+	if !limiter.allow(r.Identity, time.Now()) {
 		l.cfg.Log.Debug("dtls handshake refused", "endpoint", clip(r.Identity), "remote_addr", addr, "reason", r.Reason, "err", r.Err)
 		return
 	}
