@@ -190,7 +190,7 @@ func (w *worker) handle(from netip.AddrPort, b []byte) {
 		if m.Type == message.Confirmable {
 			f.send(coaptx.AppendEmpty(w.out[:0], message.Acknowledgement, codes.Empty, uint16(m.MessageID), nil), from)
 		}
-		f.ex.separate(m)
+		f.ex.separate(from, m)
 	case m.Code >= 32: // a class-1 code: reserved, not a request
 		f.droppedBad.Add(1)
 	default:
