@@ -124,7 +124,7 @@ func (a *App) open(ctx context.Context, secretKey []byte) error {
 	a.metrics.ReportFront(func() metrics.FrontStats {
 		st := a.coap.FrontStats()
 		return metrics.FrontStats{Datagrams: st.Datagrams, DroppedQueueFull: st.DroppedQueueFull,
-			DroppedMalformed: st.DroppedMalformed, Duplicates: st.Duplicates, DedupEvictions: st.DedupEvictions,
+			DroppedMalformed: st.DroppedMalformed, DroppedPending: st.DroppedPending, Duplicates: st.Duplicates, DedupEvictions: st.DedupEvictions,
 			DedupBytes: st.DedupBytes, InFlight: st.InFlight, Retransmissions: st.Retransmissions}
 	})
 	return a.coap.Listen()
