@@ -36,8 +36,10 @@ var _ pairing.Downlinker = (*Server)(nil)
 // (RFC 7252, 4.8). NB-IoT links often need a longer ACK timeout than the
 // 2 s default.
 type Config struct {
-	Addr          string
-	ACKTimeout    time.Duration
+	Addr       string
+	ACKTimeout time.Duration
+	// MaxRetransmit is MAX_RETRANSMIT for downlinks: 4 when zero, none
+	// when negative.
 	MaxRetransmit int
 	// SecureAddr is the DTLS (coaps) listen address; empty turns DTLS off.
 	SecureAddr string
@@ -93,8 +95,11 @@ func New(svc *pairing.Service, log *slog.Logger, cfg Config) *Server {
 	if cfg.ACKTimeout <= 0 {
 		cfg.ACKTimeout = 2 * time.Second
 	}
-	if cfg.MaxRetransmit <= 0 {
+	switch {
+	case cfg.MaxRetransmit == 0:
 		cfg.MaxRetransmit = 4
+	case cfg.MaxRetransmit < 0:
+		cfg.MaxRetransmit = 0
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout

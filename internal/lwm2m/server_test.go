@@ -226,3 +226,14 @@ func TestUintValue(t *testing.T) {
 		}
 	}
 }
+
+// MaxRetransmit zero takes the default; a negative one means no
+// retransmission, which the front then does.
+func TestMaxRetransmit(t *testing.T) {
+	for give, want := range map[int]int{0: 4, -1: 0, 2: 2} {
+		s := New(nil, slog.New(slog.DiscardHandler), Config{MaxRetransmit: give})
+		if got := s.cfg.Front.Transmission.MaxRetransmit; got != want {
+			t.Errorf("MaxRetransmit %d: the front retransmits %d times, want %d", give, got, want)
+		}
+	}
+}
