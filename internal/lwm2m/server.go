@@ -71,11 +71,6 @@ const (
 	DefaultSessionIdle = 24*time.Hour + 5*time.Minute
 )
 
-// exchangeLifetime is how long a peer may retransmit one request with the
-// default parameters (RFC 7252, 4.8.2); a connection's response cache must
-// live at least that long for retransmissions to be answered from it.
-const exchangeLifetime = 247 * time.Second
-
 // Server serves the LwM2M registration interface on one UDP socket (the
 // plain front) and, when configured, on one DTLS socket.
 type Server struct {
@@ -109,12 +104,15 @@ func New(svc *pairing.Service, log *slog.Logger, cfg Config) *Server {
 	}
 	cfg.Front.Transmission = transmission(cfg)
 	s := &Server{svc: svc, log: log, cfg: cfg}
-	lifetime := max(exchangeLifetime, exchangeLifetimeOf(cfg))
+	// A session's response cache must live at least EXCHANGE_LIFETIME (the
+	// default one, or the configured one if longer) for retransmissions to
+	// be answered from it. The gate runs the handshakes (HandshakeTimeout);
+	// go-coap gets established sessions.
+	lifetime := max(coaptx.Default.ExchangeLifetime(), cfg.Front.Transmission.ExchangeLifetime())
 	if cfg.SecureAddr != "" {
 		s.dtlsSrv = coapdtls.NewServer(
 			options.WithMux(mux.HandlerFunc(s.serveDTLS)),
 			options.WithTransmission(1, cfg.ACKTimeout, uint32(cfg.MaxRetransmit)),
-			options.WithDTLSHandshakeTimeout(cfg.HandshakeTimeout),
 			options.WithInactivityMonitor(max(lifetime, cfg.SessionIdle), func(cc *udpclient.Conn) { cc.Close() }),
 			options.WithErrors(func(err error) { log.Debug("coaps", "err", err) }),
 		)
@@ -126,12 +124,6 @@ func New(svc *pairing.Service, log *slog.Logger, cfg Config) *Server {
 // ACK_RANDOM_FACTOR.
 func transmission(cfg Config) coaptx.Params {
 	return coaptx.Params{ACKTimeout: cfg.ACKTimeout, MaxRetransmit: cfg.MaxRetransmit, RandomFactor: coaptx.Default.RandomFactor}
-}
-
-// exchangeLifetimeOf computes EXCHANGE_LIFETIME for the configured
-// transmission parameters (RFC 7252, 4.8.2), with MAX_LATENCY = 100 s.
-func exchangeLifetimeOf(cfg Config) time.Duration {
-	return transmission(cfg).ExchangeLifetime()
 }
 
 // Listen binds the UDP socket and the DTLS socket, so that Addr and
