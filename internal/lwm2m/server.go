@@ -9,6 +9,7 @@ package lwm2m
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -224,6 +225,14 @@ func (s *Server) FrontStats() coapfront.Stats {
 func (s *Server) servePlain(ctx context.Context, req *coapfront.Request) coapfront.Response {
 	m := req.Msg
 	r := request{code: m.Code, confirmable: m.Type == message.Confirmable, body: m.Payload, addr: req.From.String()}
+	if id, ok := unrecognizedCritical(m.Options); ok {
+		if !r.confirmable { // a NON is rejected without an answer (RFC 7252, 4.3)
+			return coapfront.Response{}
+		}
+		resp := s.errorResponse(&r, &coapError{codes.BadOption,
+			fmt.Sprintf("critical option %d is not supported on plain CoAP (for Block1: send the request in one datagram)", id)})
+		return coapfront.Response{Code: resp.code, Options: resp.options(nil), Payload: []byte(resp.diagnostic)}
+	}
 	r.path, _ = m.Options.Path()
 	r.queries, _ = m.Options.Queries()
 	if cf, err := m.Options.ContentFormat(); err == nil {
@@ -231,6 +240,25 @@ func (s *Server) servePlain(ctx context.Context, req *coapfront.Request) coapfro
 	}
 	resp := s.handle(ctx, &r)
 	return coapfront.Response{Code: resp.code, Options: resp.options(nil), Payload: []byte(resp.diagnostic)}
+}
+
+// unrecognizedCritical returns the first critical option (an odd number,
+// RFC 7252, 5.4.1) of a plain request that the registration interface
+// does not understand, which must not be ignored. Block1 is one: the
+// plain front does not reassemble block-wise requests, and the first
+// block alone is not the request. Block2 and Accept are ignored safely:
+// every answer is one small datagram.
+func unrecognizedCritical(opts message.Options) (message.OptionID, bool) {
+	for _, o := range opts {
+		switch {
+		case o.ID&1 == 0:
+		case o.ID == message.URIHost, o.ID == message.URIPort, o.ID == message.URIPath, o.ID == message.URIQuery,
+			o.ID == message.Accept, o.ID == message.Block2:
+		default:
+			return o.ID, true
+		}
+	}
+	return 0, false
 }
 
 // serveDTLS answers a request that came over a DTLS session, through
