@@ -114,7 +114,7 @@ func (a *App) open(ctx context.Context, secretKey []byte) error {
 		return err
 	}
 	a.coap = lwm2m.New(a.svc, log.With("component", "coap"), lwm2m.Config{
-		Addr: cfg.CoAPAddr, ACKTimeout: time.Duration(cfg.CoAPACKTimeout), MaxRetransmit: cfg.CoAPMaxRetransmit,
+		Addr: cfg.CoAPAddr, ACKTimeout: time.Duration(cfg.CoAPACKTimeout), MaxRetransmit: maxRetransmit(cfg.CoAPMaxRetransmit),
 		SecureAddr: cfg.CoAPSAddr, HandshakeTimeout: time.Duration(cfg.CoAPSHandshakeTimeout),
 		SessionIdle: time.Duration(cfg.CoAPSSessionIdle), MaxHandshakes: cfg.CoAPSMaxHandshakes,
 		Registerer: a.metrics.Registry(),
@@ -124,7 +124,7 @@ func (a *App) open(ctx context.Context, secretKey []byte) error {
 	a.metrics.ReportFront(func() metrics.FrontStats {
 		st := a.coap.FrontStats()
 		return metrics.FrontStats{Datagrams: st.Datagrams, DroppedQueueFull: st.DroppedQueueFull,
-			DroppedMalformed: st.DroppedMalformed, Duplicates: st.Duplicates, DedupEvictions: st.DedupEvictions,
+			DroppedMalformed: st.DroppedMalformed, DroppedPending: st.DroppedPending, Duplicates: st.Duplicates, DedupEvictions: st.DedupEvictions,
 			DedupBytes: st.DedupBytes, InFlight: st.InFlight, Retransmissions: st.Retransmissions}
 	})
 	return a.coap.Listen()
@@ -272,4 +272,13 @@ func ensureSecretFile(path string, n int, log *slog.Logger, msg string) (string,
 	abs, _ := filepath.Abs(path)
 	log.Info(msg, "file", abs)
 	return tok, nil
+}
+
+// maxRetransmit is the configured MAX_RETRANSMIT as lwm2m.Config takes it:
+// there zero means the default, and no retransmission is negative.
+func maxRetransmit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

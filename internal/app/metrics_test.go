@@ -66,6 +66,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 		"nbpair_devices_online 1\n", // the first de-registered
 		"nbpair_coap_duplicates_total 0\n",
 		`nbpair_coap_dropped_total{reason="queue_full"} 0` + "\n",
+		`nbpair_coap_dropped_total{reason="in_progress"} 0` + "\n",
 		"nbpair_coap_dedup_evictions_total 0\n",
 		"nbpair_coap_datagrams_total ", // at least the five requests above
 		"nbpair_coap_dedup_bytes ",

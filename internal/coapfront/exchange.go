@@ -118,15 +118,16 @@ func (e *exchanges) answered(from netip.AddrPort, m *message.Message) {
 	}
 }
 
-// separate matches a separate response to its downlink by token.
-func (e *exchanges) separate(m *message.Message) {
+// separate matches a separate response to its downlink by token and
+// source: it must come from where the downlink went (RFC 7252, 5.3.2).
+func (e *exchanges) separate(from netip.AddrPort, m *message.Message) {
 	if len(m.Token) != 8 {
 		return
 	}
 	e.mu.Lock()
 	ex := e.byToken[binary.BigEndian.Uint64(m.Token)]
 	e.mu.Unlock()
-	if ex != nil {
+	if ex != nil && ex.key.to == from {
 		ex.deliver(replyOf(m))
 	}
 }

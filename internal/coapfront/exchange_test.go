@@ -82,6 +82,27 @@ func TestDownlinkMatchesASeparateResponse(t *testing.T) {
 	}
 }
 
+// A separate response that carries the downlink's token but comes from
+// another endpoint is not the device's answer (RFC 7252, 5.3.2).
+func TestDownlinkSeparateResponseFromElsewhereIgnored(t *testing.T) {
+	f := startFront(t, Config{Transmission: fastTx}, &countingHandler{})
+	p, other := dialPeer(t, f), dialPeer(t, f)
+	ch := put(context.Background(), f, p)
+	_, m := p.recv(wait)
+	p.send(coaptx.AppendEmpty(nil, message.Acknowledgement, codes.Empty, uint16(m.MessageID), nil))
+	other.send(coaptx.AppendEmpty(nil, message.Confirmable, codes.Forbidden, 4241, m.Token))
+	other.recv(wait) // the front's ACK: the response was handled
+	select {
+	case r := <-ch:
+		t.Fatalf("a response from %v ended the exchange to %v: %v, %v", other.addr(), p.addr(), r.r.Code, r.err)
+	default:
+	}
+	p.send(coaptx.AppendEmpty(nil, message.NonConfirmable, codes.Changed, 4242, m.Token))
+	if r := await(t, ch); r.err != nil || r.r.Code != codes.Changed {
+		t.Fatalf("exchange: %v, %v; want the device's 2.04", r.r.Code, r.err)
+	}
+}
+
 func TestDownlinkReset(t *testing.T) {
 	f := startFront(t, Config{Transmission: fastTx}, &countingHandler{})
 	p := dialPeer(t, f)

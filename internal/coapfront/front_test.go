@@ -194,9 +194,13 @@ func TestPingMalformedAndReserved(t *testing.T) {
 	if _, m := p.recv(wait); m.Type != message.Reset || m.MessageID != 22 {
 		t.Fatalf("malformed CON answered %v, want a Reset", m)
 	}
+	p.send(coaptx.AppendEmpty(nil, message.Confirmable, codes.Code(32), 23, nil)) // CON with the reserved code 1.00
+	if _, m := p.recv(wait); m.Type != message.Reset || m.MessageID != 23 {
+		t.Fatalf("CON with a reserved code answered %v, want a Reset", m)
+	}
 	p.send([]byte{0x40}) // too short for a header
 	p.send(make([]byte, MaxDatagram+1))
-	waitFor(t, "three malformed datagrams counted", func() bool { return f.Stats().DroppedMalformed == 3 })
+	waitFor(t, "four malformed datagrams counted", func() bool { return f.Stats().DroppedMalformed == 4 })
 	if h.calls.Load() != 0 {
 		t.Fatal("the handler saw a malformed datagram")
 	}

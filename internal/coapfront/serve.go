@@ -190,9 +190,10 @@ func (w *worker) handle(from netip.AddrPort, b []byte) {
 		if m.Type == message.Confirmable {
 			f.send(coaptx.AppendEmpty(w.out[:0], message.Acknowledgement, codes.Empty, uint16(m.MessageID), nil), from)
 		}
-		f.ex.separate(m)
-	case m.Code >= 32: // a class-1 code: reserved, not a request
+		f.ex.separate(from, m)
+	case m.Code >= 32: // a class-1 code: reserved, a format error (RFC 7252, 4.2 and 12.1)
 		f.droppedBad.Add(1)
+		w.reject(from, b)
 	default:
 		w.request(from)
 	}

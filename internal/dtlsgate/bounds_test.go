@@ -1,6 +1,7 @@
 package dtlsgate
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -45,5 +46,30 @@ func TestSessionQueueBounded(t *testing.T) {
 	p.Close()
 	if p.push([]byte{1}, from) {
 		t.Error("a closed session queued a datagram")
+	}
+}
+
+// A stranger who names more unknown identities than the limiter tracks
+// does not silence the audit of a wrong key: wrong keys have their own
+// limiter.
+func TestUnknownIdentitiesDoNotCrowdOutWrongKeys(t *testing.T) {
+	var ref refusals
+	cfg := Config{OnRefused: ref.add, RefusalInterval: time.Minute}
+	cfg.defaults()
+	l := &Listener{cfg: cfg, refusals: newRefusalLimiter(cfg.RefusalInterval), strays: newRefusalLimiter(cfg.RefusalInterval)}
+	refuse := func(identity string, wrongKey bool) {
+		s := &session{l: l}
+		s.identity.Store(&identity)
+		s.wrongKey.Store(wrongKey)
+		s.unknownID.Store(!wrongKey)
+		s.refused(errors.New("handshake failed"))
+	}
+	for i := range maxRefusalsTracked + 10 {
+		refuse(fmt.Sprintf("stranger-%d", i), false)
+	}
+	refuse("urn:imei:1", true)
+	seen := ref.list()
+	if len(seen) == 0 || seen[len(seen)-1].Identity != "urn:imei:1" || seen[len(seen)-1].Reason != ReasonWrongKey {
+		t.Fatalf("after %d unknown identities, the wrong key of urn:imei:1 was not reported", maxRefusalsTracked+10)
 	}
 }

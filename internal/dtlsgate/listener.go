@@ -80,9 +80,11 @@ type Config struct {
 	// the key for wrong and sends the alert itself. A Finished that does
 	// not decrypt is seen at once; this is the backstop.
 	FinishedGrace time.Duration
-	// OnRefused, if set, is called for a wrong key at most once per
-	// identity every RefusalInterval (the audit log); every refusal is
-	// logged, refusals beyond that rate at debug level.
+	// OnRefused, if set, is called for a refused handshake at most once
+	// per identity every RefusalInterval (the audit log); every refusal
+	// is logged, refusals beyond that rate at debug level. Wrong keys are
+	// limited apart from the other reasons, so that a stranger naming
+	// unknown identities cannot crowd the audit of wrong keys out.
 	OnRefused       func(Refusal)
 	RefusalInterval time.Duration
 	Log             *slog.Logger
@@ -121,7 +123,8 @@ type Listener struct {
 	sock     *net.UDPConn
 	cookies  *cookieJar
 	stats    counters
-	refusals refusalLimiter
+	refusals refusalLimiter // wrong keys
+	strays   refusalLimiter // unknown identities and other failures
 	accepted chan *Session
 	closed   chan struct{}
 	done     chan struct{} // closed when the read loop has returned
@@ -153,7 +156,7 @@ func Listen(network, addr string, cfg Config) (*Listener, error) {
 	}
 	l := &Listener{
 		cfg: cfg, sock: sock, cookies: newCookieJar(cfg.CookiePeriod, time.Now),
-		refusals: refusalLimiter{interval: cfg.RefusalInterval, last: make(map[string]time.Time)},
+		refusals: newRefusalLimiter(cfg.RefusalInterval), strays: newRefusalLimiter(cfg.RefusalInterval),
 		accepted: make(chan *Session, acceptQueue), closed: make(chan struct{}), done: make(chan struct{}),
 		byAddr: make(map[netip.AddrPort]*session), byCID: make(map[[CIDLen]byte]*session),
 		byIdentity: make(map[string]*session),
@@ -307,6 +310,10 @@ type refusalLimiter struct {
 	mu       sync.Mutex
 	last     map[string]time.Time // guarded by mu
 	sweptAt  time.Time            // guarded by mu
+}
+
+func newRefusalLimiter(interval time.Duration) refusalLimiter {
+	return refusalLimiter{interval: interval, last: make(map[string]time.Time)}
 }
 
 // allow says whether a refusal of identity may be audited now.

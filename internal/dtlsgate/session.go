@@ -156,10 +156,10 @@ func (s *session) establish() {
 	l.stats.open.Add(1)
 	l.mu.Unlock()
 	if prev != nil && prev != s {
-		l.cfg.Log.Debug("dtls session replaced by a new handshake", "endpoint", clip(id), "remote_addr", s.remote().String())
+		l.cfg.Log.Debug("dtls session replaced by a new handshake", "endpoint", ClipIdentity(id), "remote_addr", s.remote().String())
 		prev.close()
 	}
-	l.cfg.Log.Debug("dtls session established", "endpoint", clip(id), "remote_addr", s.remote().String(),
+	l.cfg.Log.Debug("dtls session established", "endpoint", ClipIdentity(id), "remote_addr", s.remote().String(),
 		"cipher_suite", st.CipherSuiteID.String())
 	select {
 	case l.accepted <- &Session{Conn: s.conn, s: s, identity: id}:
@@ -185,11 +185,15 @@ func (s *session) refused(err error) {
 	case s.unknownID.Load():
 		r.Reason = ReasonUnknownIdentity
 	}
-	if !l.refusals.allow(r.Identity, time.Now()) {
-		l.cfg.Log.Debug("dtls handshake refused", "endpoint", clip(r.Identity), "remote_addr", addr, "reason", r.Reason, "err", r.Err)
+	limiter := &l.strays
+	if r.Reason == ReasonWrongKey {
+		limiter = &l.refusals
+	}
+	if !limiter.allow(r.Identity, time.Now()) {
+		l.cfg.Log.Debug("dtls handshake refused", "endpoint", ClipIdentity(r.Identity), "remote_addr", addr, "reason", r.Reason, "err", r.Err)
 		return
 	}
-	l.cfg.Log.Info("dtls handshake refused", "endpoint", clip(r.Identity), "remote_addr", addr, "reason", r.Reason, "err", r.Err)
+	l.cfg.Log.Info("dtls handshake refused", "endpoint", ClipIdentity(r.Identity), "remote_addr", addr, "reason", r.Reason, "err", r.Err)
 	if l.cfg.OnRefused != nil {
 		l.cfg.OnRefused(r)
 	}
@@ -287,7 +291,8 @@ func (c *Session) Close() error {
 // maxLoggedIdentity bounds a client-chosen identity in logs.
 const maxLoggedIdentity = 64
 
-func clip(identity string) string {
+// ClipIdentity bounds a client-chosen PSK identity for logs and errors.
+func ClipIdentity(identity string) string {
 	if len(identity) > maxLoggedIdentity {
 		return identity[:maxLoggedIdentity] + "…"
 	}

@@ -30,10 +30,6 @@ const cidLen = dtlsgate.CIDLen
 // pskLookupTimeout bounds the store lookup of a handshake's PSK.
 const pskLookupTimeout = 5 * time.Second
 
-// maxLoggedIdentity bounds the PSK identity quoted in logs and errors; the
-// client chooses it.
-const maxLoggedIdentity = 64
-
 // listenDTLS binds the DTLS socket behind the gate: hellos without a
 // valid cookie are answered without state, handshakes are capped, and a
 // wrong key is answered with an alert and audited.
@@ -74,17 +70,9 @@ func (s *Server) psk(identity []byte) ([]byte, error) {
 	defer cancel()
 	key, err := s.svc.DevicePSK(ctx, string(identity))
 	if err != nil {
-		return nil, fmt.Errorf("no PSK for identity %q: %w", clipIdentity(identity), err)
+		return nil, fmt.Errorf("no PSK for identity %q: %w", dtlsgate.ClipIdentity(string(identity)), err)
 	}
 	return key, nil
-}
-
-// clipIdentity bounds a client-chosen PSK identity for logs and errors.
-func clipIdentity(identity []byte) string {
-	if len(identity) > maxLoggedIdentity {
-		return string(identity[:maxLoggedIdentity]) + "…"
-	}
-	return string(identity)
 }
 
 // secureListener hands go-coap's DTLS server the gate's established

@@ -9,6 +9,7 @@ package lwm2m
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -36,8 +37,10 @@ var _ pairing.Downlinker = (*Server)(nil)
 // (RFC 7252, 4.8). NB-IoT links often need a longer ACK timeout than the
 // 2 s default.
 type Config struct {
-	Addr          string
-	ACKTimeout    time.Duration
+	Addr       string
+	ACKTimeout time.Duration
+	// MaxRetransmit is MAX_RETRANSMIT for downlinks: 4 when zero, none
+	// when negative.
 	MaxRetransmit int
 	// SecureAddr is the DTLS (coaps) listen address; empty turns DTLS off.
 	SecureAddr string
@@ -69,11 +72,6 @@ const (
 	DefaultSessionIdle = 24*time.Hour + 5*time.Minute
 )
 
-// exchangeLifetime is how long a peer may retransmit one request with the
-// default parameters (RFC 7252, 4.8.2); a connection's response cache must
-// live at least that long for retransmissions to be answered from it.
-const exchangeLifetime = 247 * time.Second
-
 // Server serves the LwM2M registration interface on one UDP socket (the
 // plain front) and, when configured, on one DTLS socket.
 type Server struct {
@@ -93,8 +91,11 @@ func New(svc *pairing.Service, log *slog.Logger, cfg Config) *Server {
 	if cfg.ACKTimeout <= 0 {
 		cfg.ACKTimeout = 2 * time.Second
 	}
-	if cfg.MaxRetransmit <= 0 {
+	switch {
+	case cfg.MaxRetransmit == 0:
 		cfg.MaxRetransmit = 4
+	case cfg.MaxRetransmit < 0:
+		cfg.MaxRetransmit = 0
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
@@ -104,12 +105,15 @@ func New(svc *pairing.Service, log *slog.Logger, cfg Config) *Server {
 	}
 	cfg.Front.Transmission = transmission(cfg)
 	s := &Server{svc: svc, log: log, cfg: cfg}
-	lifetime := max(exchangeLifetime, exchangeLifetimeOf(cfg))
+	// A session's response cache must live at least EXCHANGE_LIFETIME (the
+	// default one, or the configured one if longer) for retransmissions to
+	// be answered from it. The gate runs the handshakes (HandshakeTimeout);
+	// go-coap gets established sessions.
+	lifetime := max(coaptx.Default.ExchangeLifetime(), cfg.Front.Transmission.ExchangeLifetime())
 	if cfg.SecureAddr != "" {
 		s.dtlsSrv = coapdtls.NewServer(
 			options.WithMux(mux.HandlerFunc(s.serveDTLS)),
 			options.WithTransmission(1, cfg.ACKTimeout, uint32(cfg.MaxRetransmit)),
-			options.WithDTLSHandshakeTimeout(cfg.HandshakeTimeout),
 			options.WithInactivityMonitor(max(lifetime, cfg.SessionIdle), func(cc *udpclient.Conn) { cc.Close() }),
 			options.WithErrors(func(err error) { log.Debug("coaps", "err", err) }),
 		)
@@ -121,12 +125,6 @@ func New(svc *pairing.Service, log *slog.Logger, cfg Config) *Server {
 // ACK_RANDOM_FACTOR.
 func transmission(cfg Config) coaptx.Params {
 	return coaptx.Params{ACKTimeout: cfg.ACKTimeout, MaxRetransmit: cfg.MaxRetransmit, RandomFactor: coaptx.Default.RandomFactor}
-}
-
-// exchangeLifetimeOf computes EXCHANGE_LIFETIME for the configured
-// transmission parameters (RFC 7252, 4.8.2), with MAX_LATENCY = 100 s.
-func exchangeLifetimeOf(cfg Config) time.Duration {
-	return transmission(cfg).ExchangeLifetime()
 }
 
 // Listen binds the UDP socket and the DTLS socket, so that Addr and
@@ -227,6 +225,14 @@ func (s *Server) FrontStats() coapfront.Stats {
 func (s *Server) servePlain(ctx context.Context, req *coapfront.Request) coapfront.Response {
 	m := req.Msg
 	r := request{code: m.Code, confirmable: m.Type == message.Confirmable, body: m.Payload, addr: req.From.String()}
+	if id, ok := unrecognizedCritical(m.Options); ok {
+		if !r.confirmable { // a NON is rejected without an answer (RFC 7252, 4.3)
+			return coapfront.Response{}
+		}
+		resp := s.errorResponse(&r, &coapError{codes.BadOption,
+			fmt.Sprintf("critical option %d is not supported on plain CoAP (for Block1: send the request in one datagram)", id)})
+		return coapfront.Response{Code: resp.code, Options: resp.options(nil), Payload: []byte(resp.diagnostic)}
+	}
 	r.path, _ = m.Options.Path()
 	r.queries, _ = m.Options.Queries()
 	if cf, err := m.Options.ContentFormat(); err == nil {
@@ -234,6 +240,25 @@ func (s *Server) servePlain(ctx context.Context, req *coapfront.Request) coapfro
 	}
 	resp := s.handle(ctx, &r)
 	return coapfront.Response{Code: resp.code, Options: resp.options(nil), Payload: []byte(resp.diagnostic)}
+}
+
+// unrecognizedCritical returns the first critical option (an odd number,
+// RFC 7252, 5.4.1) of a plain request that the registration interface
+// does not understand, which must not be ignored. Block1 is one: the
+// plain front does not reassemble block-wise requests, and the first
+// block alone is not the request. Block2 and Accept are ignored safely:
+// every answer is one small datagram.
+func unrecognizedCritical(opts message.Options) (message.OptionID, bool) {
+	for _, o := range opts {
+		switch {
+		case o.ID&1 == 0:
+		case o.ID == message.URIHost, o.ID == message.URIPort, o.ID == message.URIPath, o.ID == message.URIQuery,
+			o.ID == message.Accept, o.ID == message.Block2:
+		default:
+			return o.ID, true
+		}
+	}
+	return 0, false
 }
 
 // serveDTLS answers a request that came over a DTLS session, through

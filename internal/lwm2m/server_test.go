@@ -226,3 +226,42 @@ func TestUintValue(t *testing.T) {
 		}
 	}
 }
+
+// MaxRetransmit zero takes the default; a negative one means no
+// retransmission, which the front then does.
+func TestMaxRetransmit(t *testing.T) {
+	for give, want := range map[int]int{0: 4, -1: 0, 2: 2} {
+		s := New(nil, slog.New(slog.DiscardHandler), Config{MaxRetransmit: give})
+		if got := s.cfg.Front.Transmission.MaxRetransmit; got != want {
+			t.Errorf("MaxRetransmit %d: the front retransmits %d times, want %d", give, got, want)
+		}
+	}
+}
+
+// A plain request with a critical option the server does not understand
+// is refused with 4.02 and not processed (RFC 7252, 5.4.1): the first
+// block of a block-wise Register is not the Register.
+func TestUnrecognizedCriticalOptionRefused(t *testing.T) {
+	s, svc, m := startServer(t, Config{})
+	provision(t, svc, "860000000000071")
+	d := dialDevice(t, s)
+	reg := message.Message{Type: message.Confirmable, Code: codes.POST, MessageID: 71, Token: []byte{7},
+		Options: message.Options{
+			{ID: message.URIPath, Value: []byte("rd")},
+			{ID: message.ContentFormat, Value: []byte{byte(message.AppLinkFormat)}},
+			{ID: message.URIQuery, Value: []byte("ep=urn:imei:860000000000071")},
+			{ID: message.Block1, Value: []byte{0x08}}, // block 0, more to come, 16 bytes
+		}, Payload: []byte("</1/0>,</3/0>,</")}
+	b := make([]byte, 256)
+	n, err := coder.DefaultCoder.Encode(reg, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.send(b[:n])
+	if _, resp := d.recv(); resp.Code != codes.BadOption || resp.MessageID != 71 {
+		t.Fatalf("Register with Block1 answered %v, want 4.02", resp)
+	}
+	if m.registers.Load() != 0 {
+		t.Fatal("the first block was registered")
+	}
+}

@@ -12,6 +12,7 @@ type FrontStats struct {
 	Datagrams        uint64 // datagrams read
 	DroppedQueueFull uint64 // dropped because every worker was busy and the queue full
 	DroppedMalformed uint64 // dropped because they did not decode
+	DroppedPending   uint64 // duplicates dropped because the first copy was still being handled
 	Duplicates       uint64 // retransmitted requests answered from the duplicate cache
 	DedupEvictions   uint64 // cache entries evicted early to stay under the cap
 	DedupBytes       int64  // accounted size of the duplicate cache
@@ -41,7 +42,7 @@ func newFrontCollector() *frontCollector {
 	}
 	return &frontCollector{
 		datagrams:  desc("nbpair_coap_datagrams_total", "Datagrams read from the CoAP/UDP socket."),
-		dropped:    desc("nbpair_coap_dropped_total", "Datagrams dropped, by reason: queue_full (every worker busy; the device retransmits) or malformed.", "reason"),
+		dropped:    desc("nbpair_coap_dropped_total", "Datagrams dropped, by reason: queue_full (every worker busy; the device retransmits), malformed, or in_progress (a retransmission that came while the first copy was still being handled).", "reason"),
 		duplicates: desc("nbpair_coap_duplicates_total", "Retransmitted requests answered from the duplicate cache, not processed again."),
 		evictions:  desc("nbpair_coap_dedup_evictions_total", "Duplicate-cache entries evicted before their exchange lifetime to stay under the memory cap."),
 		bytes:      desc("nbpair_coap_dedup_bytes", "Accounted size of the duplicate cache."),
@@ -70,6 +71,7 @@ func (c *frontCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.datagrams, st.Datagrams)
 	counter(c.dropped, st.DroppedQueueFull, "queue_full")
 	counter(c.dropped, st.DroppedMalformed, "malformed")
+	counter(c.dropped, st.DroppedPending, "in_progress")
 	counter(c.duplicates, st.Duplicates)
 	counter(c.evictions, st.DedupEvictions)
 	counter(c.retrans, st.Retransmissions)
