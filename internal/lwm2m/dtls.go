@@ -59,7 +59,7 @@ func (s *Server) dtlsRefused(r dtlsgate.Refusal) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), pskLookupTimeout)
 	defer cancel()
-	s.svc.AuditDTLSRefused(ctx, r.Identity, r.RemoteAddr, "wrong key: "+r.Err.Error())
+	s.svc.AuditDTLSRefused(ctx, dtlsgate.ClipIdentity(r.Identity), r.RemoteAddr, "wrong key: "+r.Err.Error())
 }
 
 // psk answers a handshake's PSK identity (the endpoint name) with the
