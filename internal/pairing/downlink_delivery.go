@@ -89,7 +89,7 @@ func (s *Service) supersede(r Registration) {
 // errSuperseded when the device has moved to a new address.
 func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, o outgoing) error {
 	d := o.Downlink
-	log := s.log.With("device_id", d.DeviceID, "endpoint", r.Endpoint, "remote_addr", r.Addr, "downlink", string(d.Kind))
+	log := downlinkLog{s.log, r, d}
 	if s.attemptsBefore(d) > 0 {
 		s.opts.Metrics.Downlink("retried")
 	}
@@ -139,7 +139,7 @@ func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, 
 
 // noteFormats logs and counts the formats the device refused, and learns
 // the one it took.
-func (s *Service) noteFormats(log *slog.Logger, r Registration, res WriteResult, err error) {
+func (s *Service) noteFormats(log downlinkLog, r Registration, res WriteResult, err error) {
 	for _, f := range res.Refused {
 		log.Info("device refused a content format; trying the next", "format", wire.FormatName(f))
 		s.opts.Metrics.Downlink("format-refused")
@@ -185,4 +185,23 @@ func (s *Service) settled(ctx context.Context, o outgoing) error {
 	}
 	d := o.Downlink
 	return s.store.DeleteDownlink(ctx, d.DeviceID, d.Kind, d.CreatedAt)
+}
+
+// downlinkLog logs about one downlink with the device's attributes. It
+// builds the attributed logger only for a line that is logged: deliver
+// runs after every Register, and a logger's With costs more than the
+// rest of the bookkeeping.
+type downlinkLog struct {
+	l *slog.Logger
+	r Registration
+	d Downlink
+}
+
+// Info logs msg at info level, with args after the downlink's attributes.
+func (dl downlinkLog) Info(msg string, args ...any) {
+	if !dl.l.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
+	dl.l.With("device_id", dl.d.DeviceID, "endpoint", dl.r.Endpoint, "remote_addr", dl.r.Addr,
+		"downlink", string(dl.d.Kind)).Info(msg, args...)
 }
