@@ -25,6 +25,10 @@ func FuzzPlainRequest(f *testing.F) {
 	f.Add(registerDatagram(f, 1, imei, "</1/0>,</3/0>"))
 	f.Add(registerDatagram(f, 2, "999999999999999", "</1/0>"))
 	f.Add(registerDatagram(f, 3, imei, "</1/0,</3/0>"))
+	objs := []byte("</1/0>,</3/0>,</33050/0>")
+	f.Add(blockDatagram(f, 4, imei, objs, 0, 0))
+	f.Add(blockDatagram(f, 5, imei, objs, 1, 0))
+	f.Add(blockDatagram(f, 6, imei, objs, 3, 0, message.Option{ID: message.Size1, Value: []byte{0xff, 0xff}}))
 	for _, m := range []message.Message{
 		{Code: codes.POST, Options: message.Options{{ID: message.URIPath, Value: []byte("rd")}, {ID: message.URIPath, Value: []byte("abc")}, {ID: message.URIQuery, Value: []byte("lt=60")}}},
 		{Code: codes.DELETE, Options: message.Options{{ID: message.URIPath, Value: []byte("rd")}, {ID: message.URIPath, Value: []byte("abc")}}},
