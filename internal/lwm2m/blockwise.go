@@ -202,7 +202,7 @@ func (tb *block1Table) first(now time.Time, key transferKey, b block1, payload [
 	defer tb.mu.Unlock()
 	tb.expireLocked(now)
 	t := &transfer{key: key, last: b, blocks: 1, deadline: now.Add(tb.cfg.Lifetime)}
-	t.payload = append(make([]byte, 0, 2*len(payload)), payload...)
+	t.payload = append(make([]byte, 0, max(len(payload), min(2*len(payload), tb.cfg.MaxPayload))), payload...)
 	if int(tb.entries.Load()) >= tb.cfg.MaxTransfers || int(tb.bytes.Load())+t.cost() > tb.cfg.MaxBytes {
 		tb.refused.Add(1)
 		return blockStep{code: codes.ServiceUnavailable, diag: "too many block-wise requests in progress; send the request in one datagram or retry later"}
@@ -283,6 +283,14 @@ func (tb *block1Table) removeLocked(t *transfer) {
 	tb.bytes.Add(-int64(t.cost()))
 }
 
+// expire forgets the transfers whose next block is overdue, so that the
+// gauges do not count them while no block comes.
+func (tb *block1Table) expire(now time.Time) {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	tb.expireLocked(now)
+}
+
 // expireLocked forgets the transfers whose next block is overdue.
 func (tb *block1Table) expireLocked(now time.Time) {
 	for e := tb.order.Front(); e != nil; e = tb.order.Front() {
@@ -305,6 +313,7 @@ type Block1Stats struct {
 }
 
 func (tb *block1Table) stats() Block1Stats {
+	tb.expire(time.Now())
 	return Block1Stats{InProgress: tb.entries.Load(), Bytes: tb.bytes.Load(), Refused: tb.refused.Load(),
 		Incomplete: tb.incomplete.Load(), TooLarge: tb.tooLarge.Load(), Completed: tb.completed.Load()}
 }
@@ -312,7 +321,10 @@ func (tb *block1Table) stats() Block1Stats {
 // register puts the counters on reg as nbpair_coap_block1_* metrics.
 func (tb *block1Table) register(reg prometheus.Registerer) error {
 	gauge := func(name, help string, v *atomic.Int64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+			tb.expire(time.Now())
+			return float64(v.Load())
+		})
 	}
 	const ended = "nbpair_coap_block1_ended_total"
 	const endedHelp = "Block-wise (Block1) requests on plain CoAP that ended, by result."

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
+
+	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 )
 
 // objectList is a link-format list of n objects beside the Pairing
@@ -30,18 +33,26 @@ func objectList(n int) (string, []string) {
 // (numbered above Block1) appended.
 func blockDatagram(t testing.TB, mid uint16, imei string, body []byte, num uint32, szx uint8, extra ...message.Option) []byte {
 	t.Helper()
+	return postBlock(t, mid, message.Options{
+		{ID: message.URIPath, Value: []byte("rd")},
+		{ID: message.ContentFormat, Value: []byte{byte(message.AppLinkFormat)}},
+		{ID: message.URIQuery, Value: []byte("ep=urn:imei:" + imei)},
+		{ID: message.URIQuery, Value: []byte("lt=300")},
+	}, body, num, szx, extra...)
+}
+
+// postBlock encodes block num of a CON POST with opts (numbered below
+// Block1) whose whole payload is body, in blocks of 16 << szx bytes, with
+// extra options (numbered above Block1) appended.
+func postBlock(t testing.TB, mid uint16, opts message.Options, body []byte, num uint32, szx uint8, extra ...message.Option) []byte {
+	t.Helper()
 	size := 16 << szx
 	start := min(int(num)*size, len(body))
 	end := min(start+size, len(body))
 	b := block1{num: num, more: end < len(body), szx: szx}
+	opts = append(append(slices.Clone(opts), message.Option{ID: message.Block1, Value: b.encode()}), extra...)
 	m := message.Message{Type: message.Confirmable, Code: codes.POST, MessageID: int32(mid), Token: []byte{byte(mid), 1},
-		Options: append(message.Options{
-			{ID: message.URIPath, Value: []byte("rd")},
-			{ID: message.ContentFormat, Value: []byte{byte(message.AppLinkFormat)}},
-			{ID: message.URIQuery, Value: []byte("ep=urn:imei:" + imei)},
-			{ID: message.URIQuery, Value: []byte("lt=300")},
-			{ID: message.Block1, Value: b.encode()},
-		}, extra...), Payload: body[start:end]}
+		Options: opts, Payload: body[start:end]}
 	buf := make([]byte, 2048)
 	n, err := coder.DefaultCoder.Encode(m, buf)
 	if err != nil {
@@ -145,6 +156,47 @@ func TestBlock1Register(t *testing.T) {
 	if st := s.BlockStats(); st.InProgress != 0 || st.Bytes != 0 || st.Completed != 2 {
 		t.Fatalf("after the transfers: %+v", st)
 	}
+}
+
+// An Update and a Send whose payloads come in blocks are handled whole:
+// the Update's object list replaces the registration's.
+func TestBlock1UpdateAndSend(t *testing.T) {
+	s, svc, _ := startServer(t, Config{})
+	const imei = "868000000000350"
+	provision(t, svc, imei)
+	d := dialDevice(t, s)
+	d.send(registerDatagram(t, 1, imei, "</1/0>,</3/0>"))
+	_, resp := d.recvResponse()
+	loc, _ := resp.Options.LocationPath() // "/rd/<id>"
+	if resp.Code != codes.Created || len(loc) < 5 {
+		t.Fatalf("Register answered %v at %q", resp.Code, loc)
+	}
+	body, want := objectList(30)
+	send := []byte(`[{"bn":"/3/0/","n":"0","vs":"` + strings.Repeat("x", 200) + `"}]`)
+	for _, step := range []struct {
+		name string
+		opts message.Options
+		body []byte
+		want codes.Code
+	}{
+		{"Update", message.Options{{ID: message.URIPath, Value: []byte("rd")}, {ID: message.URIPath, Value: []byte(loc[4:])},
+			{ID: message.ContentFormat, Value: []byte{byte(message.AppLinkFormat)}}}, []byte(body), codes.Changed},
+		{"Send", message.Options{{ID: message.URIPath, Value: []byte("dp")},
+			{ID: message.ContentFormat, Value: uintValue(wire.FormatSenMLJSON)}}, send, codes.Changed},
+	} {
+		mid := uint16(10)
+		for num := uint32(0); ; num++ {
+			mid++
+			d.send(postBlock(t, mid, step.opts, step.body, num, 1))
+			if _, resp = d.recvResponse(); resp.Code != codes.Continue {
+				break
+			}
+		}
+		if resp.Code != step.want || block1Of(t, resp).more {
+			t.Fatalf("%s in blocks: last block answered %v %q, want %v", step.name, resp.Code, resp.Payload, step.want)
+		}
+	}
+	waitObjects(t, s, imei, want)
 }
 
 // A retransmitted block is answered from the duplicate cache and is not
