@@ -120,6 +120,7 @@ func (a *App) open(ctx context.Context, secretKey []byte) error {
 		Registerer: a.metrics.Registry(),
 		Front: coapfront.Config{Readers: cfg.CoAPReaders, Workers: cfg.CoAPWorkers, QueueLen: cfg.CoAPQueueLen,
 			DedupBytes: cfg.CoAPDedupBytes},
+		Block1: lwm2m.Block1Config{MaxBytes: cfg.CoAPBlock1Bytes, MaxTransfers: cfg.CoAPBlock1Transfers},
 	})
 	a.metrics.ReportFront(func() metrics.FrontStats {
 		st := a.coap.FrontStats()

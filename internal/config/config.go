@@ -69,6 +69,12 @@ type Config struct {
 	CoAPWorkers    int `json:"coapWorkers"`
 	CoAPQueueLen   int `json:"coapQueueLen"`
 	CoAPDedupBytes int `json:"coapDedupBytes"`
+
+	// Block-wise requests (RFC 7959 Block1) on plain CoAP: the memory cap
+	// of the partial transfers together and the number of them kept at
+	// once; a new one beyond either is refused with 5.03.
+	CoAPBlock1Bytes     int `json:"coapBlock1Bytes"`
+	CoAPBlock1Transfers int `json:"coapBlock1Transfers"`
 }
 
 // Default is the configuration `nbpair serve` runs with when told nothing.
@@ -102,6 +108,9 @@ func Default() Config {
 		CoAPWorkers:    256,
 		CoAPQueueLen:   4096,
 		CoAPDedupBytes: 64 << 20,
+
+		CoAPBlock1Bytes:     4 << 20,
+		CoAPBlock1Transfers: 1024,
 	}
 }
 
@@ -162,6 +171,8 @@ func (c *Config) fields() []field {
 		{"coap-workers", "goroutines handling CoAP/UDP requests; each holds one request while the store writes it, so they bound what one commit can batch", (*intValue)(&c.CoAPWorkers)},
 		{"coap-queue-len", "CoAP/UDP datagrams that may wait for a worker; more are dropped and counted (devices retransmit)", (*intValue)(&c.CoAPQueueLen)},
 		{"coap-dedup-bytes", "memory cap in bytes of the CoAP duplicate cache (each answer kept for EXCHANGE_LIFETIME; the oldest evicted when full)", (*intValue)(&c.CoAPDedupBytes)},
+		{"coap-block1-bytes", "memory cap in bytes of the block-wise (Block1) requests being reassembled on plain CoAP; beyond it a new one is refused with 5.03", (*intValue)(&c.CoAPBlock1Bytes)},
+		{"coap-block1-transfers", "block-wise (Block1) requests on plain CoAP reassembled at once; beyond it a new one is refused with 5.03", (*intValue)(&c.CoAPBlock1Transfers)},
 		{"activation-recheck", "with NATS, how often a waiting activation is re-read from the store in case the notice of its end was lost", &c.ActivationRecheck},
 		{"expiry-grace", "extra time after a registration's lifetime before it expires", &c.ExpiryGrace},
 		{"session-ttl", "how long a login lasts", &c.SessionTTL},
@@ -274,6 +285,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CoAPDedupBytes < 64<<10 {
 		errs = append(errs, errors.New("coapDedupBytes: need at least 65536 bytes"))
+	}
+	if c.CoAPBlock1Bytes < 64<<10 || c.CoAPBlock1Transfers < 1 {
+		errs = append(errs, errors.New("coapBlock1Bytes/coapBlock1Transfers: need at least 65536 bytes and 1 transfer"))
 	}
 	if c.RateLimitPerUser < 0 || c.RateLimitPerAddr < 0 || c.LoginFailures < 0 {
 		errs = append(errs, errors.New("rateLimitPerUser, rateLimitPerAddr and loginFailures must not be negative"))

@@ -41,8 +41,9 @@ func TestLoadOrder(t *testing.T) {
 		{"flags over env", []string{"--config", file, "--data-dir", "from-flag", "--coap-addr", "127.0.0.1:0"}, map[string]string{"NBPAIR_DATA_DIR": "from-env"}, func(c Config) bool {
 			return c.DataDir == "from-flag" && c.CoAPAddr == "127.0.0.1:0" && c.HTTPAddr == ":9000"
 		}},
-		{"front knobs", []string{"--coap-workers", "3", "--coap-dedup-bytes", "1048576"}, map[string]string{"NBPAIR_COAP_READERS": "4", "NBPAIR_COAP_QUEUE_LEN": "99"}, func(c Config) bool {
-			return c.CoAPReaders == 4 && c.CoAPWorkers == 3 && c.CoAPQueueLen == 99 && c.CoAPDedupBytes == 1<<20
+		{"front knobs", []string{"--coap-workers", "3", "--coap-dedup-bytes", "1048576", "--coap-block1-bytes", "131072"}, map[string]string{"NBPAIR_COAP_READERS": "4", "NBPAIR_COAP_QUEUE_LEN": "99", "NBPAIR_COAP_BLOCK1_TRANSFERS": "7"}, func(c Config) bool {
+			return c.CoAPReaders == 4 && c.CoAPWorkers == 3 && c.CoAPQueueLen == 99 && c.CoAPDedupBytes == 1<<20 &&
+				c.CoAPBlock1Bytes == 128<<10 && c.CoAPBlock1Transfers == 7
 		}},
 	}
 	for _, tt := range tests {
@@ -74,6 +75,7 @@ func TestLoadRejects(t *testing.T) {
 		{"bad log level", []string{"--log-level", "loud"}, nil, "logLevel"},
 		{"no workers", []string{"--coap-workers", "0"}, nil, "coapWorkers"},
 		{"tiny duplicate cache", []string{"--coap-dedup-bytes", "1000"}, nil, "coapDedupBytes"},
+		{"no block-wise transfers", []string{"--coap-block1-transfers", "0"}, nil, "coapBlock1Transfers"},
 		{"bad duration in env", nil, map[string]string{"NBPAIR_AWAKE_WINDOW": "soon"}, "NBPAIR_AWAKE_WINDOW"},
 		{"unknown field in file", []string{"--config", unknown}, nil, "dataDirectory"},
 		{"missing file", []string{"--config", filepath.Join(dir, "nope.json")}, nil, "nope.json"},

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +61,8 @@ type Config struct {
 	// deduplication cache); zero fields take coapfront's defaults. Its
 	// transmission parameters are ACKTimeout and MaxRetransmit.
 	Front coapfront.Config
+	// Block1 bounds the block-wise requests the plain front reassembles.
+	Block1 Block1Config
 }
 
 // Defaults of the DTLS settings.
@@ -80,6 +83,7 @@ type Server struct {
 	cfg      Config
 	dtlsSrv  *dtlsserver.Server // nil without SecureAddr
 	sessions sessions
+	blocks   *block1Table // partial Block1 requests on the plain front
 
 	mu    sync.Mutex
 	front *coapfront.Front // guarded by mu
@@ -104,7 +108,8 @@ func New(svc *pairing.Service, log *slog.Logger, cfg Config) *Server {
 		cfg.SessionIdle = DefaultSessionIdle
 	}
 	cfg.Front.Transmission = transmission(cfg)
-	s := &Server{svc: svc, log: log, cfg: cfg}
+	s := &Server{svc: svc, log: log, cfg: cfg,
+		blocks: newBlock1Table(cfg.Block1, cfg.Front.Transmission.ExchangeLifetime())}
 	// A session's response cache must live at least EXCHANGE_LIFETIME (the
 	// default one, or the configured one if longer) for retransmissions to
 	// be answered from it. The gate runs the handshakes (HandshakeTimeout);
@@ -130,6 +135,11 @@ func transmission(cfg Config) coaptx.Params {
 // Listen binds the UDP socket and the DTLS socket, so that Addr and
 // SecureAddr are known before Serve.
 func (s *Server) Listen() error {
+	if s.cfg.Registerer != nil {
+		if err := s.blocks.register(s.cfg.Registerer); err != nil {
+			return fmt.Errorf("block1 metrics: %w", err)
+		}
+	}
 	front, err := coapfront.Listen(s.cfg.Addr, s.cfg.Front, coapfront.HandlerFunc(s.servePlain), s.log)
 	if err != nil {
 		return err
@@ -229,31 +239,84 @@ func (s *Server) servePlain(ctx context.Context, req *coapfront.Request) coapfro
 		if !r.confirmable { // a NON is rejected without an answer (RFC 7252, 4.3)
 			return coapfront.Response{}
 		}
-		resp := s.errorResponse(&r, &coapError{codes.BadOption,
-			fmt.Sprintf("critical option %d is not supported on plain CoAP (for Block1: send the request in one datagram)", id)})
-		return coapfront.Response{Code: resp.code, Options: resp.options(nil), Payload: []byte(resp.diagnostic)}
+		return plainResponse(s.errorResponse(&r, &coapError{codes.BadOption,
+			fmt.Sprintf("critical option %d is not supported on plain CoAP", id)}), nil)
+	}
+	var blockOpts message.Options
+	if i := slices.IndexFunc(m.Options, func(o message.Option) bool { return o.ID == message.Block1 }); i >= 0 {
+		body, opts, done := s.reassemble(req, &r, m.Options[i].Value)
+		if done != nil {
+			return *done
+		}
+		r.body, blockOpts = body, opts
 	}
 	r.path, _ = m.Options.Path()
 	r.queries, _ = m.Options.Queries()
 	if cf, err := m.Options.ContentFormat(); err == nil {
 		r.format, r.hasFormat = cf, true
 	}
-	resp := s.handle(ctx, &r)
-	return coapfront.Response{Code: resp.code, Options: resp.options(nil), Payload: []byte(resp.diagnostic)}
+	return plainResponse(s.handle(ctx, &r), blockOpts)
 }
+
+// reassemble takes one block of a block-wise request (RFC 7959, 2.5).
+// It returns the whole payload and the Block1 option of the response
+// once the last block is in, or else the response to send now.
+func (s *Server) reassemble(req *coapfront.Request, r *request, v []byte) ([]byte, message.Options, *coapfront.Response) {
+	b, err := parseBlock1(v)
+	if err != nil {
+		code := codes.BadRequest
+		if errors.Is(err, errBlock1Length) {
+			code = codes.BadOption
+		}
+		resp := plainResponse(s.errorResponse(r, &coapError{code, err.Error()}), nil)
+		return nil, nil, &resp
+	}
+	size1 := -1
+	if v, err := req.Msg.Options.GetUint32(message.Size1); err == nil {
+		size1 = int(v)
+	}
+	step := s.blocks.add(time.Now(), keyOf(req.From, req.Msg), b, req.Msg.Payload, size1)
+	echo := message.Options{{ID: message.Block1, Value: b.encode()}}
+	switch step.code {
+	case 0:
+		return step.payload, echo, nil
+	case codes.Continue:
+		return nil, nil, &coapfront.Response{Code: codes.Continue, Options: echo}
+	case codes.RequestEntityTooLarge:
+		resp := plainResponse(s.errorResponse(r, &coapError{step.code, step.diag}), message.Options{
+			{ID: message.Size1, Value: uintValue(uint32(s.blocks.cfg.MaxPayload))}})
+		return nil, nil, &resp
+	default:
+		resp := plainResponse(s.errorResponse(r, &coapError{step.code, step.diag}), nil)
+		return nil, nil, &resp
+	}
+}
+
+// plainResponse turns resp into the front's response, with extra options
+// numbered above Content-Format appended.
+func plainResponse(resp response, extra message.Options) coapfront.Response {
+	var payload []byte
+	if resp.diagnostic != "" {
+		payload = []byte(resp.diagnostic)
+	}
+	return coapfront.Response{Code: resp.code, Options: append(resp.options(nil), extra...), Payload: payload}
+}
+
+// BlockStats returns the counters of Block1 reassembly on the plain
+// front.
+func (s *Server) BlockStats() Block1Stats { return s.blocks.stats() }
 
 // unrecognizedCritical returns the first critical option (an odd number,
 // RFC 7252, 5.4.1) of a plain request that the registration interface
-// does not understand, which must not be ignored. Block1 is one: the
-// plain front does not reassemble block-wise requests, and the first
-// block alone is not the request. Block2 and Accept are ignored safely:
-// every answer is one small datagram.
+// does not understand, which must not be ignored. Block1 is reassembled
+// (blockwise.go); Block2 and Accept are ignored safely: every answer is
+// one small datagram.
 func unrecognizedCritical(opts message.Options) (message.OptionID, bool) {
 	for _, o := range opts {
 		switch {
 		case o.ID&1 == 0:
 		case o.ID == message.URIHost, o.ID == message.URIPort, o.ID == message.URIPath, o.ID == message.URIQuery,
-			o.ID == message.Accept, o.ID == message.Block2:
+			o.ID == message.Accept, o.ID == message.Block2, o.ID == message.Block1:
 		default:
 			return o.ID, true
 		}

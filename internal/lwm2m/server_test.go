@@ -239,8 +239,9 @@ func TestMaxRetransmit(t *testing.T) {
 }
 
 // A plain request with a critical option the server does not understand
-// is refused with 4.02 and not processed (RFC 7252, 5.4.1): the first
-// block of a block-wise Register is not the Register.
+// is refused with 4.02 and not processed (RFC 7252, 5.4.1). Block1 is
+// understood (blockwise_test.go); 65001, an experimental critical option,
+// is not.
 func TestUnrecognizedCriticalOptionRefused(t *testing.T) {
 	s, svc, m := startServer(t, Config{})
 	provision(t, svc, "860000000000071")
@@ -250,8 +251,8 @@ func TestUnrecognizedCriticalOptionRefused(t *testing.T) {
 			{ID: message.URIPath, Value: []byte("rd")},
 			{ID: message.ContentFormat, Value: []byte{byte(message.AppLinkFormat)}},
 			{ID: message.URIQuery, Value: []byte("ep=urn:imei:860000000000071")},
-			{ID: message.Block1, Value: []byte{0x08}}, // block 0, more to come, 16 bytes
-		}, Payload: []byte("</1/0>,</3/0>,</")}
+			{ID: 65001, Value: []byte{1}},
+		}, Payload: []byte("</1/0>,</3/0>")}
 	b := make([]byte, 256)
 	n, err := coder.DefaultCoder.Encode(reg, b)
 	if err != nil {
@@ -259,9 +260,9 @@ func TestUnrecognizedCriticalOptionRefused(t *testing.T) {
 	}
 	d.send(b[:n])
 	if _, resp := d.recv(); resp.Code != codes.BadOption || resp.MessageID != 71 {
-		t.Fatalf("Register with Block1 answered %v, want 4.02", resp)
+		t.Fatalf("Register with option 65001 answered %v, want 4.02", resp)
 	}
 	if m.registers.Load() != 0 {
-		t.Fatal("the first block was registered")
+		t.Fatal("the Register was processed")
 	}
 }
