@@ -34,6 +34,7 @@ type hotIndex struct {
 	byID   map[[10]byte]uint32 // device ID (of newDeviceID's form) → slot; guarded by mu
 	byName map[string]uint32   // device ID of any other form → slot; guarded by mu
 	names  map[uint32]string   // slot → device ID of another form; guarded by mu
+	others map[uint32]string   // slot → product ID beyond the shared ones; guarded by mu
 	byReg  map[uint64]uint32   // registration ID → slot; guarded by mu
 	chunks [][]hotDevice       // slots; guarded by mu
 	n      uint32              // slots in use; guarded by mu
@@ -63,14 +64,16 @@ type hotDevice struct {
 	flags devFlags
 	bind  bindKnown
 	slot  uint32 // where the device is
+	// product is the number of the device's product ID among the shared
+	// strings, unless devProductExt (then others has it).
+	product uint16
 
 	bindGen            uint32 // counts bind changes; a read fills bind only if unchanged
 	pendGen, pendClear uint32 // pending activations
 	downGen, downClear uint32 // queued downlinks
 
-	imei    uint64
-	product string
-	owned   *wire.PairingState // a bound device's state, when bind is bindSome
+	imei  uint64
+	owned *wire.PairingState // a bound device's state, when bind is bindSome
 
 	reg hotReg // the live registration, when devHasReg and not devRegExt
 }
@@ -79,10 +82,11 @@ type hotDevice struct {
 type devFlags uint8
 
 const (
-	devPacked   devFlags = 1 << iota // id holds the device ID; else names has it
-	devRegKnown                      // the registration is what the store holds (devHasReg unset: none)
-	devHasReg                        // the device has a live registration
-	devRegExt                        // it is in ext, not in reg
+	devPacked     devFlags = 1 << iota // id holds the device ID; else names has it
+	devRegKnown                        // the registration is what the store holds (devHasReg unset: none)
+	devHasReg                          // the device has a live registration
+	devRegExt                          // it is in ext, not in reg
+	devProductExt                      // others has the product ID
 )
 
 // hotReg is a registration packed: its ID as regKey gives it, its endpoint
@@ -124,7 +128,7 @@ const (
 
 func newHotIndex() *hotIndex {
 	return &hotIndex{byIMEI: map[uint64]uint32{}, byID: map[[10]byte]uint32{}, byName: map[string]uint32{},
-		names: map[uint32]string{}, byReg: map[uint64]uint32{}, strNum: map[string]uint16{},
+		names: map[uint32]string{}, others: map[uint32]string{}, byReg: map[uint64]uint32{}, strNum: map[string]uint16{},
 		listNum: map[string]uint16{}, ext: map[uint32]*Registration{}}
 }
 
@@ -209,6 +213,14 @@ func (x *hotIndex) deviceID(h *hotDevice) string {
 	return x.names[h.slot]
 }
 
+// productID returns the device's product ID; the caller holds mu.
+func (x *hotIndex) productID(h *hotDevice) string {
+	if h.flags&devProductExt != 0 {
+		return x.others[h.slot]
+	}
+	return x.strs[h.product]
+}
+
 // add puts a device in the index unless it is there already, and returns
 // its slot. fresh is set for a device just created: nothing waits for it,
 // it has no registration and no owner. The caller holds mu for writing.
@@ -226,9 +238,16 @@ func (x *hotIndex) add(d Device, fresh bool) *hotDevice {
 	i := x.n
 	x.n++
 	h := x.slot(i)
-	*h = hotDevice{slot: i, product: x.intern(d.ProductID), imei: imei}
+	*h = hotDevice{slot: i, imei: imei}
+	if n, ok := x.share(d.ProductID); ok {
+		h.product = n
+	} else {
+		h.flags |= devProductExt
+		x.others[i] = d.ProductID
+	}
 	if k, packed := deviceKey(d.ID); packed {
-		h.id, h.flags = k, devPacked
+		h.id = k
+		h.flags |= devPacked
 		x.byID[k] = i
 	} else {
 		x.byName[d.ID] = i

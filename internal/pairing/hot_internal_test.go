@@ -120,6 +120,9 @@ func TestHotIndexGivesBackWhatItWasGiven(t *testing.T) {
 		if packed := h.flags&devRegExt == 0; packed != c.packed {
 			t.Errorf("%s: packed %v, want %v", name, packed, c.packed)
 		}
+		if x.productID(h) != d.ProductID {
+			t.Errorf("%s: product %q kept as %q", name, d.ProductID, x.productID(h))
+		}
 		if got, _ := x.lookupID(d.ID); got != h || x.deviceID(h) != d.ID {
 			t.Errorf("%s: device ID %q not found again", name, d.ID)
 		}
@@ -131,5 +134,25 @@ func TestHotIndexGivesBackWhatItWasGiven(t *testing.T) {
 			t.Errorf("%s: registration not forgotten", name)
 		}
 		x.mu.Unlock()
+	}
+}
+
+// TestHotIndexProductsBeyondTheBound: a device keeps its product ID when
+// the shared strings are all taken.
+func TestHotIndexProductsBeyondTheBound(t *testing.T) {
+	x := newHotIndex()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for i := range maxShared + 2 {
+		for _, id := range []string{newDeviceID(), fmt.Sprintf("d%d", i)} {
+			d := Device{ID: id, ProductID: fmt.Sprintf("p%d", i), IMEI: fmt.Sprintf("35%013d", x.n)}
+			h := x.add(d, true)
+			if got := x.productID(h); got != d.ProductID || x.deviceID(h) != d.ID {
+				t.Fatalf("device %s of product %s kept as %s of %s", d.ID, d.ProductID, x.deviceID(h), got)
+			}
+		}
+	}
+	if len(x.strs) > maxShared || len(x.others) == 0 {
+		t.Errorf("%d shared strings, %d products kept apart", len(x.strs), len(x.others))
 	}
 }

@@ -54,7 +54,7 @@ func (h *hotStore) deviceByIMEI(ctx context.Context, imei string) (deviceRef, er
 		var ref deviceRef
 		if hit {
 			d := h.x.slot(i)
-			ref = deviceRef{h.x.deviceID(d), d.product}
+			ref = deviceRef{h.x.deviceID(d), h.x.productID(d)}
 		}
 		h.x.mu.RUnlock()
 		if hit {
