@@ -27,14 +27,14 @@ func (s *Service) HotView(deviceID string) HotView {
 	if !ok {
 		return HotView{}
 	}
-	v := HotView{Indexed: true, RegKnown: d.regKnown, MayPending: d.mayPending(), MayDownlinks: d.mayDownlinks(),
+	v := HotView{Indexed: true, RegKnown: d.regKnown(), MayPending: d.mayPending(), MayDownlinks: d.mayDownlinks(),
 		KnownUnbound: d.bind == bindNone}
 	if d.bind == bindSome && d.owned != nil {
 		st := *d.owned
 		v.Owned = &st
 	}
-	if d.reg != nil {
-		r := d.copyReg()
+	if d.hasReg() {
+		r := x.copyReg(d)
 		v.Reg = &r
 	}
 	return v

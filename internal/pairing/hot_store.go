@@ -54,7 +54,7 @@ func (h *hotStore) deviceByIMEI(ctx context.Context, imei string) (deviceRef, er
 		var ref deviceRef
 		if hit {
 			d := h.x.slot(i)
-			ref = deviceRef{d.id, d.product}
+			ref = deviceRef{h.x.deviceID(d), h.x.productID(d)}
 		}
 		h.x.mu.RUnlock()
 		if hit {
@@ -118,8 +118,8 @@ func (h *hotStore) UpdateRegistration(ctx context.Context, r Registration) error
 	}
 	if h.dynamic {
 		h.x.mu.Lock()
-		if d, ok := h.x.lookupID(r.DeviceID); ok && d.reg != nil && d.reg.ID == r.ID {
-			u := *d.reg
+		if d, ok := h.x.lookupID(r.DeviceID); ok && h.x.regIs(d, r.ID) {
+			u := h.x.copyReg(d)
 			u.Lifetime, u.Binding, u.QueueMode, u.Objects = r.Lifetime, r.Binding, r.QueueMode, r.Objects
 			u.Addr, u.LastSeen, u.ExpiresAt = r.Addr, r.LastSeen, r.ExpiresAt
 			h.x.setReg(d, &u)
@@ -160,7 +160,7 @@ func (h *hotStore) DeleteExpired(ctx context.Context, now time.Time, limit int) 
 // forgetReg notes that r is gone, unless the device has registered anew.
 func (h *hotStore) forgetReg(r Registration) {
 	h.x.mu.Lock()
-	if d, ok := h.x.lookupID(r.DeviceID); ok && d.regKnown && (d.reg == nil || d.reg.ID == r.ID) {
+	if d, ok := h.x.lookupID(r.DeviceID); ok && d.regKnown() && (!d.hasReg() || h.x.regIs(d, r.ID)) {
 		h.x.setReg(d, nil)
 	}
 	h.x.mu.Unlock()
@@ -175,7 +175,7 @@ func (h *hotStore) Registration(ctx context.Context, id string) (Registration, e
 			i, hit := h.x.byReg[k]
 			var r Registration
 			if hit {
-				r = h.x.slot(i).copyReg()
+				r = h.x.copyReg(h.x.slot(i))
 			}
 			h.x.mu.RUnlock()
 			if hit {
@@ -196,10 +196,10 @@ func (h *hotStore) RegistrationOfDevice(ctx context.Context, deviceID string) (R
 	}
 	h.x.mu.RLock()
 	d, ok := h.x.lookupID(deviceID)
-	known, has := ok && d.regKnown, ok && d.reg != nil
+	known, has := ok && d.regKnown(), ok && d.hasReg()
 	var r Registration
 	if has {
-		r = d.copyReg()
+		r = h.x.copyReg(d)
 	}
 	h.x.mu.RUnlock()
 	switch {
@@ -228,14 +228,14 @@ func (h *hotStore) movedFrom(r Registration) bool {
 	h.x.mu.RLock()
 	defer h.x.mu.RUnlock()
 	d, ok := h.x.lookupID(r.DeviceID)
-	return ok && d.reg != nil && d.reg.Addr != r.Addr
+	return ok && d.hasReg() && !h.x.regAddrIs(d, r.Addr)
 }
 
 // fillReg records what the store said of a device the index did not know
 // the registration of. The caller holds the device's lock.
 func (h *hotStore) fillReg(deviceID string, r *Registration) {
 	h.x.mu.Lock()
-	if d, ok := h.x.lookupID(deviceID); ok && !d.regKnown {
+	if d, ok := h.x.lookupID(deviceID); ok && !d.regKnown() {
 		h.x.setReg(d, r)
 	}
 	h.x.mu.Unlock()
