@@ -1,13 +1,10 @@
 package activator
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -34,7 +31,8 @@ type Delegate interface {
 	// an errModel saying why the device was not paired. t is the
 	// TypeModel StartActive was given. Calls of one Discovery come one at
 	// a time, from one goroutine; the delegate may call the Discovery's
-	// methods, StopActive included.
+	// methods through the d it is given, StopActive included (see
+	// StopActive for why d and not another pointer to the Discovery).
 	ActivatorService(d *Discovery, t TypeModel, devices []DeviceModel, errModel *ErrorModel)
 }
 
@@ -51,6 +49,15 @@ func (f DelegateFunc) ActivatorService(d *Discovery, t TypeModel, devices []Devi
 // Register the pairing types, then StartActive. It is safe for concurrent
 // use.
 type Discovery struct {
+	s *discoveryState
+	// call is set on the Discovery a Delegate is given: the call it stands
+	// for, so that StopActive made through it does not wait for that call
+	// to end. nil on the Discovery NewDiscovery returns.
+	call *delegateCall
+}
+
+// discoveryState is what every Discovery value of one NewDiscovery shares.
+type discoveryState struct {
 	c *Client
 	d Delegate
 
@@ -60,13 +67,13 @@ type Discovery struct {
 	devices  []DeviceModel               // guarded by mu; paired, delivered, not cleared
 	queue    []outcome                   // guarded by mu; outcomes waiting for the delegate
 	draining bool                        // guarded by mu; a goroutine is calling the delegate
+	calling  *delegateCall               // guarded by mu; the delegate call under way, or nil
+}
 
-	// calling is the type whose outcome the delegate is being told, by the
-	// goroutine callingG; StopActive waits for that call to end (unless it
-	// is called from within it). Signalled on called.
-	calling  ActivatorType // guarded by mu; "" when no call runs
-	callingG uint64        // guarded by mu
-	called   *sync.Cond
+// delegateCall is one call of the Delegate.
+type delegateCall struct {
+	t    ActivatorType
+	done chan struct{} // closed when the call has returned
 }
 
 // run is one activation a Discovery started.
@@ -87,19 +94,18 @@ type outcome struct {
 // NewDiscovery returns a Discovery that activates through c and reports to
 // d. A nil d is allowed: outcomes are then only kept for Devices.
 func NewDiscovery(c *Client, d Delegate) *Discovery {
-	disc := &Discovery{c: c, d: d, types: make(map[ActivatorType]TypeModel), runs: make(map[*run]struct{})}
-	disc.called = sync.NewCond(&disc.mu)
-	return disc
+	return &Discovery{s: &discoveryState{c: c, d: d, types: make(map[ActivatorType]TypeModel), runs: make(map[*run]struct{})}}
 }
 
 // Register registers pairing types (the seed's registerWithActivatorList);
 // StartActive accepts only registered types. Registering a type again
 // replaces it.
 func (d *Discovery) Register(types ...TypeModel) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	s := d.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, t := range types {
-		d.types[t.Type] = t
+		s.types[t.Type] = t
 	}
 }
 
@@ -109,7 +115,8 @@ func (d *Discovery) Register(types ...TypeModel) {
 // device (NbID), which home (SpaceID) and for how long (Timeout); its Type
 // must have been registered, or StartActive returns ErrTypeNotRegistered
 // and nothing starts. devices is accepted for parity with the seed and is
-// not used; pass nil.
+// not used; pass nil. StartActive is StartActiveContext with a context
+// that never ends.
 //
 // Every failure after that reaches the Delegate as an ErrorModel, the
 // server's refusal to start included (CodeDeviceAlreadyBound,
@@ -119,109 +126,142 @@ func (d *Discovery) Register(types ...TypeModel) {
 // (it went away, say), the Delegate is told CodeTimeout, with what failed
 // meanwhile in the message and behind errors.Unwrap.
 func (d *Discovery) StartActive(t TypeModel, devices []DeviceModel) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if _, ok := d.types[t.Type]; !ok {
+	return d.StartActiveContext(context.Background(), t)
+}
+
+// StartActiveContext is StartActive bound to ctx: when ctx ends before the
+// outcome is known, the activation is stopped on the server as StopActive
+// would stop it, and the Delegate is not told of it (an outcome the server
+// gave just before may still be told). The request that starts the
+// activation is not cut short, since its answer names the activation to
+// stop.
+func (d *Discovery) StartActiveContext(ctx context.Context, t TypeModel) error {
+	s := d.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.types[t.Type]; !ok {
 		return fmt.Errorf("%w: %q; call Register first", ErrTypeNotRegistered, t.Type)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(ctx)
 	r := &run{t: t, cancel: cancel, done: make(chan struct{})}
-	d.runs[r] = struct{}{}
-	go d.activate(ctx, r)
+	s.runs[r] = struct{}{}
+	go s.activate(ctx, r)
 	return nil
 }
 
 // StopActive stops the activations of the given types (the seed's
 // stopActive:clearCache:): those still running are stopped on the server,
 // and outcomes not yet delivered are dropped. When StopActive returns, the
-// Delegate is not called for them again; a call that had begun before
-// StopActive was called may still be running. StopActive waits for the
-// server's answers, at most a few seconds each (and for a start request
-// still in flight, at most 30 s). A device the server bound just before
-// the stop stays bound.
+// Delegate is not called for them again, and a call for one of them that
+// was under way has returned, except the call StopActive was made from: a
+// Delegate stops through the d it is given, which stands for its own call
+// (StopActive through another pointer to the same Discovery, from within
+// the Delegate, would wait for the call it is part of, for ever; use
+// StopActiveContext with a deadline if that cannot be ruled out).
+// StopActive waits for the server's answers, at most a few seconds each
+// (and for a start request still in flight, at most 30 s). A device the
+// server bound just before the stop stays bound.
 //
 // With clearCache, Devices forgets the devices of those types.
 func (d *Discovery) StopActive(types []TypeModel, clearCache bool) {
+	_ = d.StopActiveContext(context.Background(), types, clearCache)
+}
+
+// StopActiveContext is StopActive with its waiting bounded by ctx: the
+// activations are stopped and their outcomes dropped at once, whatever
+// ctx; if ctx ends before the server has answered and the Delegate's call
+// under way for one of the types has returned, it returns ctx's error.
+func (d *Discovery) StopActiveContext(ctx context.Context, types []TypeModel, clearCache bool) error {
+	s := d.s
 	match := func(t ActivatorType) bool {
 		return slices.ContainsFunc(types, func(m TypeModel) bool { return m.Type == t })
 	}
-	d.mu.Lock()
+	s.mu.Lock()
 	var stopped []*run
-	for r := range d.runs {
+	for r := range s.runs {
 		if match(r.t.Type) {
 			r.stopped = true
 			r.cancel()
-			delete(d.runs, r)
+			delete(s.runs, r)
 			stopped = append(stopped, r)
 		}
 	}
 	if clearCache {
-		d.devices = slices.DeleteFunc(d.devices, func(m DeviceModel) bool { return match(m.ActivatorType) })
+		s.devices = slices.DeleteFunc(s.devices, func(m DeviceModel) bool { return match(m.ActivatorType) })
 	}
-	d.mu.Unlock()
+	// A call of these types that began before the stop ends before
+	// StopActive returns, so that no callback follows it. No other can
+	// begin: their runs are stopped.
+	call := s.calling
+	s.mu.Unlock()
 	for _, r := range stopped {
-		<-r.done
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	// A delivery of these types that began before the stop ends before
-	// StopActive returns, so that no callback follows it.
-	d.mu.Lock()
-	for d.calling != "" && match(d.calling) && d.callingG != goroutineID() {
-		d.called.Wait()
+	if call != nil && call != d.call && match(call.t) {
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	d.mu.Unlock()
+	return nil
 }
 
 // Devices returns the devices this Discovery paired and delivered to its
 // Delegate, oldest first, except those StopActive cleared.
 func (d *Discovery) Devices() []DeviceModel {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return slices.Clone(d.devices)
+	s := d.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.devices)
 }
 
 // activate is the goroutine of one run: start the activation, follow it,
-// and hand its outcome to the delegate; if the run is stopped meanwhile,
-// stop the activation on the server instead.
-func (d *Discovery) activate(ctx context.Context, r *run) {
+// and hand its outcome to the delegate; if the run is stopped meanwhile
+// (StopActive, or the context of StartActiveContext), stop the activation
+// on the server instead.
+func (s *discoveryState) activate(ctx context.Context, r *run) {
 	defer close(r.done)
 	defer r.cancel()
 	sctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	a, err := d.c.startActivation(sctx, r.t)
+	a, err := s.c.startActivation(sctx, r.t)
 	cancel()
 	if err != nil {
-		d.deliver(r, nil, &ErrorModel{Device: DeviceModel{ActivatorType: r.t.Type}, Err: asError(err)})
+		s.deliver(ctx, r, nil, &ErrorModel{Device: DeviceModel{ActivatorType: r.t.Type}, Err: asError(err)})
 		return
 	}
 	if !a.finished() {
-		if a, err = d.follow(ctx, a); err != nil {
-			if ctx.Err() == nil { // not stopped: tell the delegate
-				d.deliver(r, nil, &ErrorModel{Device: a.device(), Err: asError(err)})
-			}
+		if a, err = s.follow(ctx, a); err != nil {
+			s.deliver(ctx, r, nil, &ErrorModel{Device: a.device(), Err: asError(err)})
 			return
 		}
 	}
 	dev, e := a.outcome()
 	if e != nil {
-		d.deliver(r, nil, &ErrorModel{Device: a.device(), Err: e})
+		s.deliver(ctx, r, nil, &ErrorModel{Device: a.device(), Err: e})
 		return
 	}
-	d.deliver(r, []DeviceModel{dev}, nil)
+	s.deliver(ctx, r, []DeviceModel{dev}, nil)
 }
 
 // follow waits for the started activation a to finish, until a little
 // after its deadline. When it does not finish in that time, or ctx ends
 // (the run was stopped), it stops the activation on the server and returns
 // an error; the activation it returns then is a.
-func (d *Discovery) follow(ctx context.Context, a activation) (activation, error) {
+func (s *discoveryState) follow(ctx context.Context, a activation) (activation, error) {
 	wait := time.Duration(a.Remaining*float64(time.Second)) + resultGrace
 	fctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	done, err := d.c.follow(fctx, a.ID)
+	done, err := s.c.follow(fctx, a.ID)
 	if err == nil {
 		return done, nil
 	}
 	if ctx.Err() != nil || fctx.Err() != nil {
-		d.c.stopBounded(ctx, a.ID)
+		s.c.stopBounded(ctx, a.ID)
 	}
 	if ctx.Err() == nil && fctx.Err() != nil && !errors.As(err, new(*Error)) {
 		err = &Error{Code: CodeTimeout, Name: ErrTimeout.Name, cause: err,
@@ -230,18 +270,23 @@ func (d *Discovery) follow(ctx context.Context, a activation) (activation, error
 	return a, err
 }
 
-// deliver queues the outcome of r for the delegate, unless r was stopped,
-// and makes sure a goroutine is calling the delegate.
-func (d *Discovery) deliver(r *run, devices []DeviceModel, errModel *ErrorModel) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+// deliver queues the outcome of r for the delegate and makes sure a
+// goroutine is calling the delegate, unless r was stopped: by StopActive,
+// or by the end of ctx, the run's context (it is then forgotten here).
+func (s *discoveryState) deliver(ctx context.Context, r *run, devices []DeviceModel, errModel *ErrorModel) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if r.stopped {
 		return
 	}
-	d.queue = append(d.queue, outcome{r: r, devices: devices, errModel: errModel})
-	if !d.draining {
-		d.draining = true
-		go d.drain()
+	if ctx.Err() != nil {
+		delete(s.runs, r)
+		return
+	}
+	s.queue = append(s.queue, outcome{r: r, devices: devices, errModel: errModel})
+	if !s.draining {
+		s.draining = true
+		go s.drain()
 	}
 }
 
@@ -249,42 +294,32 @@ func (d *Discovery) deliver(r *run, devices []DeviceModel, errModel *ErrorModel)
 // the queue is empty. Whether an outcome is still wanted is decided under
 // mu, so that none of a run StopActive stopped is delivered after
 // StopActive returned.
-func (d *Discovery) drain() {
+func (s *discoveryState) drain() {
 	for {
-		d.mu.Lock()
-		if len(d.queue) == 0 {
-			d.draining = false
-			d.mu.Unlock()
+		s.mu.Lock()
+		if len(s.queue) == 0 {
+			s.draining = false
+			s.mu.Unlock()
 			return
 		}
-		o := d.queue[0]
-		d.queue[0] = outcome{}
-		d.queue = d.queue[1:]
+		o := s.queue[0]
+		s.queue[0] = outcome{}
+		s.queue = s.queue[1:]
 		if o.r.stopped {
-			d.mu.Unlock()
+			s.mu.Unlock()
 			continue
 		}
-		delete(d.runs, o.r)
-		d.devices = append(d.devices, o.devices...)
-		dlg := d.d
-		d.calling, d.callingG = o.r.t.Type, goroutineID()
-		d.mu.Unlock()
-		if dlg != nil {
-			dlg.ActivatorService(d, o.r.t, o.devices, o.errModel)
+		delete(s.runs, o.r)
+		s.devices = append(s.devices, o.devices...)
+		call := &delegateCall{t: o.r.t.Type, done: make(chan struct{})}
+		s.calling = call
+		s.mu.Unlock()
+		if s.d != nil {
+			s.d.ActivatorService(&Discovery{s: s, call: call}, o.r.t, o.devices, o.errModel)
 		}
-		d.mu.Lock()
-		d.calling, d.callingG = "", 0
-		d.called.Broadcast()
-		d.mu.Unlock()
+		s.mu.Lock()
+		s.calling = nil
+		close(call.done)
+		s.mu.Unlock()
 	}
-}
-
-// goroutineID returns the ID of the calling goroutine. It is only used to
-// let StopActive, called from within the delegate, not wait for itself.
-func goroutineID() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)] // "goroutine 123 [running]: ..."
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	id, _ := strconv.ParseUint(string(b[:bytes.IndexByte(b, ' ')]), 10, 64)
-	return id
 }

@@ -17,7 +17,10 @@
 //		disc.StartActive(t, nil) // delegate.ActivatorService tells the outcome
 //	}
 //
-// Client.Activate does the same as one blocking call.
+// Client.Activate does the same as one blocking call. StartActiveContext
+// binds an activation to a context: when it ends, the activation is
+// stopped. A Delegate that wants no more outcomes calls StopActive on the
+// Discovery it is given.
 //
 // # Names of the seed SDK
 //
@@ -34,8 +37,8 @@
 //	ThingSmartActivatorDiscovery                     Discovery (NewDiscovery)
 //	  registerWithActivatorList:                     Discovery.Register
 //	  setupDelegate:                                 the Delegate argument of NewDiscovery
-//	  startActive:deviceList:                        Discovery.StartActive
-//	  stopActive:clearCache:                         Discovery.StopActive
+//	  startActive:deviceList:                        Discovery.StartActive (StartActiveContext)
+//	  stopActive:clearCache:                         Discovery.StopActive (StopActiveContext)
 //	  (cached search results)                        Discovery.Devices
 //	ThingSmartActivatorActiveDelegate                Delegate, DelegateFunc
 //	  activatorService:activatorType:didReceiveDevices:error:
