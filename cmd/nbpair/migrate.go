@@ -2,22 +2,18 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" driver, to read a data directory's migrations without changing it
-
 	"github.com/nbpair/nbpair/internal/config"
 	"github.com/nbpair/nbpair/internal/store/postgres"
+	"github.com/nbpair/nbpair/internal/store/schema"
 	"github.com/nbpair/nbpair/internal/store/sqlite"
 )
 
@@ -25,10 +21,7 @@ const migrateUsage = "usage: nbpair migrate [--store postgres://… | --data-dir
 
 // migration is one schema migration of a store; AppliedAt is zero while it
 // is pending.
-type migration struct {
-	Name      string
-	AppliedAt time.Time
-}
+type migration = schema.Migration
 
 // migrator is the schema of the configured store.
 type migrator interface {
@@ -121,56 +114,26 @@ type postgresMigrator struct{ s *postgres.Store }
 func (p postgresMigrator) Close() { p.s.Close() }
 
 func (p postgresMigrator) Status(ctx context.Context) ([]migration, error) {
-	list, err := p.s.Migrations(ctx)
-	return fromPostgres(list), err
+	return p.s.Migrations(ctx)
 }
 
 func (p postgresMigrator) Up(ctx context.Context) ([]migration, error) {
-	list, err := p.s.Migrate(ctx)
-	return fromPostgres(list), err
-}
-
-func fromPostgres(list []postgres.Migration) []migration {
-	out := make([]migration, len(list))
-	for i, m := range list {
-		out[i] = migration{Name: m.Name, AppliedAt: m.AppliedAt}
-	}
-	return out
+	return p.s.Migrate(ctx)
 }
 
 // sqliteMigrator is the schema of the SQLite database in a data directory.
-// The sqlite package migrates whenever it opens a database, so Status reads
-// the applied migrations with the bare driver, read-only, and learns which
-// migrations exist by opening a new database in a temporary directory.
+// The sqlite package migrates whenever it opens a database, so Up opens and
+// closes it and tells what changed.
 type sqliteMigrator struct{ dir string }
 
 func (sqliteMigrator) Close() {}
 
 func (m sqliteMigrator) Status(ctx context.Context) ([]migration, error) {
-	known, err := knownSQLiteMigrations(ctx)
-	if err != nil {
-		return nil, err
-	}
-	applied, err := appliedSQLite(ctx, filepath.Join(m.dir, sqlite.FileName))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]migration, 0, len(known))
-	for _, k := range known {
-		out = append(out, migration{Name: k.Name, AppliedAt: applied[k.Name]})
-		delete(applied, k.Name)
-	}
-	newer := len(out)
-	for name, at := range applied { // applied by a newer nbpair
-		out = append(out, migration{Name: name, AppliedAt: at})
-	}
-	slices.SortFunc(out[newer:], func(a, b migration) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	return sqlite.Migrations(ctx, m.dir)
 }
 
 func (m sqliteMigrator) Up(ctx context.Context) ([]migration, error) {
-	path := filepath.Join(m.dir, sqlite.FileName)
-	before, err := appliedSQLite(ctx, path)
+	before, err := sqlite.Migrations(ctx, m.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -184,75 +147,16 @@ func (m sqliteMigrator) Up(ctx context.Context) ([]migration, error) {
 	if err := s.Close(); err != nil {
 		return nil, err
 	}
-	list, err := m.Status(ctx)
+	had := make(map[int]bool, len(before))
+	for _, b := range before {
+		had[b.Version] = !b.AppliedAt.IsZero()
+	}
+	after, err := sqlite.Migrations(ctx, m.dir)
 	var applied []migration
-	for _, a := range list {
-		if _, ok := before[a.Name]; !ok && !a.AppliedAt.IsZero() {
+	for _, a := range after {
+		if !a.AppliedAt.IsZero() && !had[a.Version] {
 			applied = append(applied, a)
 		}
 	}
 	return applied, err
-}
-
-// knownSQLiteMigrations lists the migrations of this build's SQLite store,
-// as a new database in a temporary directory records them.
-func knownSQLiteMigrations(ctx context.Context) ([]migration, error) {
-	dir, err := os.MkdirTemp("", "nbpair-migrate")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	s, err := sqlite.Open(ctx, dir)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Close(); err != nil {
-		return nil, err
-	}
-	return readSQLiteMigrations(ctx, filepath.Join(dir, sqlite.FileName))
-}
-
-// appliedSQLite returns when each migration of the database at path was
-// applied, by name; none if there is no database yet.
-func appliedSQLite(ctx context.Context, path string) (map[string]time.Time, error) {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return map[string]time.Time{}, nil
-	}
-	list, err := readSQLiteMigrations(ctx, path)
-	out := make(map[string]time.Time, len(list))
-	for _, m := range list {
-		out[m.Name] = m.AppliedAt
-	}
-	return out, err
-}
-
-// readSQLiteMigrations reads the schema_migrations table of the database at
-// path without changing the database.
-func readSQLiteMigrations(ctx context.Context, path string) ([]migration, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	var tables int
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").
-		Scan(&tables); err != nil || tables == 0 {
-		return nil, err
-	}
-	rows, err := db.QueryContext(ctx, "SELECT name, applied_at FROM schema_migrations ORDER BY version")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []migration
-	for rows.Next() {
-		var m migration
-		var at int64
-		if err := rows.Scan(&m.Name, &at); err != nil {
-			return nil, err
-		}
-		m.AppliedAt = time.Unix(0, at)
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }

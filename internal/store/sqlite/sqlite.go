@@ -9,18 +9,16 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/store/schema"
 )
 
 var _ pairing.Store = (*Store)(nil)
@@ -108,51 +106,89 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+	if _, err := s.w.ExecContext(ctx, createMigrationsTable); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	current, err := s.SchemaVersion(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	last := 0
-	for _, name := range names {
-		base := filepath.Base(name)
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil || v <= last {
-			return fmt.Errorf("migration %s: name must start with its number, each number once", base)
-		}
-		last = v
-		if v <= current {
-			continue
-		}
-		if err := s.apply(ctx, v, name); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := schema.Up(ctx, migrations, "migrations", applier{s})
+	return err
 }
 
-func (s *Store) apply(ctx context.Context, version int, name string) error {
-	body, err := migrations.ReadFile(name)
-	if err != nil {
-		return err
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`
+
+// applier applies migrations to the store's database while it opens,
+// before the group commit starts; one process holds the file.
+type applier struct{ s *Store }
+
+// Apply implements schema.Applier.
+func (a applier) Apply(ctx context.Context, m Migration, body string) (time.Time, error) {
+	current, err := a.s.SchemaVersion(ctx)
+	if err != nil || m.Version <= current {
+		return time.Time{}, err
 	}
-	return s.inTx(ctx, func(tx wtx) error {
+	at := time.Now()
+	return at, a.s.inTx(ctx, func(tx wtx) error {
 		// A script of several statements: not one to keep prepared.
-		if _, err := tx.Tx.ExecContext(ctx, string(body)); err != nil {
-			return fmt.Errorf("migration %s: %w", name, err)
+		if _, err := tx.Tx.ExecContext(ctx, body); err != nil {
+			return err
 		}
 		_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-			version, filepath.Base(name), time.Now().UnixNano())
+			m.Version, m.Name, at.UnixNano())
 		return err
 	})
+}
+
+// Migration is one numbered schema change; AppliedAt is zero while it is
+// pending.
+type Migration = schema.Migration
+
+// MigrationFiles returns this store's migrations: numbered SQL files in the
+// folder "migrations".
+func MigrationFiles() embed.FS { return migrations }
+
+// Migrations lists every migration this build knows with when the database
+// in dir applied it (zero for a pending one), and any applied one it does
+// not know (a database migrated by a newer build), in order of version. It
+// reads the database without changing it, and a data directory without a
+// database has every migration pending.
+func Migrations(ctx context.Context, dir string) ([]Migration, error) {
+	known, err := schema.Known(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, FileName)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return known, nil
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var tables int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").
+		Scan(&tables); err != nil || tables == 0 {
+		return known, err
+	}
+	rows, err := db.QueryContext(ctx, "SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var applied []Migration
+	for rows.Next() {
+		var m Migration
+		var at int64
+		if err := rows.Scan(&m.Version, &m.Name, &at); err != nil {
+			return nil, err
+		}
+		m.AppliedAt = time.Unix(0, at)
+		applied = append(applied, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return schema.Status(known, applied), nil
 }
 
 // inTx runs fn in a write transaction: through the group commit once the
