@@ -171,17 +171,21 @@ func (h *History) Latest() (Minute, Minute) {
 }
 
 // Watch returns a channel that is sent to after each sample, and a
-// function that ends the watch.
-func (h *History) Watch() (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
+// function that ends the watch; ok is false, and nothing is watched, when
+// max watches are running already.
+func (h *History) Watch(max int) (ch <-chan struct{}, stop func(), ok bool) {
+	c := make(chan struct{}, 1)
 	h.mu.Lock()
-	h.watchers[ch] = struct{}{}
-	h.mu.Unlock()
-	return ch, func() {
-		h.mu.Lock()
-		delete(h.watchers, ch)
-		h.mu.Unlock()
+	defer h.mu.Unlock()
+	if len(h.watchers) >= max {
+		return nil, nil, false
 	}
+	h.watchers[c] = struct{}{}
+	return c, func() {
+		h.mu.Lock()
+		delete(h.watchers, c)
+		h.mu.Unlock()
+	}, true
 }
 
 // outcomeSeries maps an activation outcome to its series.

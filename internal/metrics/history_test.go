@@ -90,10 +90,21 @@ func TestHistorySeries(t *testing.T) {
 }
 
 // A watcher hears of each sample; one that does not read is not waited
-// for, and a watch ended is forgotten.
+// for, a watch ended is forgotten, and there are at most so many.
 func TestHistoryWatch(t *testing.T) {
 	h := New().NewHistory(time.Second)
-	ch, stop := h.Watch()
+	ch, stop, ok := h.Watch(2)
+	if !ok {
+		t.Fatal("the first watch was refused")
+	}
+	_, stop2, ok := h.Watch(2)
+	if !ok {
+		t.Fatal("the second of two watches was refused")
+	}
+	if _, _, ok := h.Watch(2); ok {
+		t.Fatal("a third of two watches was allowed")
+	}
+	stop2()
 	h.Sample()
 	h.Sample() // not read: does not block
 	select {
