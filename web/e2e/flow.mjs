@@ -412,7 +412,10 @@ try {
     await page.getByRole('button', { name: 'Last hour' }).click();
     const failedRow = page.locator('tr[data-series="already-bound"] td');
     assert.equal(await failedRow.first().innerText(), '3711', 'failures are shown by code');
-    await screen('Dashboard');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `the dashboard is ${overflow} px wider than the ${width} px viewport`);
+    assert.deepEqual(pageErrors, [], 'no script errors');
+    await noNullInAlerts();
   });
 
   await step('admin: devices, most recently seen first, and the search', async () => {

@@ -181,7 +181,7 @@ export async function devices({ signal, query }) {
     d.registration ? when(d.registration.lastSeen) : '',
     d.ownerUid ? `bound ${d.boundAt ? new Date(d.boundAt).toLocaleDateString() : ''}` : 'unbound',
   ]);
-  const search = field({ label: 'Search', name: 'q', type: 'search', value: query.get('q') || '', autocomplete: 'off', maxlength: 64, hint: 'The start of an IMEI or a device ID, or part of a name.' });
+  const search = field({ label: 'Search', name: 'q', type: 'search', value: query.get('q') || '', autocomplete: 'off', hint: 'The start of an IMEI or a device ID, or part of a name.' });
   const product = field({ label: 'Product', name: 'productId', tag: 'select', options: [['', 'All products'], ...products.map((p) => [p.id, p.name])] });
   product.input.value = query.get('productId') || '';
   const order = field({ label: 'Order', name: 'sort', tag: 'select', options: [['lastSeen', 'Seen most recently first'], ['id', 'By device ID']] });
