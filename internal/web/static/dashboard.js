@@ -156,7 +156,8 @@ function chart(c, state) {
       h('span', { class: 'scale-bottom' }, '0')),
     h('p', { class: 'axis' }, h('span', {}, state.range === 'hour' ? '1 h ago' : '24 h ago'), h('span', {}, 'now')),
     h('ul', { class: 'legend' }, lines.map((l, i) => h('li', {}, h('span', { class: `swatch s${i}`, 'aria-hidden': 'true' }),
-      `${label(state, l.key)}: ${l.pts.reduce((a, b) => a + b, 0).toLocaleString()}${l.key === 'online' ? ' (now ' + l.pts[l.pts.length - 1] + ')' : ` in ${r.words}`}`))));
+      l.key === 'online' ? `${label(state, l.key)}: ${l.pts[l.pts.length - 1]} now, at most ${Math.max(...l.pts)}`
+        : `${label(state, l.key)}: ${l.pts.reduce((a, b) => a + b, 0).toLocaleString()} in ${r.words}`))));
 }
 
 // failureTable lists the outcomes that are not a success with the code the
