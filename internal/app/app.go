@@ -196,6 +196,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	g.Go(func() error { return a.metrics.History().Run(gctx) })
 	sweeperDone := make(chan struct{})
 	g.Go(func() error {
 		defer close(sweeperDone)

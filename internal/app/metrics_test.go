@@ -73,8 +73,10 @@ func TestMetricsAndReadiness(t *testing.T) {
 	}
 	var text string
 	missing := want
-	// The activation is paired in the store a moment before it is counted.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	// The activation is paired in the store a moment before it is counted;
+	// devices online are counted at most every 10 s, and the dashboard's
+	// sampler may have counted them just before the Registers.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		text = scrape(t, n)
 		missing = missing[:0:0]
 		for _, w := range want {

@@ -71,13 +71,17 @@ type provisionedView struct {
 }
 
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
-	q := pairing.DeviceQuery{ProductID: r.URL.Query().Get("productId"), After: r.URL.Query().Get("after")}
-	if l := r.URL.Query().Get("limit"); l != "" {
+	v := r.URL.Query()
+	q := pairing.DeviceQuery{ProductID: v.Get("productId"), Search: v.Get("q")}
+	if l := v.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 1000 {
 			return apiError(codeParamIllegal, "limit must be a number from 1 to 1000")
 		}
 		q.Limit = n
+	}
+	if err := deviceOrder(&q, v.Get("sort"), v.Get("after")); err != nil {
+		return err
 	}
 	devs, err := s.svc.Devices(r.Context(), q)
 	if err != nil {
@@ -85,7 +89,7 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp := map[string]any{"devices": nonNil(devs)}
 	if len(devs) > 0 {
-		resp["next"] = devs[len(devs)-1].ID
+		resp["next"] = nextDevices(q, devs[len(devs)-1])
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil

@@ -109,6 +109,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/activations/{id}", s.user(s.getActivation))
 	s.handle("DELETE /v1/activations/{id}", s.user(s.stopActivation))
 	s.handle("GET /v1/activations/{id}/events", s.user(s.activationEvents))
+	s.dashboardRoutes()
 	notFound := func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apiError(codeNotFound, "no such API route: "+r.Method+" "+r.URL.Path))
 	}

@@ -31,7 +31,11 @@ type Metrics struct {
 	downlinks          *prometheus.CounterVec
 	online             *onlineCollector
 	front              *frontCollector
+	history            *History
 }
+
+// DashboardEvery is how often the dashboard's history reads the registry.
+const DashboardEvery = 5 * time.Second
 
 // New returns the collectors registered on a new registry, together with
 // the Go runtime and process collectors.
@@ -69,8 +73,13 @@ func New() *Metrics {
 	m.reg.MustRegister(m.registrations, m.updates, m.deregistrations, m.expiries,
 		m.activations, m.activationDuration, m.httpRequests, m.downlinks, m.online, m.front,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.history = m.NewHistory(DashboardEvery)
 	return m
 }
+
+// History is the dashboard's history of the registry; it is sampled while
+// its Run runs.
+func (m *Metrics) History() *History { return m.history }
 
 // Registry is the registry the collectors are on.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }

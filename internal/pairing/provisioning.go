@@ -153,6 +153,10 @@ func (s *Service) Devices(ctx context.Context, q DeviceQuery) ([]DeviceStatus, e
 	if q.Limit <= 0 || q.Limit > 1000 {
 		q.Limit = 100
 	}
+	q.Search = strings.TrimSpace(q.Search)
+	if err := checkDeviceSearch(q.Search); err != nil {
+		return nil, err
+	}
 	devs, err := s.store.Devices(ctx, q)
 	if err != nil {
 		return nil, err

@@ -134,6 +134,9 @@ type ActivationStore interface {
 	Activation(ctx context.Context, id string) (Activation, error)
 	// PendingActivations lists the device's pending activations, oldest first.
 	PendingActivations(ctx context.Context, deviceID string) ([]Activation, error)
+	// PendingActivationsOfUser lists the user's pending activations,
+	// oldest first, at most limit (> 0) of them.
+	PendingActivationsOfUser(ctx context.Context, userID string, limit int) ([]Activation, error)
 	// FinishActivation ends a pending activation with a status and, for a
 	// failure, a reason; it returns ErrActivationFinished if it was not
 	// pending any more.
@@ -158,10 +161,20 @@ type ActivationStore interface {
 	FactoryReset(ctx context.Context, deviceID, name string, at time.Time) (Device, []Activation, error)
 }
 
-// DeviceQuery selects devices to list.
+// DeviceQuery selects devices to list: by ID, or the most recently seen
+// first.
 type DeviceQuery struct {
 	ProductID string
-	// After is the ID of the last device of the previous page.
-	After string
-	Limit int
+	// Search, when not empty, keeps the devices whose IMEI or ID starts
+	// with it or whose name holds it, in any case of ASCII letters.
+	Search string
+	// ByLastSeen lists the devices whose registration was seen last
+	// first, then the devices without a registration; ties by ID.
+	ByLastSeen bool
+	// After is the ID of the last device of the previous page; with
+	// ByLastSeen, AfterSeen is that device's LastSeen (zero when it had no
+	// registration).
+	After     string
+	AfterSeen time.Time
+	Limit     int
 }

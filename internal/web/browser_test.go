@@ -21,8 +21,9 @@ import (
 // chromium package) through playwright-core, against a real node with real
 // simulated devices: web/e2e/flow.mjs signs up, creates a home, pairs a
 // powered-on device from a photo of its label, sees it online, removes it,
-// meets the error of a device bound to someone else, cancels an
-// activation, tries every form with bad input, and runs the admin pages,
+// meets the error of a device bound to someone else, reloads during a
+// pairing and cancels it, tries every form with bad input, and runs the
+// admin pages (the dashboard counting a device it asks to be powered on),
 // once on a phone's viewport and once on a desktop's. Screenshots of each
 // step go to web/e2e/screenshots/<viewport>/.
 
@@ -69,7 +70,12 @@ func TestBrowser(t *testing.T) {
 			os.RemoveAll(shots)
 			t.Logf("screenshots: %s", shots)
 			env = append(env, "NBPAIR_VIEWPORT="+vp, "NBPAIR_SCREENSHOTS="+shots, "NBPAIR_CHROMIUM="+chromiumPath())
-			runNode(t, node, e2e, env)
+			// The flow asks for the live device to be powered on while it
+			// watches the dashboard.
+			live := apptest.IMEI(100*(i+1) + 4)
+			n.Provision(t, live)
+			env = append(env, "NBPAIR_LIVE_IMEI="+live)
+			runNode(t, node, e2e, env, map[string]func(){"@@power-on": func() { runDevice(t, n, live) }})
 		})
 	}
 }
@@ -157,7 +163,8 @@ func fetchLabel(t *testing.T, n *apptest.Node, id string) []byte {
 func runDevice(t *testing.T, n *apptest.Node, imei string) {
 	c, err := device.New(device.Config{Server: "coap://" + n.CoAPAddr(), IMEI: imei, Lifetime: time.Hour, AckTimeout: 500 * time.Millisecond})
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err) // not Fatal: it may run on the goroutine that reads the flow's output
+		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -171,15 +178,16 @@ func runDevice(t *testing.T, n *apptest.Node, imei string) {
 }
 
 // runNode runs the flow in node and fails the test if it fails; its
-// output goes to the test log line by line.
-func runNode(t *testing.T, node, dir string, env []string) {
+// output goes to the test log line by line, and a line that is a key of
+// on runs its function.
+func runNode(t *testing.T, node, dir string, env []string, on map[string]func()) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "flow.mjs")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = 10 * time.Second
-	out := &lineLogger{t: t}
+	out := &lineLogger{t: t, on: on}
 	cmd.Stdout, cmd.Stderr = out, out
 	err := cmd.Run()
 	out.flush()
@@ -193,6 +201,7 @@ func runNode(t *testing.T, node, dir string, env []string) {
 
 type lineLogger struct {
 	t   *testing.T
+	on  map[string]func()
 	buf string
 }
 
@@ -203,7 +212,11 @@ func (l *lineLogger) Write(p []byte) (int, error) {
 		if i < 0 {
 			return len(p), nil
 		}
-		l.t.Log(l.buf[:i])
+		line := l.buf[:i]
+		l.t.Log(line)
+		if f := l.on[line]; f != nil {
+			f()
+		}
 		l.buf = l.buf[i+1:]
 	}
 }

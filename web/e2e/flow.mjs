@@ -34,6 +34,7 @@ const asleepText = env('NBPAIR_LABEL_ASLEEP_TEXT');
 const freeID = env('NBPAIR_FREE_ID');
 const freeText = env('NBPAIR_LABEL_FREE_TEXT');
 const batchIMEIs = env('NBPAIR_BATCH_IMEIS').split(',');
+const liveIMEI = env('NBPAIR_LIVE_IMEI');
 const password = 'correct horse battery';
 mkdirSync(shots, { recursive: true });
 
@@ -101,6 +102,14 @@ async function screen(title) {
   assert.deepEqual(facts.unlabelled, [], 'every control has a label');
   assert.ok(facts.overflow <= 0, `the page is ${facts.overflow} px wider than the ${width} px viewport`);
   assert.deepEqual(pageErrors, [], 'no script errors');
+  await noNullInAlerts();
+}
+
+// noNullInAlerts checks that no alert or field error shows a "null" or an
+// "undefined" where words should be.
+async function noNullInAlerts() {
+  const texts = await page.locator('[role=alert], .field-error').allInnerTexts();
+  for (const t of texts) assert.doesNotMatch(t, /\bnull\b|\bundefined\b|\[object /, `an error box says ${JSON.stringify(t)}`);
 }
 
 // refused submits a form (by pressing the button named button) and checks
@@ -110,6 +119,7 @@ async function refused(button, message, { scope = page } = {}) {
   await scope.getByRole('button', { name: button, exact: true }).click();
   const alert = scope.getByRole('alert').filter({ hasText: message });
   await alert.waitFor();
+  await noNullInAlerts();
   return alert;
 }
 
@@ -250,6 +260,18 @@ try {
     assert.equal((await homeDevices()).length, 0, 'no device was added');
   });
 
+  await step('the camera is a real button with an icon', async () => {
+    const button = page.locator('label.button', { hasText: 'Take a photo of the label' });
+    await button.waitFor();
+    assert.equal(await button.locator('svg').count(), 1, 'it has an icon');
+    const box = await button.boundingBox();
+    assert.ok(box.height >= 44 && box.width >= 200, `the button is ${box.width}x${box.height} px`);
+    const input = page.getByLabel('Take a photo of the label');
+    assert.equal(await input.getAttribute('capture'), 'environment', 'it opens the rear camera');
+    await input.focus(); // keyboard users reach it with Tab
+    assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('.field.camera label.button')).outlineStyle), 'solid', 'the focus shows on the button');
+  });
+
   await step('a device bound to someone else is refused in words', async () => {
     await page.getByLabel('Take a photo of the label').setInputFiles(labelTaken);
     const alert = page.getByRole('alert').filter({ hasText: 'This device is already bound to another account.' });
@@ -266,6 +288,16 @@ try {
     const id = await page.locator('[data-activation-id]').getAttribute('data-activation-id');
     assert.equal((await api('GET', `/v1/activations/${id}`, token)).body.status, 'pending');
     await page.screenshot({ path: join(shots, `${String(shotNo).padStart(2, '0')}b-progress.png`), fullPage: true });
+    // A reload does not lose it: the screen finds the running activation
+    // and shows it again, with its countdown and Cancel.
+    await page.reload();
+    await page.getByRole('heading', { name: /Pairing/ }).waitFor();
+    await page.getByText('This pairing was started before; it is still running.').waitFor();
+    await page.getByText(/^\d:\d\d left$/).waitFor();
+    assert.equal(await page.locator('[data-activation-id]').getAttribute('data-activation-id'), id, 'the same activation is shown');
+    assert.equal((await api('GET', '/v1/activations', token)).body.activations.length, 1, 'one activation runs');
+    await noNullInAlerts();
+    await page.screenshot({ path: join(shots, `${String(shotNo).padStart(2, '0')}c-after-reload.png`), fullPage: true });
     await page.getByRole('button', { name: 'Cancel' }).click();
     await page.getByRole('heading', { name: 'Pairing cancelled' }).waitFor();
     assert.equal((await api('GET', `/v1/activations/${id}`, token)).body.status, 'stopped', 'the activation was stopped');
@@ -358,6 +390,60 @@ try {
     await refused('Continue', 'This admin token is not valid.');
     await page.getByLabel('Admin token').fill(adminToken);
     await page.getByRole('button', { name: 'Continue' }).click();
+    await screen('Dashboard');
+  });
+
+  const tile = async (key) => Number((await page.locator(`.tile[data-series="${key}"] dd`).innerText()).replace(/[^0-9]/g, ''));
+
+  await step('admin: the dashboard counts a device that registers, live', async () => {
+    await page.getByText(/^Live: updated at/).waitFor();
+    // The flow started three activations and paired two devices; the
+    // counters are read every 5 s.
+    const atLeast = (key, n) => page.waitForFunction(([k, n]) =>
+      Number(document.querySelector(`.tile[data-series="${k}"] dd`)?.textContent.replace(/[^0-9]/g, '')) >= n, [key, n], { timeout: 15_000 })
+      .catch(async () => assert.fail(`the dashboard shows ${await tile(key)} ${key}, want at least ${n}`));
+    await atLeast('paired', 2);
+    await atLeast('started', 3);
+    const registers = await tile('registers');
+    const online = await tile('online');
+    assert.equal(await page.locator('figure.chart svg polyline').count(), 9, 'the charts are drawn');
+    console.log('@@power-on'); // the Go test powers the live device on
+    await page.waitForFunction(([n]) => Number(document.querySelector('.tile[data-series="registers"] dd').textContent.replace(/[^0-9]/g, '')) > n,
+      [registers], { timeout: 30_000 });
+    await page.waitForFunction(([n]) => Number(document.querySelector('.tile[data-series="online"] dd').textContent.replace(/[^0-9]/g, '')) > n,
+      [online], { timeout: 30_000 });
+    await page.getByRole('button', { name: 'Last day' }).click();
+    await page.getByText('Devices online (the last day, per 10 minutes)').waitFor();
+    await page.getByRole('button', { name: 'Last hour' }).click();
+    const failedRow = page.locator('tr[data-series="already-bound"] td');
+    assert.equal(await failedRow.first().innerText(), '3711', 'failures are shown by code');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `the dashboard is ${overflow} px wider than the ${width} px viewport`);
+    assert.deepEqual(pageErrors, [], 'no script errors');
+    await noNullInAlerts();
+  });
+
+  await step('admin: devices, most recently seen first, and the search', async () => {
+    await page.getByRole('link', { name: 'Devices', exact: true }).click();
+    await screen('Devices');
+    const first = page.locator('tbody tr').first();
+    await first.getByText(liveIMEI).waitFor(); // it registered last
+    await page.getByLabel('Search').fill(freeID.toUpperCase());
+    await page.getByRole('button', { name: 'Show' }).click();
+    await screen('Devices');
+    await page.waitForURL(/q=/);
+    assert.equal(await page.locator('tbody tr').count(), 1, 'one device has that ID');
+    await page.getByRole('row').filter({ hasText: freeID }).waitFor();
+    await page.getByLabel('Search').fill('no such device');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByText('No device matches "no such device".').waitFor();
+    await page.getByLabel('Search').fill(long65);
+    await refused('Show', 'A search has at most 64 characters.');
+    await page.getByLabel('Search').fill(liveIMEI.slice(0, 14));
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByRole('row').filter({ hasText: liveIMEI }).waitFor();
+    await page.getByLabel('Search').fill('');
+    await page.getByRole('button', { name: 'Show' }).click();
     await screen('Devices');
   });
 
@@ -365,6 +451,18 @@ try {
     const row = page.getByRole('row').filter({ hasText: freeID });
     await row.getByText('registered, online').waitFor();
     await row.getByText(/^bound /).waitFor();
+  });
+
+  await step('admin: a device with its registration, queued downlinks and history', async () => {
+    await page.getByRole('row').filter({ hasText: freeID }).getByRole('link').click();
+    await page.getByRole('heading', { name: 'Registration' }).waitFor();
+    await screen(/./);
+    await page.getByText('registered, online').waitFor();
+    await page.locator('.table-wrap[aria-label^="Queued downlinks"]').waitFor();
+    const history = page.locator('.table-wrap[aria-label^="History"]');
+    await history.getByRole('cell', { name: 'bind', exact: true }).first().waitFor();
+    const want = (await api('GET', `/v1/admin/audit?deviceId=${freeID}`, adminToken)).body.total;
+    assert.equal(Number(await page.locator('[data-total]').getAttribute('data-total')), want, 'its history is the audit log\'s');
   });
 
   const batches = async () => (await api('GET', '/v1/admin/batches', adminToken)).body.batches;
@@ -431,6 +529,18 @@ try {
     const want = (await api('GET', '/v1/admin/audit?action=bind&outcome=refused', adminToken)).body.total;
     assert.ok(want >= 1, 'the refused bind of the taken device is in the log');
     assert.equal(Number(await page.locator('[data-total]').getAttribute('data-total')), want);
+    const region = page.locator('.table-wrap[aria-label^="Audit log"]');
+    const fits = await region.evaluate((el) => el.scrollWidth <= el.clientWidth + 1);
+    if (width >= 1280) {
+      assert.ok(fits, 'the audit log fits a desktop screen');
+    } else {
+      assert.ok(!fits, 'the audit log is wider than a phone');
+      await page.getByText('Scroll sideways to see every column →').waitFor();
+      assert.equal(await region.getAttribute('aria-label'), 'Audit log (scrolls sideways)');
+      await region.focus(); // the keyboard scrolls it
+      await page.keyboard.press('ArrowRight');
+      await page.waitForFunction(() => document.activeElement.scrollLeft > 0);
+    }
     const rows = page.locator('tbody tr');
     for (let i = 0; i < await rows.count(); i++) {
       const cells = await rows.nth(i).locator('td').allTextContents();

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/jackc/pgx/v5"
 
@@ -87,11 +88,38 @@ func (s *Store) DeviceByNbID(ctx context.Context, nbID string) (pairing.Device, 
 }
 
 // Devices implements pairing.Store.
+// A listing by last seen reads each device's registration by its unique
+// device_id; there is no index on last_seen, which every Update would have
+// to write.
 func (s *Store) Devices(ctx context.Context, q pairing.DeviceQuery) ([]pairing.Device, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+deviceColumns+` FROM devices
-		WHERE ($1 = '' OR product_id = $1) AND id > $2 ORDER BY id LIMIT $3`,
-		q.ProductID, q.After, q.Limit)
+	prefix, contains := pairing.DeviceSearchPatterns(q.Search)
+	if !q.ByLastSeen {
+		rows, err := s.pool.Query(ctx, "SELECT "+deviceColumns+` FROM devices
+			WHERE ($1 = '' OR product_id = $1) AND id > $2
+			AND ($3 = '' OR imei LIKE $4 ESCAPE '\' OR lower(id) LIKE $4 ESCAPE '\' OR lower(name) LIKE $5 ESCAPE '\')
+			ORDER BY id LIMIT $6`,
+			q.ProductID, q.After, q.Search, prefix, contains, q.Limit)
+		return scanAll(rows, err, scanDevice)
+	}
+	seen := int64(math.MaxInt64)
+	if q.After != "" {
+		seen = nanos(q.AfterSeen)
+	}
+	rows, err := s.pool.Query(ctx, "SELECT "+deviceColumns+` FROM (
+			SELECT devices.*, COALESCE((SELECT last_seen FROM registrations WHERE device_id = devices.id), 0) AS seen FROM devices
+			WHERE ($1 = '' OR product_id = $1)
+			AND ($2 = '' OR imei LIKE $3 ESCAPE '\' OR lower(id) LIKE $3 ESCAPE '\' OR lower(name) LIKE $4 ESCAPE '\')) AS d
+		WHERE seen < $5 OR (seen = $5 AND id > $6)
+		ORDER BY seen DESC, id LIMIT $7`,
+		q.ProductID, q.Search, prefix, contains, seen, q.After, q.Limit)
 	return scanAll(rows, err, scanDevice)
+}
+
+// PendingActivationsOfUser implements pairing.Store.
+func (s *Store) PendingActivationsOfUser(ctx context.Context, userID string, limit int) ([]pairing.Activation, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+activationColumns+
+		" FROM activations WHERE user_id = $1 AND status = 'pending' ORDER BY created_at, id LIMIT $2", userID, limit)
+	return scanAll(rows, err, scanActivation)
 }
 
 // HomeDevices implements pairing.Store.

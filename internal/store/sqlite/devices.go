@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 
 	"github.com/nbpair/nbpair/internal/pairing"
 )
@@ -132,9 +133,33 @@ func (s *Store) DeviceByIMEI(ctx context.Context, imei string) (pairing.Device, 
 	return d, notFound(err, "device with imei "+imei)
 }
 
-// Devices implements pairing.Store.
+// Devices implements pairing.Store. A listing by last seen reads each
+// device's registration by its unique device_id; there is no index on
+// last_seen, which every Update would have to write.
 func (s *Store) Devices(ctx context.Context, q pairing.DeviceQuery) ([]pairing.Device, error) {
-	return scanDevices(s.rq.QueryContext(ctx, "SELECT "+deviceColumns+` FROM devices
-		WHERE (? = '' OR product_id = ?) AND id > ? ORDER BY id LIMIT ?`,
-		q.ProductID, q.ProductID, q.After, q.Limit))
+	prefix, contains := pairing.DeviceSearchPatterns(q.Search)
+	if !q.ByLastSeen {
+		return scanDevices(s.rq.QueryContext(ctx, "SELECT "+deviceColumns+` FROM devices
+			WHERE (? = '' OR product_id = ?) AND id > ?
+			AND (? = '' OR imei LIKE ? ESCAPE '\' OR lower(id) LIKE ? ESCAPE '\' OR lower(name) LIKE ? ESCAPE '\')
+			ORDER BY id LIMIT ?`,
+			q.ProductID, q.ProductID, q.After, q.Search, prefix, prefix, contains, q.Limit))
+	}
+	seen := int64(math.MaxInt64)
+	if q.After != "" {
+		seen = nanos(q.AfterSeen)
+	}
+	return scanDevices(s.rq.QueryContext(ctx, "SELECT "+deviceColumns+` FROM (
+			SELECT *, COALESCE((SELECT last_seen FROM registrations WHERE device_id = devices.id), 0) AS seen FROM devices
+			WHERE (? = '' OR product_id = ?)
+			AND (? = '' OR imei LIKE ? ESCAPE '\' OR lower(id) LIKE ? ESCAPE '\' OR lower(name) LIKE ? ESCAPE '\'))
+		WHERE seen < ? OR (seen = ? AND id > ?)
+		ORDER BY seen DESC, id LIMIT ?`,
+		q.ProductID, q.ProductID, q.Search, prefix, prefix, contains, seen, seen, q.After, q.Limit))
+}
+
+// PendingActivationsOfUser implements pairing.Store.
+func (s *Store) PendingActivationsOfUser(ctx context.Context, userID string, limit int) ([]pairing.Activation, error) {
+	return scanActivations(s.rq.QueryContext(ctx, "SELECT "+activationColumns+
+		" FROM activations WHERE user_id = ? AND status = 'pending' ORDER BY created_at, id LIMIT ?", userID, limit))
 }

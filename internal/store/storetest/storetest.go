@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) pairing.Store) {
 		{"CancelledContext", []test{{"EveryMethod", cancelledContext}}},
 		{"Concurrency", concurrencyTests},
 		{"Batches", batchTests},
+		{"Listings", listingTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -5,6 +5,9 @@
 import { admin, adminToken, setAdminToken, download, call } from './api.js';
 import { go } from './app.js';
 import { h, field, checkbox, alertBox, onSubmit, when, table, bytes, fieldError } from './ui.js';
+import { dashboard as dashboardScreen } from './dashboard.js';
+
+export const dashboard = (ctx) => dashboardScreen(ctx, page);
 
 export const hasToken = () => !!adminToken();
 export const forget = () => setAdminToken('');
@@ -13,7 +16,7 @@ export const forget = () => setAdminToken('');
 export const maxCSV = 1 << 20;
 
 function adminNav() {
-  const links = [['/admin/products', 'Products'], ['/admin/batches', 'Batches'], ['/admin/devices', 'Devices'], ['/admin/audit', 'Audit log']];
+  const links = [['/admin/dashboard', 'Dashboard'], ['/admin/devices', 'Devices'], ['/admin/products', 'Products'], ['/admin/batches', 'Batches'], ['/admin/audit', 'Audit log']];
   return h('nav', { class: 'tabs', 'aria-label': 'Admin' },
     links.map(([href, t]) => h('a', { href, 'aria-current': location.pathname.startsWith(href) ? 'page' : false }, t)),
     h('button', { type: 'button', class: 'link', onclick: () => { forget(); go('/admin', { say: 'The admin token is forgotten.' }); } }, 'Leave admin'));
@@ -23,7 +26,7 @@ const page = (title, ...children) => ({ title, body: h('div', { class: 'admin' }
 
 export async function start({ query }) {
   if (hasToken()) {
-    go(query.get('next') || '/admin/devices', { replace: true });
+    go(query.get('next') || '/admin/dashboard', { replace: true });
     return new Promise(() => {}); // replaced by the screen gone to
   }
   const tok = field({ label: 'Admin token', name: 'token', type: 'password', autocomplete: 'off', hint: 'The token in the server\'s data directory, file admin.token. It is kept in this tab only.' });
@@ -42,7 +45,7 @@ export async function start({ query }) {
     }
     setAdminToken(t);
     const next = query.get('next');
-    go(next && next.startsWith('/admin/') ? next : '/admin/devices', { replace: true, say: 'Admin area open.' });
+    go(next && next.startsWith('/admin/') ? next : '/admin/dashboard', { replace: true, say: 'Admin area open.' });
   });
   return { title: 'Admin', body: form };
 }
@@ -161,30 +164,77 @@ export async function batch({ args: [id], signal }) {
     h('p', {}, h('a', { href: '/admin/batches' }, 'All batches')));
 }
 
+const pageSize = 50;
+
+// registrationWords says where a device's registration stands.
+const registrationWords = (d) => d.registration ? (d.online ? 'registered, online' : 'registered, expired') : 'not registered';
+
 export async function devices({ signal, query }) {
-  const q = new URLSearchParams({ limit: '50' });
-  if (query.get('productId')) q.set('productId', query.get('productId'));
-  if (query.get('after')) q.set('after', query.get('after'));
+  const sort = query.get('sort') === 'id' ? 'id' : 'lastSeen';
+  const q = new URLSearchParams({ limit: String(pageSize), sort });
+  for (const k of ['productId', 'q', 'after']) if (query.get(k)) q.set(k, query.get(k));
   const [{ devices, next }, { products }] = await Promise.all([
     admin('GET', `/v1/admin/devices?${q}`, { signal }), admin('GET', '/v1/admin/products', { signal })]);
   const rows = devices.map((d) => [
-    d.imei, d.id, d.productId,
-    d.registration ? (d.online ? 'registered, online' : 'registered, expired') : 'not registered',
+    h('a', { href: `/admin/devices/${encodeURIComponent(d.id)}` }, d.imei), d.name, d.id, d.productId,
+    registrationWords(d),
     d.registration ? when(d.registration.lastSeen) : '',
     d.ownerUid ? `bound ${d.boundAt ? new Date(d.boundAt).toLocaleDateString() : ''}` : 'unbound',
   ]);
+  const search = field({ label: 'Search', name: 'q', type: 'search', value: query.get('q') || '', autocomplete: 'off', hint: 'The start of an IMEI or a device ID, or part of a name.' });
   const product = field({ label: 'Product', name: 'productId', tag: 'select', options: [['', 'All products'], ...products.map((p) => [p.id, p.name])] });
   product.input.value = query.get('productId') || '';
-  const filter = h('form', { class: 'filters' }, product, h('button', { type: 'submit' }, 'Show'));
-  filter.addEventListener('submit', (ev) => {
-    ev.preventDefault();
-    go('/admin/devices' + (product.input.value ? '?productId=' + encodeURIComponent(product.input.value) : ''));
+  const order = field({ label: 'Order', name: 'sort', tag: 'select', options: [['lastSeen', 'Seen most recently first'], ['id', 'By device ID']] });
+  order.input.value = sort;
+  const box = alertBox();
+  const filter = h('form', { class: 'filters', role: 'search', 'aria-label': 'Devices' }, search, product, order, h('button', { type: 'submit' }, 'Show'));
+  onSubmit(filter, box, () => ({ q: [...search.input.value.trim()].length > 64 ? 'A search has at most 64 characters.' : '' }), async () => {
+    const p = new URLSearchParams();
+    if (search.input.value.trim()) p.set('q', search.input.value.trim());
+    if (product.input.value) p.set('productId', product.input.value);
+    if (order.input.value !== 'lastSeen') p.set('sort', order.input.value);
+    go('/admin/devices' + (p.toString() ? '?' + p : ''));
   });
-  const more = devices.length === 50 && next
-    ? h('p', {}, h('a', { href: `/admin/devices?${new URLSearchParams({ ...(query.get('productId') ? { productId: query.get('productId') } : {}), after: next })}` }, 'Next page'))
-    : null;
-  return page('Devices', filter,
-    table('Devices', ['IMEI', 'Device ID', 'Product', 'Registration', 'Last seen', 'Binding'], rows), more);
+  const later = new URLSearchParams(query);
+  later.set('after', next || '');
+  const more = devices.length === pageSize && next ? h('p', {}, h('a', { href: `/admin/devices?${later}` }, 'Next page')) : null;
+  const found = query.get('q') ? h('p', { class: 'meta', 'data-count': devices.length },
+    devices.length ? `Devices matching "${query.get('q')}"${more ? ' (first page)' : ''}:` : `No device matches "${query.get('q')}".`) : null;
+  return page('Devices', filter, box, found,
+    table('Devices', ['IMEI', 'Name', 'Device ID', 'Product', 'Registration', 'Last seen', 'Binding'], rows), more);
+}
+
+// device is one device as the device maker sees it: its registration, its
+// queued downlinks and its history from the audit log.
+export async function device({ args: [id], signal }) {
+  const enc = encodeURIComponent(id);
+  const [d, { downlinks }, { entries, total }] = await Promise.all([
+    admin('GET', `/v1/admin/devices/${enc}`, { signal }),
+    admin('GET', `/v1/admin/devices/${enc}/downlinks`, { signal }),
+    admin('GET', `/v1/admin/audit?deviceId=${enc}&limit=50`, { signal })]);
+  const r = d.registration;
+  const fact = (t, v) => [h('dt', {}, t), h('dd', {}, v)];
+  const history = entries.map((e) => [when(e.at), e.action, e.outcome, e.actor, e.uid || '', e.remoteAddr || '', e.detail || '']);
+  const queued = downlinks.map((x) => [x.kind, x.state, x.ownerUid || '', x.homeId || '', when(x.createdAt)]);
+  return page(d.name || d.imei,
+    h('dl', { class: 'facts wide' },
+      fact('IMEI', d.imei), fact('Device ID', d.id), fact('Product', d.productId), fact('Pairing ID', d.nbId),
+      fact('Binding', d.ownerUid ? `bound to ${d.ownerUid} in home ${d.homeId}` : 'unbound'),
+      fact('Provisioned', when(d.createdAt))),
+    h('section', { 'aria-labelledby': 'reg-h' }, h('h2', { id: 'reg-h' }, 'Registration'),
+      r ? h('dl', { class: 'facts wide' },
+        fact('State', registrationWords(d)), fact('Endpoint', r.endpoint), fact('Last seen', when(r.lastSeen)),
+        fact('Expires', when(r.expiresAt)), fact('Lifetime', `${r.lifetime} s`), fact('LwM2M', r.lwm2mVersion),
+        fact('Binding mode', `${r.binding}${r.queueMode ? ', queue mode' : ''}`), fact('Address', r.remoteAddr),
+        fact('Objects', (r.objects || []).join(' ')))
+        : h('p', {}, 'Not registered: the device has not talked to this server since it was provisioned, or its registration ended.')),
+    h('section', { 'aria-labelledby': 'dl-h' }, h('h2', { id: 'dl-h' }, 'Queued downlinks'),
+      table('Queued downlinks', ['Kind', 'State to write', 'Owner', 'Home', 'Queued'], queued)),
+    h('section', { 'aria-labelledby': 'hist-h' }, h('h2', { id: 'hist-h' }, 'History'),
+      h('p', { class: 'meta', 'data-total': total }, `${total} audit entr${total === 1 ? 'y' : 'ies'}, newest first${total > entries.length ? `; the ${entries.length} latest shown` : ''}. `,
+        h('a', { href: `/admin/audit?deviceId=${enc}` }, 'All in the audit log')),
+      table('History', ['When', 'Action', 'Outcome', 'Actor', 'User', 'Address', 'Detail'], history)),
+    h('p', {}, h('a', { href: '/admin/devices' }, 'All devices')));
 }
 
 const actions = ['', 'provision', 'export-keys', 'parse', 'bind', 'unbind', 'rename', 'reset', 'rate-limited', 'login'];
@@ -206,7 +256,8 @@ export async function audit({ signal, query }) {
     for (const [k, f] of [['deviceId', dev], ['uid', uid], ['action', action], ['outcome', outcome]]) if (f.input.value.trim()) p.set(k, f.input.value.trim());
     go('/admin/audit' + (p.toString() ? '?' + p : ''));
   });
-  const rows = entries.map((e) => [when(e.at), e.action, e.outcome, e.actor, e.uid || '', e.devId || '', e.remoteAddr || '', e.detail || '']);
+  const rows = entries.map((e) => [when(e.at), e.action, e.outcome, e.actor, e.uid || '',
+    e.devId ? h('a', { href: `/admin/devices/${encodeURIComponent(e.devId)}` }, e.devId) : '', e.remoteAddr || '', e.detail || '']);
   const older = new URLSearchParams(query);
   older.set('before', next || '');
   return page('Audit log', filter,

@@ -83,11 +83,29 @@ export function admin(method, path, opts = {}) {
 
 /**
  * Yields each "activation" event of GET /v1/activations/{id}/events until
- * the stream ends. The stream is read with fetch and a stream reader.
+ * the stream ends.
  */
 export async function* activationEvents(id, signal) {
   const resp = await user('GET', `/v1/activations/${encodeURIComponent(id)}/events`, { raw: true, signal });
+  for await (const { event, data } of serverEvents(resp, signal)) {
+    if (event === 'activation') yield data;
+  }
+}
+
+/** Yields each event of the admin dashboard's stream: {event, data}. */
+export async function* dashboardEvents(signal) {
+  const resp = await admin('GET', '/v1/admin/dashboard/events', { raw: true, signal });
+  yield* serverEvents(resp, signal);
+}
+
+/**
+ * Yields the server-sent events of a response, read with a stream reader
+ * (EventSource cannot send the Authorization header), as {event, data}
+ * with data decoded from JSON.
+ */
+async function* serverEvents(resp, signal) {
   const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+  signal?.addEventListener('abort', () => reader.cancel().catch(() => {}));
   let buf = '';
   for (;;) {
     const { value, done } = await reader.read();
@@ -106,7 +124,7 @@ export async function* activationEvents(id, signal) {
         if (field === 'event') event = v;
         else if (field === 'data') data.push(v);
       }
-      if (event === 'activation' && data.length) yield JSON.parse(data.join('\n'));
+      if (data.length) yield { event, data: JSON.parse(data.join('\n')) };
     }
   }
 }

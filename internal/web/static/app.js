@@ -20,7 +20,9 @@ const routes = [
   [/^\/admin\/products$/, adminScreens.products, 'admin'],
   [/^\/admin\/batches$/, adminScreens.batches, 'admin'],
   [/^\/admin\/batches\/([^/]+)$/, adminScreens.batch, 'admin'],
+  [/^\/admin\/dashboard$/, adminScreens.dashboard, 'admin'],
   [/^\/admin\/devices$/, adminScreens.devices, 'admin'],
+  [/^\/admin\/devices\/([^/]+)$/, adminScreens.device, 'admin'],
   [/^\/admin\/audit$/, adminScreens.audit, 'admin'],
 ];
 

@@ -5,7 +5,7 @@
 
 import { user, activationEvents, APIError } from './api.js';
 import { findHome } from './user.js';
-import { h, field, alertBox, announce, fieldError, bytes } from './ui.js';
+import { h, svg, uid, field, alertBox, announce, fieldError, bytes } from './ui.js';
 import { describe } from './errors.js';
 
 /** The largest label photo the server reads. */
@@ -52,7 +52,7 @@ export async function labelLink({ signal }) {
 function pairingPanel(homeID, code, signal) {
   const box = alertBox();
   const progress = h('div', { class: 'progress-panel', hidden: true });
-  const camera = field({ label: 'Take a photo of the label', name: 'camera', type: 'file', accept: 'image/*', capture: 'environment', hint: 'Opens the camera on a phone.' });
+  const camera = cameraButton();
   const upload = field({ label: 'Or upload a picture of the label', name: 'image', type: 'file', accept: 'image/png,image/jpeg,image/gif', hint: 'PNG, JPEG or GIF, at most 10 MiB.' });
   const text = field({ label: 'Or type or paste the label text', name: 'code', tag: 'textarea', rows: 2, autocapitalize: 'none', spellcheck: false, hint: 'The address printed under the QR code, for example https://…/nb/…' });
   text.input.value = code;
@@ -60,6 +60,8 @@ function pairingPanel(homeID, code, signal) {
   const pairText = h('button', { type: 'submit', class: 'primary' }, 'Pair');
   const textForm = h('form', { novalidate: true }, text, pairText);
   readers.append(camera, upload, textForm);
+  const ui = { box, progress, readers, signal, homeID };
+  resumeRunning(ui);
 
   let busy = false;
   const run = async (input, read) => {
@@ -70,7 +72,7 @@ function pairingPanel(homeID, code, signal) {
     try {
       const scan = await read();
       if (!scan) return;
-      await activate(homeID, scan, { box, progress, readers, signal });
+      await activate(scan, ui);
     } catch (err) {
       if (err.name === 'AbortError') return;
       if (err.client) fieldError(input, err.message);
@@ -92,6 +94,27 @@ function pairingPanel(homeID, code, signal) {
     run(text.input, () => parseText(text.input.value, signal));
   });
   return h('div', {}, readers, progress, box);
+}
+
+// cameraButton is a file input that opens the phone's camera, shown as a
+// button with a camera icon: the input itself stays focusable (Tab, then
+// Enter or Space) but unseen, and its label is the button.
+function cameraButton() {
+  const id = uid();
+  const input = h('input', {
+    id, name: 'camera', type: 'file', accept: 'image/*', capture: 'environment', class: 'file-behind',
+    'aria-describedby': `${id}-hint ${id}-err`,
+  });
+  const icon = svg('svg', { viewBox: '0 0 24 24', width: 24, height: 24, 'aria-hidden': 'true', focusable: 'false', class: 'icon' },
+    svg('path', { d: 'M9 4 7.2 6H4a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V8a2 2 0 0 0-2-2h-3.2L15 4z', fill: 'none', stroke: 'currentColor', 'stroke-width': 2, 'stroke-linejoin': 'round' }),
+    svg('circle', { cx: 12, cy: 13, r: 4, fill: 'none', stroke: 'currentColor', 'stroke-width': 2 }));
+  const wrap = h('div', { class: 'field camera' },
+    input,
+    h('label', { for: id, class: 'button primary big' }, icon, h('span', {}, 'Take a photo of the label')),
+    h('p', { class: 'hint', id: `${id}-hint` }, 'Opens the camera on a phone; on a computer, choose a picture.'),
+    h('p', { class: 'field-error', id: `${id}-err`, hidden: true }));
+  wrap.input = input;
+  return wrap;
 }
 
 // clientError is a problem found before anything is sent.
@@ -126,22 +149,57 @@ async function scanImage(file, signal) {
 }
 
 // activate starts the activation of a parsed label and follows it to its
-// end.
-async function activate(homeID, scan, { box, progress, readers, signal }) {
+// end. A device that this user is pairing already (3710, say after a
+// reload) is not an error: that pairing is shown instead.
+async function activate(scan, ui) {
   const dev = scan.actionData;
   const label = dev.productName || dev.name || 'the device';
   const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || '';
-  const start = { type: 'NB', nbId: dev.id, spaceId: homeID, timeout: 120, timeZone };
+  const start = { type: 'NB', nbId: dev.id, spaceId: ui.homeID, timeout: 120, timeZone };
   let a;
   try {
-    a = await user('POST', '/v1/activations', { body: start, signal });
+    a = await user('POST', '/v1/activations', { body: start, signal: ui.signal });
   } catch (err) {
     if (err.code === 3723 && timeZone) { // a zone the server does not know
-      a = await user('POST', '/v1/activations', { body: { ...start, timeZone: '' }, signal });
+      a = await user('POST', '/v1/activations', { body: { ...start, timeZone: '' }, signal: ui.signal });
+    } else if (err.code === 3710) {
+      a = (await running(ui.signal)).find((x) => x.nbId === dev.id);
+      if (!a) throw err;
+      announce('This device is being paired already; here is that pairing.');
     } else {
       throw err;
     }
   }
+  await showProgress(a, label, ui);
+}
+
+// running answers the user's running activations.
+async function running(signal) {
+  const { activations } = await user('GET', '/v1/activations', { signal });
+  return activations;
+}
+
+// resumeRunning shows the user's activation into this home that is still
+// running, if there is one: after a reload it is not lost.
+async function resumeRunning(ui) {
+  let a;
+  try {
+    a = (await running(ui.signal)).find((x) => x.spaceId === ui.homeID);
+  } catch (err) {
+    if (err.name !== 'AbortError') ui.box.show(err);
+    return;
+  }
+  if (!a || !ui.progress.hidden) return;
+  try {
+    await showProgress(a, 'the device', ui, true);
+  } catch (err) {
+    if (err.name !== 'AbortError') ui.box.show(err);
+  }
+}
+
+// showProgress shows a pending activation with its countdown and Cancel,
+// and then its outcome.
+async function showProgress(a, label, { box, progress, readers, signal, homeID }, resumed = false) {
   readers.hidden = true;
   const deadline = Date.now() + a.remaining * 1000;
   const bar = h('progress', { max: a.timeout, value: 0, 'aria-label': 'Time used' });
@@ -149,12 +207,14 @@ async function activate(homeID, scan, { box, progress, readers, signal }) {
   const cancel = h('button', { type: 'button', class: 'danger' }, 'Cancel');
   const heading = h('h2', { tabindex: -1 }, `Pairing ${label}…`);
   progress.dataset.activationId = a.id;
+  delete progress.dataset.status;
   progress.replaceChildren(heading,
+    resumed ? h('p', { class: 'meta' }, 'This pairing was started before; it is still running.') : '',
     h('p', {}, 'Keep the device powered on. It is paired as soon as it connects to the network.'),
     bar, left, cancel);
   progress.hidden = false;
-  heading.focus();
-  announce(`Pairing started. Waiting up to ${a.timeout} seconds for the device.`);
+  if (!resumed) heading.focus(); // a resumed one leaves the focus on the screen's heading
+  announce(resumed ? `A pairing is running: ${Math.round(a.remaining)} seconds left.` : `Pairing started. Waiting up to ${a.timeout} seconds for the device.`);
   const tick = () => {
     const s = Math.max(0, Math.round((deadline - Date.now()) / 1000));
     bar.value = a.timeout - s;

@@ -20,6 +20,14 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** svg('path', {d: …}) builds an SVG element. */
+export function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined && v !== false) el.setAttribute(k, String(v));
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+
 let ids = 0;
 /** A unique element ID. */
 export const uid = (p = 'f') => `${p}${++ids}`;
@@ -85,9 +93,10 @@ export function alertBox() {
   box.show = (err) => {
     const d = err && err.title ? err : describe(err);
     box.className = 'alert alert-error';
-    box.replaceChildren(h('p', { class: 'alert-title' }, d.title),
+    // replaceChildren would write a null as the text "null": leave it out.
+    box.replaceChildren(...[h('p', { class: 'alert-title' }, d.title),
       d.detail && d.detail.toLowerCase() !== d.title.toLowerCase().replace(/\.$/, '') ? h('p', { class: 'alert-detail' }, capital(d.detail)) : null,
-      d.todo ? h('p', { class: 'alert-todo' }, d.todo) : null);
+      d.todo ? h('p', { class: 'alert-todo' }, d.todo) : null].filter(Boolean));
     box.dataset.code = d.code ?? '';
     box.hidden = false;
   };
@@ -167,14 +176,30 @@ function span(s) {
   return `${Math.floor(s / 86400)} days`;
 }
 
-/** A table in a scrolling, focusable region, so narrow screens scroll it. */
+/**
+ * A table in a focusable region that scrolls sideways when the table is
+ * wider than the screen; then a visible hint says so, and the region's
+ * name too. rows are arrays of cells; a row may carry attrs as its
+ * property "attrs".
+ */
 export function table(caption, headers, rows) {
-  return h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': caption },
+  const hintID = uid('scroll');
+  const hint = h('p', { class: 'scroll-hint', id: hintID, hidden: true }, 'Scroll sideways to see every column →');
+  const wrap = h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': caption },
     h('table', {},
       h('caption', {}, caption),
       h('thead', {}, h('tr', {}, headers.map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', {}, rows.length ? rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, c))))
+      h('tbody', {}, rows.length ? rows.map((r) => h('tr', r.attrs || {}, r.map((c) => h('td', {}, c))))
         : h('tr', {}, h('td', { colspan: headers.length }, 'None yet.')))));
+  const check = () => {
+    const scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+    hint.hidden = !scrolls;
+    wrap.setAttribute('aria-label', scrolls ? `${caption} (scrolls sideways)` : caption);
+    if (scrolls) wrap.setAttribute('aria-describedby', hintID);
+    else wrap.removeAttribute('aria-describedby');
+  };
+  new ResizeObserver(check).observe(wrap);
+  return h('div', { class: 'table-box' }, hint, wrap);
 }
 
 /** Formats a number of bytes for people. */
