@@ -18,6 +18,10 @@ var (
 	ErrInvalid          = errors.New("invalid parameter")
 	ErrMissing          = errors.New("missing parameter")
 	ErrBlank            = errors.New("blank parameter")
+	// ErrStoreFull: the store cannot write because its disk is full (or
+	// the database reached its size limit). Nothing was written; the same
+	// request succeeds once space is freed.
+	ErrStoreFull = errors.New("the store's disk is full")
 
 	// Errors of accounts and sessions.
 	ErrUsernameTaken      = errors.New("that username is taken")
