@@ -152,7 +152,12 @@ func (a *App) closeOpened(ctx context.Context) {
 // that seals PSKs, whichever the store.
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (pairing.Store, error) {
 	if cfg.Store == "" {
-		s, err := sqlite.Open(ctx, cfg.DataDir)
+		minFree := int64(cfg.MinFreeDisk)
+		if minFree == 0 {
+			minFree = -1 // sqlite.Options: no check
+		}
+		s, err := sqlite.OpenWith(ctx, cfg.DataDir, sqlite.Options{MinFreeBytes: minFree,
+			CheckpointEvery: time.Duration(cfg.SQLiteCheckpoint)})
 		if err != nil {
 			return nil, err
 		}

@@ -170,6 +170,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ae.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="nbpair"`)
 	}
+	if ae.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfter)
+	}
 	writeJSON(w, ae.Status, ae)
 }
 
@@ -202,15 +205,21 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
 }
 
 // readyz tells whether the node can serve: its store answers a cheap
-// query and its event bus (NATS, on a cluster) is connected, both within
-// readyTimeout.
+// query and can write (a write probe, and enough free space on its disk),
+// and its event bus (NATS, on a cluster) is connected, all within
+// readyTimeout. A 503 says which failed, and why.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	if err := s.svc.Ready(ctx); err != nil {
 		s.log.Warn("not ready", "err", err)
-		if errors.Is(err, pairing.ErrBusNotReady) {
+		switch {
+		case errors.Is(err, pairing.ErrBusNotReady):
 			return apiError(codeNotReady, "the event bus is not connected; try again later")
+		case errors.Is(err, pairing.ErrStoreCannotWrite) && errors.Is(err, pairing.ErrStoreFull):
+			return apiError(codeNotReady, err.Error()+"; free space on the store's disk: the node is ready again by itself")
+		case errors.Is(err, pairing.ErrStoreCannotWrite):
+			return apiError(codeNotReady, err.Error())
 		}
 		return apiError(codeNotReady, "the store does not answer; try again later")
 	}

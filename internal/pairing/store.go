@@ -43,6 +43,11 @@ var (
 	ErrActivationStopped = errors.New("the activation was stopped")
 )
 
+// StoreFullRetry is how long the edges tell a client to wait before it
+// tries a write again that failed with ErrStoreFull (CoAP Max-Age, HTTP
+// Retry-After).
+const StoreFullRetry = time.Minute
+
 // Store is the durable state the domain needs. Every method that returns
 // without error has made its change durable.
 type Store interface {
