@@ -54,7 +54,7 @@ type Server struct {
 	mux        *http.ServeMux
 	patterns   []string
 
-	perUser, perAddr     *keyedLimiter
+	perUser, perAddr     *requestLimit
 	loginUser, loginAddr *keyedLimiter
 }
 
@@ -62,8 +62,8 @@ type Server struct {
 // admin API; m, which may be nil, records the requests.
 func New(svc *pairing.Service, log *slog.Logger, adminToken string, limits Limits, m Metrics) *Server {
 	s := &Server{svc: svc, log: log, metrics: m, adminToken: sha256.Sum256([]byte(adminToken)), mux: http.NewServeMux(),
-		perUser:   newKeyedLimiter(limits.PerUser, time.Minute),
-		perAddr:   newKeyedLimiter(limits.PerAddr, time.Minute),
+		perUser:   newRequestLimit(limits.Shared, "user", limits.PerUser, time.Minute, log),
+		perAddr:   newRequestLimit(limits.Shared, "addr", limits.PerAddr, time.Minute, log),
 		loginUser: newKeyedLimiter(limits.LoginFailures, 15*time.Minute),
 		loginAddr: newKeyedLimiter(limits.LoginFailures, 15*time.Minute),
 	}
