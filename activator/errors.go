@@ -85,6 +85,9 @@ const (
 	// CodeInternalError: a fault in the server; the request can be
 	// retried.
 	CodeInternalError = 5000
+	// CodeStoreFull: the server's disk is full, so it saved nothing; try
+	// again after the HTTP answer's Retry-After (a minute).
+	CodeStoreFull = 5031
 	// CodeNetwork is not a server code: the SDK could not reach the server
 	// or read its answer. It appears only in an ErrorModel (Discovery's
 	// delegate has no other way to say so); errors.Unwrap gives the cause.
@@ -117,6 +120,7 @@ var (
 	ErrQRCodeNotRecognised   = &Error{Code: CodeQRCodeNotRecognised, Name: "QRCodeNotRecognised"}
 	ErrQRCodeTooLong         = &Error{Code: CodeQRCodeTooLong, Name: "QRCodeTooLong"}
 	ErrInternalError         = &Error{Code: CodeInternalError, Name: "InternalError"}
+	ErrStoreFull             = &Error{Code: CodeStoreFull, Name: "StoreFull"}
 	ErrNetwork               = &Error{Code: CodeNetwork, Name: "NetworkError"}
 )
 

@@ -74,10 +74,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 	a.svc.SetDownlinker(a.coap)
 	a.metrics.CountOnline(a.svc.OnlineDevices)
+	limits := httpapi.Limits{PerUser: cfg.RateLimitPerUser, PerAddr: cfg.RateLimitPerAddr, LoginFailures: cfg.LoginFailures}
+	if pg, ok := a.store.(*postgres.Store); ok { // the nodes on one database share the limits
+		limits.Shared = func(name string, n int, per time.Duration) httpapi.Limiter { return pg.RateLimiter(name, n, per) }
+	}
 	a.http = &http.Server{
-		Handler: httpapi.New(a.svc, log.With("component", "http"), token, httpapi.Limits{
-			PerUser: cfg.RateLimitPerUser, PerAddr: cfg.RateLimitPerAddr, LoginFailures: cfg.LoginFailures,
-		}, a.metrics),
+		Handler:           httpapi.New(a.svc, log.With("component", "http"), token, limits, a.metrics),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -152,7 +154,12 @@ func (a *App) closeOpened(ctx context.Context) {
 // that seals PSKs, whichever the store.
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (pairing.Store, error) {
 	if cfg.Store == "" {
-		s, err := sqlite.Open(ctx, cfg.DataDir)
+		minFree := int64(cfg.MinFreeDisk)
+		if minFree == 0 {
+			minFree = -1 // sqlite.Options: no check
+		}
+		s, err := sqlite.OpenWith(ctx, cfg.DataDir, sqlite.Options{MinFreeBytes: minFree,
+			CheckpointEvery: time.Duration(cfg.SQLiteCheckpoint)})
 		if err != nil {
 			return nil, err
 		}

@@ -55,6 +55,13 @@ type Config struct {
 	LoginFailures     int      `json:"loginFailures"`    // failed logins per 15 minutes per username and per address
 	ShutdownTimeout   Duration `json:"shutdownTimeout"`
 
+	// MinFreeDisk is the free space in bytes on the SQLite data directory's
+	// disk under which the node is not ready (0: no check).
+	MinFreeDisk int `json:"minFreeDisk"`
+	// SQLiteCheckpoint is how often SQLite's WAL is copied into the
+	// database file and truncated, when something was written.
+	SQLiteCheckpoint Duration `json:"sqliteCheckpoint"`
+
 	CoAPSHandshakeTimeout Duration `json:"coapsHandshakeTimeout"`
 	CoAPSSessionIdle      Duration `json:"coapsSessionIdle"`
 	// CoAPSMaxHandshakes caps the DTLS handshakes in progress; over it,
@@ -99,6 +106,8 @@ func Default() Config {
 		RateLimitPerAddr:  60,
 		LoginFailures:     5,
 		ShutdownTimeout:   Duration(10 * time.Second),
+		MinFreeDisk:       64 << 20,
+		SQLiteCheckpoint:  Duration(10 * time.Second),
 
 		CoAPSHandshakeTimeout: Duration(30 * time.Second),
 		CoAPSSessionIdle:      Duration(24*time.Hour + 5*time.Minute),
@@ -180,6 +189,8 @@ func (c *Config) fields() []field {
 		{"rate-limit-per-addr", "QR parses and activation starts a minute per source address (0: no limit)", (*intValue)(&c.RateLimitPerAddr)},
 		{"login-failures", "failed logins allowed per 15 minutes per username and per address (0: no limit)", (*intValue)(&c.LoginFailures)},
 		{"shutdown-timeout", "how long a graceful shutdown may take", &c.ShutdownTimeout},
+		{"min-free-disk", "free bytes on the SQLite data directory's disk under which /readyz answers 503 (0: no check)", (*intValue)(&c.MinFreeDisk)},
+		{"sqlite-checkpoint", "how often SQLite's WAL is copied into the database file and truncated, when something was written", &c.SQLiteCheckpoint},
 	}
 }
 
@@ -291,6 +302,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RateLimitPerUser < 0 || c.RateLimitPerAddr < 0 || c.LoginFailures < 0 {
 		errs = append(errs, errors.New("rateLimitPerUser, rateLimitPerAddr and loginFailures must not be negative"))
+	}
+	if c.MinFreeDisk < 0 {
+		errs = append(errs, errors.New("minFreeDisk: must not be negative (0 turns the check off)"))
+	}
+	if c.SQLiteCheckpoint < Duration(10*time.Millisecond) {
+		errs = append(errs, errors.New("sqliteCheckpoint: need at least 10ms"))
 	}
 	if c.CoAPSMaxHandshakes < 1 {
 		errs = append(errs, errors.New("coapsMaxHandshakes: need at least 1"))

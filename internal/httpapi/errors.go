@@ -3,7 +3,9 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/nbpair/nbpair/internal/pairing"
 	"github.com/nbpair/nbpair/internal/qr"
@@ -62,6 +64,7 @@ var (
 	codeCSVRowInvalid    = errorCode{http.StatusBadRequest, 4201, "CSVRowInvalid"}
 	codeInternal         = errorCode{http.StatusInternalServerError, 5000, "InternalError"}
 	codeNotReady         = errorCode{http.StatusServiceUnavailable, 5030, "NotReady"}
+	codeStoreFull        = errorCode{http.StatusServiceUnavailable, 5031, "StoreFull"}
 )
 
 // sentinelCodes maps the domain's sentinels to API codes: the one place
@@ -106,6 +109,11 @@ func toAPIError(err error) *Error {
 	if errors.As(err, &ae) {
 		return ae
 	}
+	if errors.Is(err, pairing.ErrStoreFull) { // the driver's words are for the log
+		return apiError(codeStoreFull, fmt.Sprintf(
+			"the server cannot save anything now: its disk is full; nothing was changed; try again in %d s",
+			int(pairing.StoreFullRetry.Seconds())))
+	}
 	for _, row := range sentinelCodes {
 		if errors.Is(err, row.err) {
 			return apiError(row.code, err.Error())
@@ -113,6 +121,9 @@ func toAPIError(err error) *Error {
 	}
 	return apiError(codeInternal, "internal error; the request can be retried")
 }
+
+// retryAfter is the Retry-After of a 503 answer, in seconds.
+var retryAfter = strconv.Itoa(int(pairing.StoreFullRetry.Seconds()))
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

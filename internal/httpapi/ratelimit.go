@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -20,6 +22,53 @@ type Limits struct {
 	PerUser       int // requests a minute per user; 0 turns the limit off
 	PerAddr       int // requests a minute per source address
 	LoginFailures int // failed logins per 15 minutes per username and per address
+	// Shared, when set, makes the per-user and per-address limits shared
+	// by every node of a cluster: it returns the limiter of n requests per
+	// period for the keys of the limit called name. Nil: each node counts
+	// in memory.
+	Shared func(name string, n int, per time.Duration) Limiter
+}
+
+// Limiter decides whether one more request of a key may go now.
+type Limiter interface {
+	// Take spends one request of key; without one left it says how long
+	// to wait.
+	Take(ctx context.Context, key string) (ok bool, wait time.Duration, err error)
+}
+
+// requestLimit is one of the request limits: counted in memory, or by a
+// shared Limiter with the in-memory count standing in while the shared
+// one fails (each node then holds the limit on its own).
+type requestLimit struct {
+	shared Limiter // nil: in memory only
+	local  *keyedLimiter
+	log    *slog.Logger
+}
+
+func newRequestLimit(shared func(string, int, time.Duration) Limiter, name string, n int, per time.Duration, log *slog.Logger) *requestLimit {
+	if n <= 0 {
+		return nil
+	}
+	l := &requestLimit{local: newKeyedLimiter(n, per), log: log}
+	if shared != nil {
+		l.shared = shared(name, n, per)
+	}
+	return l
+}
+
+// take spends a request of key; without one it says how long to wait.
+func (l *requestLimit) take(ctx context.Context, key string) (bool, time.Duration) {
+	if l == nil {
+		return true, 0
+	}
+	if l.shared != nil {
+		ok, wait, err := l.shared.Take(ctx, key)
+		if err == nil {
+			return ok, wait
+		}
+		l.log.Warn("the shared rate limit failed; this node counts alone", "err", err)
+	}
+	return l.local.take(key)
 }
 
 // keyedLimiter is a token bucket per key, forgetting keys idle for long.
@@ -133,9 +182,9 @@ func clientIP(r *http.Request) string {
 func (s *Server) limited(h apiHandler) apiHandler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		uid := userID(r.Context())
-		ok, wait := s.perUser.take(uid)
+		ok, wait := s.perUser.take(r.Context(), uid)
 		if ok {
-			ok, wait = s.perAddr.take(clientIP(r))
+			ok, wait = s.perAddr.take(r.Context(), clientIP(r))
 		}
 		if !ok {
 			s.svc.Audit(r.Context(), pairing.AuditEntry{Action: pairing.AuditRateLimited, Outcome: pairing.OutcomeRefused,

@@ -54,7 +54,7 @@ type Server struct {
 	mux        *http.ServeMux
 	patterns   []string
 
-	perUser, perAddr     *keyedLimiter
+	perUser, perAddr     *requestLimit
 	loginUser, loginAddr *keyedLimiter
 }
 
@@ -62,8 +62,8 @@ type Server struct {
 // admin API; m, which may be nil, records the requests.
 func New(svc *pairing.Service, log *slog.Logger, adminToken string, limits Limits, m Metrics) *Server {
 	s := &Server{svc: svc, log: log, metrics: m, adminToken: sha256.Sum256([]byte(adminToken)), mux: http.NewServeMux(),
-		perUser:   newKeyedLimiter(limits.PerUser, time.Minute),
-		perAddr:   newKeyedLimiter(limits.PerAddr, time.Minute),
+		perUser:   newRequestLimit(limits.Shared, "user", limits.PerUser, time.Minute, log),
+		perAddr:   newRequestLimit(limits.Shared, "addr", limits.PerAddr, time.Minute, log),
 		loginUser: newKeyedLimiter(limits.LoginFailures, 15*time.Minute),
 		loginAddr: newKeyedLimiter(limits.LoginFailures, 15*time.Minute),
 	}
@@ -171,6 +171,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ae.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="nbpair"`)
 	}
+	if ae.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfter)
+	}
 	writeJSON(w, ae.Status, ae)
 }
 
@@ -203,15 +206,21 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
 }
 
 // readyz tells whether the node can serve: its store answers a cheap
-// query and its event bus (NATS, on a cluster) is connected, both within
-// readyTimeout.
+// query and can write (a write probe, and enough free space on its disk),
+// and its event bus (NATS, on a cluster) is connected, all within
+// readyTimeout. A 503 says which failed, and why.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	if err := s.svc.Ready(ctx); err != nil {
 		s.log.Warn("not ready", "err", err)
-		if errors.Is(err, pairing.ErrBusNotReady) {
+		switch {
+		case errors.Is(err, pairing.ErrBusNotReady):
 			return apiError(codeNotReady, "the event bus is not connected; try again later")
+		case errors.Is(err, pairing.ErrStoreCannotWrite) && errors.Is(err, pairing.ErrStoreFull):
+			return apiError(codeNotReady, err.Error()+"; free space on the store's disk: the node is ready again by itself")
+		case errors.Is(err, pairing.ErrStoreCannotWrite):
+			return apiError(codeNotReady, err.Error())
 		}
 		return apiError(codeNotReady, "the store does not answer; try again later")
 	}

@@ -33,6 +33,7 @@ type response struct {
 	code       codes.Code
 	location   string // registration ID; "" for none
 	diagnostic string
+	maxAge     uint32 // seconds; with a 5.03, when to try again (RFC 7252, 5.9.3.4); 0 for none
 }
 
 // options appends the response's options to opts.
@@ -44,6 +45,9 @@ func (r response) options(opts message.Options) message.Options {
 	if r.diagnostic != "" {
 		// text/plain is 0, which a CoAP uint option encodes as no bytes.
 		opts = append(opts, message.Option{ID: message.ContentFormat, Value: []byte{}})
+	}
+	if r.maxAge > 0 {
+		opts = append(opts, message.Option{ID: message.MaxAge, Value: uintValue(r.maxAge)})
 	}
 	return opts
 }
@@ -173,6 +177,8 @@ func codeOf(err error) codes.Code {
 		return codes.Forbidden
 	case errors.Is(err, pairing.ErrNotFound):
 		return codes.NotFound
+	case errors.Is(err, pairing.ErrStoreFull):
+		return codes.ServiceUnavailable
 	}
 	return codes.InternalServerError
 }
@@ -193,6 +199,10 @@ func (s *Server) errorResponse(r *request, err error) response {
 	case code == codes.InternalServerError:
 		log.Error("request failed", "err", err)
 		msg = "internal error; the request can be retried"
+	case errors.Is(err, pairing.ErrStoreFull):
+		log.Warn("request refused: the store is full", "err", err)
+		return response{code: code, diagnostic: "the server cannot store the request now; nothing was changed; retry after Max-Age seconds",
+			maxAge: uint32(pairing.StoreFullRetry.Seconds())}
 	case code == codes.Forbidden && !r.peer.Secure:
 		// Whether an IMEI is provisioned, and for which product, is not
 		// for a sender nobody has authenticated: the log has the reason.

@@ -18,6 +18,10 @@ var (
 	ErrInvalid          = errors.New("invalid parameter")
 	ErrMissing          = errors.New("missing parameter")
 	ErrBlank            = errors.New("blank parameter")
+	// ErrStoreFull: the store cannot write because its disk is full (or
+	// the database reached its size limit). Nothing was written; the same
+	// request succeeds once space is freed.
+	ErrStoreFull = errors.New("the store's disk is full")
 
 	// Errors of accounts and sessions.
 	ErrUsernameTaken      = errors.New("that username is taken")
@@ -38,6 +42,11 @@ var (
 	ErrDeviceNotExist    = errors.New("no device has that pairing ID")
 	ErrActivationStopped = errors.New("the activation was stopped")
 )
+
+// StoreFullRetry is how long the edges tell a client to wait before it
+// tries a write again that failed with ErrStoreFull (CoAP Max-Age, HTTP
+// Retry-After).
+const StoreFullRetry = time.Minute
 
 // Store is the durable state the domain needs. Every method that returns
 // without error has made its change durable.

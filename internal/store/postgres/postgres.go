@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,6 +29,8 @@ var _ pairing.Store = (*Store)(nil)
 // concurrent use, also by several processes on one database.
 type Store struct {
 	pool *pgxpool.Pool
+
+	rateSwept atomic.Int64 // Unix nanoseconds of this node's last sweep of rate_limits
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or a

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -167,8 +168,8 @@ func TestMigrations(t *testing.T) {
 	}
 
 	reopened := openDSN(t, dsn)
-	if v, err := reopened.SchemaVersion(ctx); err != nil || v != len(files) {
-		t.Fatalf("SchemaVersion after re-Open = %d, %v; want %d", v, err, len(files))
+	if v, err := reopened.SchemaVersion(ctx); err != nil || v != migrationNumber(files[len(files)-1]) {
+		t.Fatalf("SchemaVersion after re-Open = %d, %v; want %d", v, err, migrationNumber(files[len(files)-1]))
 	}
 	products, err := reopened.Products(ctx)
 	if err != nil || len(products) != 1 || products[0].ID != pairing.DefaultProductID {
@@ -188,10 +189,17 @@ func wantMigrations(t *testing.T, s *postgres.Store, files []string, applied int
 		t.Fatalf("Migrations = %+v, want %d of them", list, len(files))
 	}
 	for i, m := range list {
-		if m.Version != i+1 || m.Name != files[i] || m.AppliedAt.IsZero() != (i >= applied) {
-			t.Fatalf("migration %d = %+v; want version %d from %s, applied: %v", i, m, i+1, files[i], i < applied)
+		if m.Version != migrationNumber(files[i]) || m.Name != files[i] || m.AppliedAt.IsZero() != (i >= applied) {
+			t.Fatalf("migration %d = %+v; want version %d from %s, applied: %v", i, m, migrationNumber(files[i]), files[i], i < applied)
 		}
 	}
+}
+
+// migrationNumber is the number a migration file's name starts with.
+// Numbers may skip one that another line of work holds.
+func migrationNumber(file string) int {
+	n, _ := strconv.Atoi(strings.SplitN(file, "_", 2)[0])
+	return n
 }
 
 // TestConcurrentMigrate starts several nodes on one new schema at once: the

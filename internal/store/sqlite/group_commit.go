@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"time"
 )
 
 // Group commit: every write transaction goes through one goroutine, which
@@ -77,24 +78,33 @@ func (s *Store) stopWriter() {
 	}
 }
 
+// The writer also checkpoints the WAL on a schedule (disk.go), between
+// batches, so that no write is in progress; SQLite checkpoints by itself
+// after a batch that grew the WAL past walAutocheckpointPages.
 func (s *Store) writer() {
 	defer close(s.writerDone)
+	tick := time.NewTicker(s.opts.CheckpointEvery)
+	defer tick.Stop()
+	s.nextCheckpoint = time.Now().Add(s.opts.CheckpointEvery)
 	buf := make([]writeOp, 0, maxBatch)
 	for {
-		batch, open := s.collect(buf[:0])
+		batch, open := s.collect(buf[:0], tick.C)
 		if len(batch) > 0 {
 			s.commit(batch)
+			s.dirty = true
 			s.wq.prepareWanted(context.Background())
 		}
 		if !open {
 			return
 		}
+		s.maybeCheckpoint(time.Now())
 	}
 }
 
 // collect waits for a write and gathers what is waiting behind it,
-// urgent ones first. It reports false once the store is closing.
-func (s *Store) collect(batch []writeOp) ([]writeOp, bool) {
+// urgent ones first; a tick ends the wait with no write. It reports false
+// once the store is closing.
+func (s *Store) collect(batch []writeOp, tick <-chan time.Time) ([]writeOp, bool) {
 	select {
 	case op := <-s.urgent:
 		batch = append(batch, op)
@@ -107,6 +117,8 @@ func (s *Store) collect(batch []writeOp) ([]writeOp, bool) {
 				return s.drainUrgent(batch), false
 			}
 			batch = append(batch, op)
+		case <-tick:
+			return batch, true
 		}
 	}
 	// Let the writers that are ready to queue do so before the batch
@@ -207,6 +219,10 @@ func (s *Store) runBatch(batch []writeOp, errs []error, savepointAll bool) error
 	w := wtx{tx, s.wq}
 	if len(batch) == 1 { // the transaction is its savepoint
 		if errs[0] = runAlone(w, batch[0]); errs[0] != nil {
+			if isFull(errs[0]) { // SQLite has rolled the transaction back
+				tx.Rollback()
+				return nil
+			}
 			return tx.Rollback()
 		}
 		return tx.Commit()
@@ -218,9 +234,15 @@ func (s *Store) runBatch(batch []writeOp, errs []error, savepointAll bool) error
 			if errors.As(errs[i], &partial) {
 				return tx.Rollback()
 			}
-			continue
+		} else {
+			errs[i] = runInSavepoint(w, i, op)
 		}
-		errs[i] = runInSavepoint(w, i, op)
+		if isFull(errs[i]) {
+			// SQLite may have rolled back the whole transaction: what
+			// ran after would commit on its own. Every write fails.
+			tx.Rollback()
+			return errs[i]
+		}
 	}
 	return tx.Commit()
 }
@@ -265,4 +287,6 @@ var savepoints = func() []string {
 type commitCounters struct {
 	commits, written atomic.Int64
 	busy             atomic.Bool // a batch is running
+
+	checkpoints, checkpointsFailed atomic.Int64 // scheduled ones
 }

@@ -40,18 +40,29 @@ type Store struct {
 	urgent     chan writeOp // the urgent lane: binds and activations
 	writerDone chan struct{}
 	commitCounters
+
+	dir  string
+	opts Options
+	// The scheduled checkpoint, owned by the writer goroutine.
+	nextCheckpoint time.Time
+	dirty          bool // written since the last checkpoint
 }
 
 // Open opens (creating if needed) the database in dir and migrates it to
-// the newest schema.
+// the newest schema, with the default Options.
 func Open(ctx context.Context, dir string) (*Store, error) {
+	return OpenWith(ctx, dir, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, dir string, opts Options) (*Store, error) {
 	path := filepath.Join(dir, FileName)
 	w, err := openDB(path, true)
 	if err != nil {
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
-	s := &Store{w: w, wq: newQueries(w)}
+	s := &Store{w: w, wq: newQueries(w), dir: dir, opts: opts.withDefaults()}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -74,6 +85,8 @@ func openDB(path string, writer bool) (*sql.DB, error) {
 	}
 	if writer {
 		q.Set("_txlock", "immediate")
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walAutocheckpointPages))
+		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", journalSizeLimit))
 	} else {
 		q.Add("_pragma", "query_only(1)")
 	}
@@ -211,17 +224,17 @@ func (s *Store) write(ctx context.Context, l lane, alone bool, fn func(wtx) erro
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		return <-op.done // a queued write is always answered, after its commit
+		return fullError(<-op.done) // a queued write is always answered, after its commit
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return fullError(err)
 	}
 	if err := fn(wtx{tx, s.wq}); err != nil {
 		tx.Rollback()
-		return err
+		return fullError(err)
 	}
-	return tx.Commit()
+	return fullError(tx.Commit())
 }
 
 // exec runs one statement as a write of its own through the group commit.
