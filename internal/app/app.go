@@ -28,6 +28,7 @@ import (
 	"github.com/nbpair/nbpair/internal/pairing"
 	"github.com/nbpair/nbpair/internal/store/postgres"
 	"github.com/nbpair/nbpair/internal/store/sqlite"
+	"github.com/nbpair/nbpair/internal/webhooks"
 )
 
 // Files in the data directory besides the database.
@@ -47,6 +48,7 @@ type App struct {
 	bus     eventBus
 	svc     *pairing.Service
 	coap    *lwm2m.Server
+	hooks   *webhooks.Dispatcher
 	http    *http.Server
 	httpL   net.Listener
 }
@@ -73,6 +75,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.svc.SetDownlinker(a.coap)
+	if err := a.startHooks(); err != nil {
+		a.closeOpened(ctx)
+		return nil, err
+	}
 	a.metrics.CountOnline(a.svc.OnlineDevices)
 	a.http = &http.Server{
 		Handler: httpapi.New(a.svc, log.With("component", "http"), token, httpapi.Limits{
@@ -201,8 +207,14 @@ func (a *App) Run(ctx context.Context) error {
 		defer close(sweeperDone)
 		return a.svc.Run(gctx)
 	})
+	hooksDone := make(chan struct{})
+	g.Go(func() error {
+		defer close(hooksDone)
+		return a.hooks.Run(gctx)
+	})
 	g.Go(func() error {
 		<-gctx.Done()
+		<-hooksDone
 		return a.shutdown(sweeperDone)
 	})
 	return g.Wait()
