@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -169,5 +171,43 @@ func TestWebhookTwoNodes(t *testing.T) {
 	defer rc.mu.Unlock()
 	if rc.bad > 0 {
 		t.Errorf("%d deliveries with a bad signature or event ID header", rc.bad)
+	}
+}
+
+// TestWebhooksCommand drives nbpair webhooks add, list, deliveries and rm
+// against a running server.
+func TestWebhooksCommand(t *testing.T) {
+	dir := t.TempDir()
+	n := &clusterNode{name: "cli", http: fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp")), coap: fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))}
+	n.args = []string{"serve", "--data-dir", dir, "--http-addr", n.http, "--coap-addr", n.coap, "--coaps-addr", "", "--log-format", "json"}
+	n.start(t)
+	t.Cleanup(func() { n.kill(t) })
+	run := func(args ...string) string {
+		t.Helper()
+		full := append([]string{"webhooks"}, args[0])
+		full = append(full, "--server", "http://"+n.http, "--token-file", filepath.Join(dir, "admin.token"))
+		out, err := exec.Command(binary, append(full, args[1:]...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nbpair webhooks %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	out := run("add", "--url", "http://127.0.0.1:9/hook", "--events", "device.online, device.bound")
+	m := regexp.MustCompile(`(?m)^webhook (wh_\w+)\n.*\nevents  device.online, device.bound\nsecret  [0-9a-f]{64}\n`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("add printed:\n%s", out)
+	}
+	if out := run("list"); !strings.Contains(out, m[1]) || !strings.Contains(out, "http://127.0.0.1:9/hook") {
+		t.Errorf("list printed:\n%s", out)
+	}
+	if out := run("deliveries", m[1]); !strings.HasPrefix(out, "TIME") {
+		t.Errorf("deliveries printed:\n%s", out)
+	}
+	if out := run("rm", m[1]); !strings.Contains(out, "deleted webhook "+m[1]) {
+		t.Errorf("rm printed:\n%s", out)
+	}
+	if out, err := exec.Command(binary, "webhooks", "add", "--server", "http://"+n.http, "--token-file", filepath.Join(dir, "admin.token"),
+		"--url", "ftp://x", "--events", "device.online").CombinedOutput(); err == nil || !strings.Contains(string(out), "3723") {
+		t.Errorf("add of an ftp URL: %v\n%s", err, out)
 	}
 }
