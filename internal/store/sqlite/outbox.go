@@ -42,20 +42,38 @@ func writeEnded(ctx context.Context, tx wtx, n pairing.Notes, a pairing.Activati
 }
 
 // RegisterNoting implements pairing.Store: Register's two statements, and
-// before them the events of a first registration and of a device coming
-// online, in one savepoint of the group commit.
+// between them the events of a first registration and of a device coming
+// online. Like Register it needs no savepoint: a statement that fails after
+// another changed something says so (partialError), and the group commit
+// runs the batch again with savepoints.
 func (s *Store) RegisterNoting(ctx context.Context, r pairing.Registration, n pairing.Notes) (first bool, err error) {
 	args := regArgs(r)
-	err = s.write(ctx, laneNormal, false, func(tx wtx) error {
+	err = s.write(ctx, laneNormal, true, func(tx wtx) error {
+		changed := false
+		err := s.registerNoting(ctx, tx, r, n, args, &first, &changed)
+		if err != nil && changed {
+			return partialError{err}
+		}
+		return err
+	})
+	if isForeignKey(err) {
+		return false, notFound(sql.ErrNoRows, "device "+r.DeviceID)
+	}
+	return first && err == nil, err
+}
+
+func (s *Store) registerNoting(ctx context.Context, tx wtx, r pairing.Registration, n pairing.Notes, args []any, first, changed *bool) error {
+	{
 		res, err := tx.ExecContext(ctx, setFirstRegistered, nanos(r.RegisteredAt), r.DeviceID)
 		if err != nil {
 			return err
 		}
-		changed, err := res.RowsAffected()
+		rows, err := res.RowsAffected()
 		if err != nil {
 			return err
 		}
-		if first = changed == 1; first {
+		if *first = rows == 1; *first {
+			*changed = true
 			if err := writeNotes(ctx, tx, n.First); err != nil {
 				return err
 			}
@@ -70,15 +88,12 @@ func (s *Store) RegisterNoting(ctx context.Context, r pairing.Registration, n pa
 				if err := writeNotes(ctx, tx, n.Online); err != nil {
 					return err
 				}
+				*changed = *changed || len(n.Online) > 0
 			}
 		}
 		_, err = tx.ExecContext(ctx, registerUpsert, args...)
 		return err
-	})
-	if isForeignKey(err) {
-		return false, notFound(sql.ErrNoRows, "device "+r.DeviceID)
 	}
-	return first && err == nil, err
 }
 
 // DeleteExpiredNoting implements pairing.Store.
