@@ -28,7 +28,7 @@ type Error struct {
 }
 
 // The codes of the API. 1512 and 37xx are the seed's
-// ThingSmartActivatorDiscoveryError codes; 40xx and 50xx are nbpair's own.
+// ThingSmartActivatorDiscoveryError codes; 40xx to 43xx and 50xx are nbpair's own.
 const (
 	// CodeTimeout: the device did not register, or the bind did not
 	// finish, within the activation's timeout.
@@ -82,6 +82,13 @@ const (
 	CodeQRCodeNotRecognised = 4100
 	// CodeQRCodeTooLong: the scanned text is too long to be a label.
 	CodeQRCodeTooLong = 4101
+	// CodeBindRefused: the device maker's pre-bind check refused the
+	// bind; the message ends with its reason. Nothing was bound.
+	CodeBindRefused = 4300
+	// CodeBindCheckFailed: the device maker's pre-bind check did not
+	// answer, and its product denies the bind then. Trying again later
+	// may work.
+	CodeBindCheckFailed = 4301
 	// CodeInternalError: a fault in the server; the request can be
 	// retried.
 	CodeInternalError = 5000
@@ -119,6 +126,8 @@ var (
 	ErrActivationStopped     = &Error{Code: CodeActivationStopped, Name: "ActivationStopped"}
 	ErrQRCodeNotRecognised   = &Error{Code: CodeQRCodeNotRecognised, Name: "QRCodeNotRecognised"}
 	ErrQRCodeTooLong         = &Error{Code: CodeQRCodeTooLong, Name: "QRCodeTooLong"}
+	ErrBindRefused           = &Error{Code: CodeBindRefused, Name: "BindRefused"}
+	ErrBindCheckFailed       = &Error{Code: CodeBindCheckFailed, Name: "BindCheckFailed"}
 	ErrInternalError         = &Error{Code: CodeInternalError, Name: "InternalError"}
 	ErrStoreFull             = &Error{Code: CodeStoreFull, Name: "StoreFull"}
 	ErrNetwork               = &Error{Code: CodeNetwork, Name: "NetworkError"}

@@ -28,6 +28,7 @@ func commands() []command {
 		{"devices", "list provisioned devices, or show one with its registration", runDevices},
 		{"batch", "factory batches: import a CSV of IMEIs, export keys for flashing, print label sheets", runBatch},
 		{"audit", "read the audit log (provisions, binds, unbinds, resets, refusals), by device or user", runAudit},
+		{"webhooks", "the device maker's webhooks: add, list, rm, and the deliveries of one", runWebhooks},
 		{"device", "simulate an NB-IoT device: register, wake up, print each state change", runDevice},
 		{"fleet", "load generator: N simulated devices (register|update|deregister storms) and bare baselines", runFleet},
 		{"signup", "create an app account and log in", runSignUp},

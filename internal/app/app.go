@@ -28,6 +28,7 @@ import (
 	"github.com/nbpair/nbpair/internal/pairing"
 	"github.com/nbpair/nbpair/internal/store/postgres"
 	"github.com/nbpair/nbpair/internal/store/sqlite"
+	"github.com/nbpair/nbpair/internal/webhooks"
 )
 
 // Files in the data directory besides the database.
@@ -47,6 +48,7 @@ type App struct {
 	bus     eventBus
 	svc     *pairing.Service
 	coap    *lwm2m.Server
+	hooks   *webhooks.Dispatcher
 	http    *http.Server
 	httpL   net.Listener
 }
@@ -73,6 +75,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.svc.SetDownlinker(a.coap)
+	if err := a.startHooks(); err != nil {
+		a.closeOpened(ctx)
+		return nil, err
+	}
 	a.metrics.CountOnline(a.svc.OnlineDevices)
 	limits := httpapi.Limits{PerUser: cfg.RateLimitPerUser, PerAddr: cfg.RateLimitPerAddr, LoginFailures: cfg.LoginFailures}
 	if pg, ok := a.store.(*postgres.Store); ok { // the nodes on one database share the limits
@@ -209,8 +215,14 @@ func (a *App) Run(ctx context.Context) error {
 		defer close(sweeperDone)
 		return a.svc.Run(gctx)
 	})
+	hooksDone := make(chan struct{})
+	g.Go(func() error {
+		defer close(hooksDone)
+		return a.hooks.Run(gctx)
+	})
 	g.Go(func() error {
 		<-gctx.Done()
+		<-hooksDone
 		return a.shutdown(sweeperDone)
 	})
 	return g.Wait()

@@ -82,6 +82,8 @@ type Config struct {
 	// once; a new one beyond either is refused with 5.03.
 	CoAPBlock1Bytes     int `json:"coapBlock1Bytes"`
 	CoAPBlock1Transfers int `json:"coapBlock1Transfers"`
+
+	WebhookConfig
 }
 
 // Default is the configuration `nbpair serve` runs with when told nothing.
@@ -120,6 +122,8 @@ func Default() Config {
 
 		CoAPBlock1Bytes:     4 << 20,
 		CoAPBlock1Transfers: 1024,
+
+		WebhookConfig: defaultWebhooks(),
 	}
 }
 
@@ -157,7 +161,7 @@ type field struct {
 }
 
 func (c *Config) fields() []field {
-	return []field{
+	return append([]field{
 		{"profile", "development, or production (devices must use DTLS)", (*stringValue)(&c.Profile)},
 		{"data-dir", "directory of the database, the admin token and the secret key", (*stringValue)(&c.DataDir)},
 		{"nats", "empty for the in-process event bus, or nats://HOST:PORT for NATS JetStream (JetStream enabled)", (*stringValue)(&c.NATS)},
@@ -191,7 +195,7 @@ func (c *Config) fields() []field {
 		{"shutdown-timeout", "how long a graceful shutdown may take", &c.ShutdownTimeout},
 		{"min-free-disk", "free bytes on the SQLite data directory's disk under which /readyz answers 503 (0: no check)", (*intValue)(&c.MinFreeDisk)},
 		{"sqlite-checkpoint", "how often SQLite's WAL is copied into the database file and truncated, when something was written", &c.SQLiteCheckpoint},
-	}
+	}, c.WebhookConfig.fields()...)
 }
 
 // EnvName is the environment variable of a flag: data-dir → NBPAIR_DATA_DIR.
@@ -321,6 +325,7 @@ func (c *Config) Validate() error {
 	if c.AwakeWindow <= 0 || c.ActivationRecheck <= 0 || c.SessionTTL <= 0 || c.ExpiryGrace < 0 || c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("awakeWindow, activationRecheck, sessionTtl and shutdownTimeout must be positive, expiryGrace not negative"))
 	}
+	errs = append(errs, c.WebhookConfig.validate())
 	return errors.Join(errs...)
 }
 

@@ -13,6 +13,16 @@ type createProductRequest struct {
 	Name         string `json:"name"`
 	AutoRegister bool   `json:"autoRegister"`
 	PlainCoAP    *bool  `json:"plainCoap"` // true when absent
+	// BindHook and OnHookFailure set the product's pre-bind hook.
+	BindHook      *bindHookRequest `json:"bindHook"`
+	OnHookFailure string           `json:"onHookFailure"`
+}
+
+// productView is a product as created, with its pre-bind hook and the
+// hook's secret (shown this once) if one was set.
+type productView struct {
+	pairing.Product
+	BindHook *bindHookView `json:"bindHook,omitempty"`
 }
 
 func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) error {
@@ -21,11 +31,29 @@ func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	plain := req.PlainCoAP == nil || *req.PlainCoAP
+	if req.BindHook != nil {
+		if req.BindHook.OnHookFailure == "" {
+			req.BindHook.OnHookFailure = req.OnHookFailure
+		}
+		if err := pairing.ValidHookURL(req.BindHook.URL); err != nil { // before the product exists
+			return err
+		}
+	} else if req.OnHookFailure != "" {
+		return apiError(codeParamIllegal, "onHookFailure needs a bindHook")
+	}
 	p, err := s.svc.CreateProduct(r.Context(), pairing.Product{ID: req.ID, Name: req.Name, AutoRegister: req.AutoRegister, PlainCoAP: plain})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, p)
+	v := productView{Product: p}
+	if req.BindHook != nil {
+		h, err := s.applyBindHook(r, p.ID, *req.BindHook)
+		if err != nil {
+			return err
+		}
+		v.BindHook = &h
+	}
+	writeJSON(w, http.StatusCreated, v)
 	return nil
 }
 

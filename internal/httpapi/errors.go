@@ -62,6 +62,8 @@ var (
 	codeNoQRCode         = errorCode{http.StatusUnprocessableEntity, 4103, "NoQRCodeFound"}
 	codeCSVInvalid       = errorCode{http.StatusBadRequest, 4200, "CSVInvalid"}
 	codeCSVRowInvalid    = errorCode{http.StatusBadRequest, 4201, "CSVRowInvalid"}
+	codeBindRefused      = errorCode{http.StatusForbidden, 4300, "BindRefused"}
+	codeBindCheckFailed  = errorCode{http.StatusBadGateway, 4301, "BindCheckFailed"}
 	codeInternal         = errorCode{http.StatusInternalServerError, 5000, "InternalError"}
 	codeNotReady         = errorCode{http.StatusServiceUnavailable, 5030, "NotReady"}
 	codeStoreFull        = errorCode{http.StatusServiceUnavailable, 5031, "StoreFull"}
@@ -97,6 +99,9 @@ var sentinelCodes = []struct {
 	{pairing.ErrBatchRows, codeCSVRowInvalid},
 	{pairing.ErrBatchTooLarge, codeBodyTooLarge},
 	{pairing.ErrProductNotExists, codeProductNotExists},
+	{pairing.ErrBindRefused, codeBindRefused},
+	{pairing.ErrBindHookFailed, codeBindCheckFailed},
+	{pairing.ErrTooManyWebhooks, codeParamIllegal},
 	{pairing.ErrNotFound, codeNotFound},
 	{pairing.ErrDeviceExists, codeAlreadyExists},
 	{pairing.ErrProductExists, codeAlreadyExists},

@@ -526,6 +526,9 @@ func del(token, path string) call { return call{method: "DELETE", path: path, to
 func post(token, path string, body any) call {
 	return call{method: "POST", path: path, token: token, body: body}
 }
+func put(token, path string, body any) call {
+	return call{method: "PUT", path: path, token: token, body: body}
+}
 func patch(token, path string, body any) call {
 	return call{method: "PATCH", path: path, token: token, body: body}
 }
@@ -811,6 +814,7 @@ func TestOpenAPIShapes(t *testing.T) {
 		{"public routes", stepPublic},
 		{"no token or a bad one", stepBadTokens},
 		{"products", stepProducts},
+		{"webhooks and pre-bind hooks", stepWebhooks},
 		{"provisioning", stepProvision},
 		{"admin device list and labels", stepAdminDevices},
 		{"batches", stepBatches},
@@ -875,6 +879,35 @@ func stepProducts(a *apiClient, w *world) {
 	if len(list.Products) != 2 {
 		a.t.Errorf("products: %+v, want default and meter", list.Products)
 	}
+}
+
+func stepWebhooks(a *apiClient, w *world) {
+	const path = "/v1/admin/webhooks"
+	var h struct{ ID, Secret string }
+	a.do(post(w.admin, path, map[string]any{"url": "http://127.0.0.1:1/hook", "events": []string{"device.bound", "activation.failed"}}),
+		http.StatusCreated, &h)
+	if h.Secret == "" {
+		a.t.Errorf("a new webhook came without its secret")
+	}
+	a.fail(post(w.admin, path, map[string]any{"url": "ftp://127.0.0.1/x", "events": []string{"device.bound"}}), http.StatusBadRequest, 3723)
+	a.fail(post(w.admin, path, map[string]any{"url": "http://127.0.0.1:1/x"}), http.StatusBadRequest, 3721)
+	a.do(get(w.admin, path), http.StatusOK, nil)
+	a.do(get(w.admin, path+"/"+h.ID), http.StatusOK, nil)
+	a.fail(get(w.admin, path+"/wh_nope"), http.StatusNotFound, 4004)
+	a.do(get(w.admin, path+"/"+h.ID+"/deliveries?limit=10"), http.StatusOK, nil)
+	a.fail(get(w.admin, path+"/"+h.ID+"/deliveries?limit=0"), http.StatusBadRequest, 3723)
+	a.fail(get(w.admin, path+"/wh_nope/deliveries"), http.StatusNotFound, 4004)
+	a.do(del(w.admin, path+"/"+h.ID), http.StatusNoContent, nil)
+	a.fail(del(w.admin, path+"/"+h.ID), http.StatusNotFound, 4004)
+
+	hook := "/v1/admin/products/meter/bindHook"
+	a.fail(get(w.admin, hook), http.StatusNotFound, 4004)
+	a.do(put(w.admin, hook, map[string]any{"url": "http://127.0.0.1:1/check", "timeout": "2s", "onHookFailure": "allow"}), http.StatusOK, nil)
+	a.fail(put(w.admin, hook, map[string]any{"url": "http://127.0.0.1:1/check", "timeout": "1h"}), http.StatusBadRequest, 3723)
+	a.fail(put(w.admin, "/v1/admin/products/nope/bindHook", map[string]any{"url": "http://127.0.0.1:1/check"}), http.StatusBadRequest, 3717)
+	a.do(get(w.admin, hook), http.StatusOK, nil)
+	a.do(del(w.admin, hook), http.StatusNoContent, nil)
+	a.fail(del(w.admin, hook), http.StatusNotFound, 4004)
 }
 
 func stepProvision(a *apiClient, w *world) {

@@ -163,7 +163,15 @@ func (s *Service) tryBind(ctx context.Context, a Activation) (bool, error) {
 	} else if err != nil {
 		return false, err
 	}
-	d, bound, err := s.hot.bind(ctx, a, now.UTC())
+	if end, err := s.checkBindHook(ctx, a); err != nil {
+		return false, err
+	} else if end != nil {
+		s.endActivation(ctx, *end)
+		s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeRefused, Actor: "user", UserID: a.UserID,
+			DeviceID: a.DeviceID, Detail: "activation " + a.ID + ": pre-bind hook: " + string(end.Reason) + ": " + end.Detail})
+		return false, nil
+	}
+	d, bound, err := s.hot.bind(ctx, a, now.UTC(), s.boundNotes(ctx, a))
 	switch {
 	case errors.Is(err, ErrAlreadyBound):
 		s.finishActivation(ctx, a.ID, ActivationFailed, FailAlreadyBound)
@@ -217,14 +225,7 @@ func (s *Service) expireActivation(ctx context.Context, id string) {
 
 // finishActivation ends a pending activation and tells its watchers.
 func (s *Service) finishActivation(ctx context.Context, id string, st ActivationStatus, reason FailReason) {
-	a, err := s.store.FinishActivation(ctx, id, st, reason, s.now().UTC())
-	if errors.Is(err, ErrActivationFinished) {
-		return
-	} else if err != nil {
-		s.log.Error("finishing activation", "activation", id, "err", err)
-		return
-	}
-	s.ended(ctx, a)
+	s.endActivation(ctx, ActivationEnd{ID: id, Status: st, Reason: reason})
 }
 
 // ended records an activation the store has just ended and tells its

@@ -134,7 +134,7 @@ func (s *Service) RemoveDevice(ctx context.Context, userID, deviceID string) err
 			Detail: "a member may not remove devices"})
 		return fmt.Errorf("%w: only the home's owner or admins may remove devices", ErrPermissionDenied)
 	}
-	d, err := s.store.Unbind(ctx, deviceID, dev.HomeID) // not if it moved meanwhile
+	d, err := s.store.UnbindNoting(ctx, deviceID, dev.HomeID, s.unboundNotes(ctx, dev, "removed", "")) // not if it moved meanwhile
 	if err != nil {
 		return err
 	}

@@ -167,12 +167,12 @@ func (h *hotStore) Bind(ctx context.Context, activationID string, at time.Time) 
 // bind binds the activation's device and records it bound, with its new
 // pairing state, unless another change of its owner finished meanwhile
 // (then the next reader reads the store).
-func (h *hotStore) bind(ctx context.Context, a Activation, at time.Time) (Device, Activation, error) {
+func (h *hotStore) bind(ctx context.Context, a Activation, at time.Time, n Notes) (Device, Activation, error) {
 	if !h.dynamic {
-		return h.Store.Bind(ctx, a.ID, at)
+		return h.BindNoting(ctx, a.ID, at, n)
 	}
 	g := h.bindGen(a.DeviceID)
-	d, bound, err := h.Store.Bind(ctx, a.ID, at)
+	d, bound, err := h.Store.BindNoting(ctx, a.ID, at, n)
 	if err != nil {
 		return d, bound, err
 	}

@@ -6,6 +6,7 @@ package pairing
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -181,18 +182,21 @@ const (
 // Activation is one attempt of a user to bind a device to a home
 // (thing.m.nb.device.user.bind in the seed's cloud).
 type Activation struct {
-	ID         string           `json:"id"`
-	UserID     string           `json:"uid"`
-	NbID       string           `json:"nbId"`
-	DeviceID   string           `json:"devId"`
-	HomeID     string           `json:"spaceId"`
-	TimeZone   string           `json:"timeZone,omitempty"`
-	Timeout    int              `json:"timeout"`
-	Status     ActivationStatus `json:"status"`
-	Reason     FailReason       `json:"-"`
-	CreatedAt  time.Time        `json:"createdAt"`
-	Deadline   time.Time        `json:"deadline"`
-	FinishedAt time.Time        `json:"finishedAt,omitzero"`
+	ID       string           `json:"id"`
+	UserID   string           `json:"uid"`
+	NbID     string           `json:"nbId"`
+	DeviceID string           `json:"devId"`
+	HomeID   string           `json:"spaceId"`
+	TimeZone string           `json:"timeZone,omitempty"`
+	Timeout  int              `json:"timeout"`
+	Status   ActivationStatus `json:"status"`
+	Reason   FailReason       `json:"-"`
+	// Detail says more of a failure for people: the reason a pre-bind
+	// hook gave.
+	Detail     string    `json:"-"`
+	CreatedAt  time.Time `json:"createdAt"`
+	Deadline   time.Time `json:"deadline"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
 }
 
 // Err is the error a failed or stopped activation ended with, nil otherwise.
@@ -208,6 +212,12 @@ func (a Activation) Err() error {
 		return ErrAlreadyBound
 	case a.Reason == FailFactoryReset:
 		return ErrFactoryReset
+	case a.Reason == FailHookRefused && a.Detail != "":
+		return fmt.Errorf("%w: %s", ErrBindRefused, a.Detail)
+	case a.Reason == FailHookRefused:
+		return fmt.Errorf("%w; ask the device's maker", ErrBindRefused)
+	case a.Reason == FailHookFailed:
+		return fmt.Errorf("%w; try again later", ErrBindHookFailed)
 	case a.Reason == FailPermission:
 		return ErrPermissionDenied
 	}

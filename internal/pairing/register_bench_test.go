@@ -94,8 +94,22 @@ func registerRequest(imei string, i int) pairing.RegisterRequest {
 // devices at once as under a storm, follow-up tasks included:
 //
 //	go test -run '^$' -bench BenchmarkServiceRegister -benchtime 20000x ./internal/pairing/
-func BenchmarkServiceRegister(b *testing.B) {
+func BenchmarkServiceRegister(b *testing.B) { benchRegister(b, false) }
+
+// BenchmarkServiceRegisterWebhook is BenchmarkServiceRegister with a
+// webhook subscribed to device.registered and device.online: each Register
+// also writes its two events to the outbox, in its own transaction. (No
+// dispatcher runs: this measures what the events cost the Register.)
+func BenchmarkServiceRegisterWebhook(b *testing.B) { benchRegister(b, true) }
+
+func benchRegister(b *testing.B, webhook bool) {
 	n := startBenchNode(b)
+	if webhook {
+		if _, err := n.svc.CreateWebhook(context.Background(), pairing.NewWebhook{URL: "http://127.0.0.1:9/hook",
+			Events: []string{pairing.EventTypeRegistered, pairing.EventTypeOnline}}); err != nil {
+			b.Fatal(err)
+		}
+	}
 	devs := n.provision(b, b.N)
 	reqs := make([]pairing.RegisterRequest, b.N)
 	for i, d := range devs {

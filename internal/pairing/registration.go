@@ -169,7 +169,7 @@ func (s *Service) buildRegistration(_ context.Context, rc *registerContext) erro
 }
 
 func (s *Service) storeRegistration(ctx context.Context, rc *registerContext) error {
-	first, err := s.store.Register(ctx, rc.reg)
+	first, err := s.storeRegister(ctx, rc)
 	rc.first = first
 	return err
 }
@@ -238,7 +238,7 @@ func (s *Service) Deregister(ctx context.Context, registrationID string, peer Pe
 	if err := peer.may(r); err != nil {
 		return err
 	}
-	if r, err = s.store.DeleteRegistration(ctx, registrationID); err != nil {
+	if r, err = s.store.DeleteRegistrationNoting(ctx, registrationID, s.offlineNotes(ctx, r, "deregistered")); err != nil {
 		return err
 	}
 	s.opts.Metrics.Deregistered()

@@ -33,7 +33,7 @@ func (s *Service) RequestReset(ctx context.Context, req ResetRequest) error {
 	var d Device
 	switch req.Kind {
 	case wire.ResetNormal:
-		d, err = s.store.Unbind(ctx, r.DeviceID, "")
+		d, err = s.normalReset(ctx, r.DeviceID)
 	case wire.ResetFactory:
 		d, err = s.factoryReset(ctx, r.DeviceID)
 	default:
@@ -72,7 +72,9 @@ func (s *Service) factoryReset(ctx context.Context, deviceID string) (Device, er
 	if err != nil {
 		return Device{}, err
 	}
-	d, ended, err := s.store.FactoryReset(ctx, deviceID, defaultDeviceName(d.IMEI), s.now().UTC())
+	n := s.unboundNotes(ctx, d, "factory-reset", "factory")
+	n.Ended = s.failedNotes(ctx)
+	d, ended, err := s.store.FactoryResetNoting(ctx, deviceID, defaultDeviceName(d.IMEI), s.now().UTC(), n)
 	if err != nil {
 		return Device{}, err
 	}
@@ -83,6 +85,15 @@ func (s *Service) factoryReset(ctx context.Context, deviceID string) (Device, er
 		s.ended(ctx, a)
 	}
 	return d, nil
+}
+
+// normalReset unbinds the device and keeps its data.
+func (s *Service) normalReset(ctx context.Context, deviceID string) (Device, error) {
+	d, err := s.store.Device(ctx, deviceID) // who it was bound to, for the webhooks
+	if err != nil {
+		return Device{}, err
+	}
+	return s.store.UnbindNoting(ctx, deviceID, "", s.unboundNotes(ctx, d, "reset", "normal"))
 }
 
 func defaultDeviceName(imei string) string { return "NB-IoT device " + imei[len(imei)-4:] }

@@ -103,6 +103,9 @@ type Service struct {
 	deliveries sync.WaitGroup
 	inflight   inflightWrites // the downlink exchange running per device
 	links      deviceLinks    // what downlinks taught about each device
+
+	subs       subscriptions  // the event types webhooks want
+	hookCaller BindHookCaller // guarded by downMu
 }
 
 // NewService returns a service on store and bus and subscribes its
@@ -179,7 +182,7 @@ func (s *Service) Run(ctx context.Context) error {
 // and publishes an expired event for each.
 func (s *Service) ExpireRegistrations(ctx context.Context) error {
 	for {
-		regs, err := s.store.DeleteExpired(ctx, s.now(), 500)
+		regs, err := s.store.DeleteExpiredNoting(ctx, s.now(), 500, s.expiredNotes(ctx))
 		if err != nil {
 			return fmt.Errorf("delete expired: %w", err)
 		}

@@ -94,6 +94,7 @@ type Store interface {
 	AccountStore
 	ActivationStore
 	BatchStore
+	WebhookStore
 
 	// AppendAudit adds an entry to the audit log.
 	AppendAudit(ctx context.Context, e AuditEntry) error

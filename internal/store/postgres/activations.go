@@ -12,13 +12,13 @@ import (
 )
 
 const activationColumns = `id, user_id, nb_id, device_id, home_id, time_zone, timeout, status, reason,
-	created_at, deadline, COALESCE(finished_at, 0)`
+	created_at, deadline, COALESCE(finished_at, 0), detail`
 
 func scanActivation(row scanner) (pairing.Activation, error) {
 	var a pairing.Activation
 	var created, deadline, finished int64
 	err := row.Scan(&a.ID, &a.UserID, &a.NbID, &a.DeviceID, &a.HomeID, &a.TimeZone, &a.Timeout, &a.Status, &a.Reason,
-		&created, &deadline, &finished)
+		&created, &deadline, &finished, &a.Detail)
 	a.CreatedAt, a.Deadline, a.FinishedAt = fromNanos(created), fromNanos(deadline), fromNanos(finished)
 	return a, err
 }
@@ -60,8 +60,22 @@ func (s *Store) ExpiredActivations(ctx context.Context, now time.Time, limit int
 // FinishActivation implements pairing.Store. Its UPDATE waits for a Bind
 // that holds the activation's row, then finds it no longer pending.
 func (s *Store) FinishActivation(ctx context.Context, id string, st pairing.ActivationStatus, reason pairing.FailReason, at time.Time) (pairing.Activation, error) {
-	a, err := scanActivation(s.pool.QueryRow(ctx, `UPDATE activations SET status = $1, reason = $2, finished_at = $3
-		WHERE id = $4 AND status = 'pending' RETURNING `+activationColumns, string(st), string(reason), nullNanos(at), id))
+	return s.FinishActivationNoting(ctx, pairing.ActivationEnd{ID: id, Status: st, Reason: reason, At: at}, pairing.Notes{})
+}
+
+// FinishActivationNoting implements pairing.Store.
+func (s *Store) FinishActivationNoting(ctx context.Context, e pairing.ActivationEnd, n pairing.Notes) (pairing.Activation, error) {
+	var a pairing.Activation
+	id := e.ID
+	err := s.noting(ctx, n, func(q querier) error {
+		var err error
+		a, err = scanActivation(q.QueryRow(ctx, `UPDATE activations SET status = $1, reason = $2, finished_at = $3, detail = $5
+			WHERE id = $4 AND status = 'pending' RETURNING `+activationColumns, string(e.Status), string(e.Reason), nullNanos(e.At), id, e.Detail))
+		if err != nil {
+			return err
+		}
+		return writeEnded(ctx, q, n, a)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		if _, err := s.Activation(ctx, id); err != nil {
 			return a, err
@@ -81,6 +95,12 @@ func (s *Store) FinishActivation(ctx context.Context, id string, st pairing.Acti
 //     it owned and matches nothing (ErrAlreadyBound);
 //  3. mark the activation paired.
 func (s *Store) Bind(ctx context.Context, activationID string, at time.Time) (pairing.Device, pairing.Activation, error) {
+	return s.BindNoting(ctx, activationID, at, pairing.Notes{})
+}
+
+// BindNoting implements pairing.Store: Bind, with the bind's events in its
+// transaction.
+func (s *Store) BindNoting(ctx context.Context, activationID string, at time.Time, n pairing.Notes) (pairing.Device, pairing.Activation, error) {
 	var d pairing.Device
 	var a pairing.Activation
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -108,22 +128,42 @@ func (s *Store) Bind(ctx context.Context, activationID string, at time.Time) (pa
 			return err
 		}
 		a.Status, a.FinishedAt = pairing.ActivationPaired, at.UTC()
-		_, err = tx.Exec(ctx, "UPDATE activations SET status = $1, finished_at = $2 WHERE id = $3",
-			string(a.Status), nullNanos(at), a.ID)
-		return err
+		if _, err = tx.Exec(ctx, "UPDATE activations SET status = $1, finished_at = $2 WHERE id = $3",
+			string(a.Status), nullNanos(at), a.ID); err != nil {
+			return err
+		}
+		return writeNotes(ctx, tx, n.Events)
 	})
 	return d, a, err
 }
 
 // Unbind implements pairing.Store.
 func (s *Store) Unbind(ctx context.Context, deviceID, homeID string) (pairing.Device, error) {
-	d, err := scanDevice(s.pool.QueryRow(ctx, `UPDATE devices SET owner_id = NULL, home_id = NULL, time_zone = '',
-		bound_at = NULL WHERE id = $1 AND ($2 = '' OR home_id = $2) RETURNING `+deviceColumns, deviceID, homeID))
+	return s.UnbindNoting(ctx, deviceID, homeID, pairing.Notes{})
+}
+
+// UnbindNoting implements pairing.Store.
+func (s *Store) UnbindNoting(ctx context.Context, deviceID, homeID string, n pairing.Notes) (pairing.Device, error) {
+	var d pairing.Device
+	err := s.noting(ctx, n, func(q querier) error {
+		var err error
+		d, err = scanDevice(q.QueryRow(ctx, `UPDATE devices SET owner_id = NULL, home_id = NULL, time_zone = '',
+			bound_at = NULL WHERE id = $1 AND ($2 = '' OR home_id = $2) RETURNING `+deviceColumns, deviceID, homeID))
+		if err != nil {
+			return err
+		}
+		return writeNotes(ctx, q, n.Events)
+	})
 	return d, notFound(err, "device "+deviceID+" in that home")
 }
 
 // FactoryReset implements pairing.Store.
 func (s *Store) FactoryReset(ctx context.Context, deviceID, name string, at time.Time) (pairing.Device, []pairing.Activation, error) {
+	return s.FactoryResetNoting(ctx, deviceID, name, at, pairing.Notes{})
+}
+
+// FactoryResetNoting implements pairing.Store.
+func (s *Store) FactoryResetNoting(ctx context.Context, deviceID, name string, at time.Time, n pairing.Notes) (pairing.Device, []pairing.Activation, error) {
 	var d pairing.Device
 	var ended []pairing.Activation
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -139,8 +179,18 @@ func (s *Store) FactoryReset(ctx context.Context, deviceID, name string, at time
 		rows, err := tx.Query(ctx, `UPDATE activations SET status = $1, reason = $2, finished_at = $3
 			WHERE device_id = $4 AND status = 'pending' RETURNING `+activationColumns,
 			string(pairing.ActivationFailed), string(pairing.FailFactoryReset), nullNanos(at), deviceID)
-		ended, err = scanAll(rows, err, scanActivation)
-		return err
+		if ended, err = scanAll(rows, err, scanActivation); err != nil {
+			return err
+		}
+		if err := writeNotes(ctx, tx, n.Events); err != nil {
+			return err
+		}
+		for _, a := range ended {
+			if err := writeEnded(ctx, tx, n, a); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return pairing.Device{}, nil, err

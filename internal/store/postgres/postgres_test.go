@@ -144,6 +144,16 @@ func migrationFiles(t *testing.T) []string {
 	return files
 }
 
+// fileVersion is the number a migration file's name starts with.
+func fileVersion(t *testing.T, name string) int {
+	t.Helper()
+	v, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+	if err != nil {
+		t.Fatalf("migration file %s: no number", name)
+	}
+	return v
+}
+
 func TestMigrations(t *testing.T) {
 	files := migrationFiles(t)
 	dsn := freshSchema(t)

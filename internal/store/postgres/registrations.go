@@ -96,7 +96,19 @@ func (s *Store) UpdateRegistration(ctx context.Context, r pairing.Registration) 
 
 // DeleteRegistration implements pairing.Store.
 func (s *Store) DeleteRegistration(ctx context.Context, id string) (pairing.Registration, error) {
-	r, err := scanRegistration(s.pool.QueryRow(ctx, "DELETE FROM registrations WHERE id = $1 RETURNING "+regColumns, id))
+	return s.DeleteRegistrationNoting(ctx, id, pairing.Notes{})
+}
+
+// DeleteRegistrationNoting implements pairing.Store.
+func (s *Store) DeleteRegistrationNoting(ctx context.Context, id string, n pairing.Notes) (pairing.Registration, error) {
+	var r pairing.Registration
+	err := s.noting(ctx, n, func(q querier) error {
+		var err error
+		if r, err = scanRegistration(q.QueryRow(ctx, "DELETE FROM registrations WHERE id = $1 RETURNING "+regColumns, id)); err != nil {
+			return err
+		}
+		return writeNotes(ctx, q, n.Events)
+	})
 	return r, notFound(err, "registration "+id)
 }
 

@@ -11,13 +11,13 @@ import (
 )
 
 const activationColumns = `id, user_id, nb_id, device_id, home_id, time_zone, timeout, status, reason,
-	created_at, deadline, COALESCE(finished_at, 0)`
+	created_at, deadline, COALESCE(finished_at, 0), detail`
 
 func scanActivation(row interface{ Scan(...any) error }) (pairing.Activation, error) {
 	var a pairing.Activation
 	var created, deadline, finished int64
 	err := row.Scan(&a.ID, &a.UserID, &a.NbID, &a.DeviceID, &a.HomeID, &a.TimeZone, &a.Timeout, &a.Status, &a.Reason,
-		&created, &deadline, &finished)
+		&created, &deadline, &finished, &a.Detail)
 	a.CreatedAt, a.Deadline, a.FinishedAt = fromNanos(created), fromNanos(deadline), fromNanos(finished)
 	return a, err
 }
@@ -70,15 +70,24 @@ func (s *Store) ExpiredActivations(ctx context.Context, now time.Time, limit int
 
 // FinishActivation implements pairing.Store.
 func (s *Store) FinishActivation(ctx context.Context, id string, st pairing.ActivationStatus, reason pairing.FailReason, at time.Time) (pairing.Activation, error) {
+	return s.FinishActivationNoting(ctx, pairing.ActivationEnd{ID: id, Status: st, Reason: reason, At: at}, pairing.Notes{})
+}
+
+// FinishActivationNoting implements pairing.Store.
+func (s *Store) FinishActivationNoting(ctx context.Context, e pairing.ActivationEnd, n pairing.Notes) (pairing.Activation, error) {
 	var a pairing.Activation
-	err := s.write(ctx, laneUrgent, true, func(tx wtx) error {
+	id := e.ID
+	err := s.write(ctx, laneUrgent, n.Empty(), func(tx wtx) error {
 		var err error
-		a, err = scanActivation(tx.QueryRowContext(ctx, `UPDATE activations SET status = ?, reason = ?, finished_at = ?
-			WHERE id = ? AND status = 'pending' RETURNING `+activationColumns, string(st), string(reason), nanos(at), id))
+		a, err = scanActivation(tx.QueryRowContext(ctx, `UPDATE activations SET status = ?, reason = ?, finished_at = ?, detail = ?
+			WHERE id = ? AND status = 'pending' RETURNING `+activationColumns, string(e.Status), string(e.Reason), nanos(e.At), e.Detail, id))
 		if errors.Is(err, sql.ErrNoRows) {
+			a = pairing.Activation{}
 			return nil // not pending: told below
+		} else if err != nil {
+			return err
 		}
-		return err
+		return writeEnded(ctx, tx, n, a)
 	})
 	if err == nil && a.ID == "" {
 		if _, err := s.Activation(ctx, id); err != nil {
@@ -91,11 +100,17 @@ func (s *Store) FinishActivation(ctx context.Context, id string, st pairing.Acti
 
 // Bind implements pairing.Store.
 func (s *Store) Bind(ctx context.Context, activationID string, at time.Time) (pairing.Device, pairing.Activation, error) {
+	return s.BindNoting(ctx, activationID, at, pairing.Notes{})
+}
+
+// BindNoting implements pairing.Store.
+func (s *Store) BindNoting(ctx context.Context, activationID string, at time.Time, n pairing.Notes) (pairing.Device, pairing.Activation, error) {
 	var d pairing.Device
 	var a pairing.Activation
 	// Only the last statement can fail after a change (the device's
-	// update): it says so, and needs no savepoint otherwise.
-	err := s.write(ctx, laneUrgent, true, func(tx wtx) error {
+	// update): it says so, and needs no savepoint otherwise; with notes
+	// it runs in a savepoint.
+	err := s.write(ctx, laneUrgent, n.Empty(), func(tx wtx) error {
 		var err error
 		a, err = scanActivation(tx.QueryRowContext(ctx, "SELECT "+activationColumns+" FROM activations WHERE id = ?", activationID))
 		if err != nil {
@@ -124,25 +139,38 @@ func (s *Store) Bind(ctx context.Context, activationID string, at time.Time) (pa
 			string(a.Status), nanos(at), a.ID); err != nil {
 			return partialError{err}
 		}
-		return nil
+		return writeNotes(ctx, tx, n.Events)
 	})
 	return d, a, err
 }
 
 // Unbind implements pairing.Store.
 func (s *Store) Unbind(ctx context.Context, deviceID, homeID string) (pairing.Device, error) {
+	return s.UnbindNoting(ctx, deviceID, homeID, pairing.Notes{})
+}
+
+// UnbindNoting implements pairing.Store.
+func (s *Store) UnbindNoting(ctx context.Context, deviceID, homeID string, n pairing.Notes) (pairing.Device, error) {
 	var d pairing.Device
-	err := s.write(ctx, laneUrgent, true, func(tx wtx) error {
+	err := s.write(ctx, laneUrgent, n.Empty(), func(tx wtx) error {
 		var err error
 		d, err = scanDevice(tx.QueryRowContext(ctx, `UPDATE devices SET owner_id = NULL, home_id = NULL, time_zone = '',
 			bound_at = NULL WHERE id = ? AND (? = '' OR home_id = ?) RETURNING `+deviceColumns, deviceID, homeID, homeID))
-		return notFound(err, "device "+deviceID+" in that home")
+		if err != nil {
+			return notFound(err, "device "+deviceID+" in that home")
+		}
+		return writeNotes(ctx, tx, n.Events)
 	})
 	return d, err
 }
 
 // FactoryReset implements pairing.Store.
 func (s *Store) FactoryReset(ctx context.Context, deviceID, name string, at time.Time) (pairing.Device, []pairing.Activation, error) {
+	return s.FactoryResetNoting(ctx, deviceID, name, at, pairing.Notes{})
+}
+
+// FactoryResetNoting implements pairing.Store.
+func (s *Store) FactoryResetNoting(ctx context.Context, deviceID, name string, at time.Time, n pairing.Notes) (pairing.Device, []pairing.Activation, error) {
 	var d pairing.Device
 	var ended []pairing.Activation
 	err := s.write(ctx, laneUrgent, false, func(tx wtx) error {
@@ -158,7 +186,18 @@ func (s *Store) FactoryReset(ctx context.Context, deviceID, name string, at time
 		ended, err = scanActivations(tx.QueryContext(ctx, `UPDATE activations SET status = ?, reason = ?, finished_at = ?
 			WHERE device_id = ? AND status = 'pending' RETURNING `+activationColumns,
 			string(pairing.ActivationFailed), string(pairing.FailFactoryReset), nanos(at), deviceID))
-		return err
+		if err != nil {
+			return err
+		}
+		if err := writeNotes(ctx, tx, n.Events); err != nil {
+			return err
+		}
+		for _, a := range ended {
+			if err := writeEnded(ctx, tx, n, a); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return pairing.Device{}, nil, err

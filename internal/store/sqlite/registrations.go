@@ -99,11 +99,19 @@ func (s *Store) UpdateRegistration(ctx context.Context, r pairing.Registration) 
 
 // DeleteRegistration implements pairing.Store.
 func (s *Store) DeleteRegistration(ctx context.Context, id string) (pairing.Registration, error) {
+	return s.DeleteRegistrationNoting(ctx, id, pairing.Notes{})
+}
+
+// DeleteRegistrationNoting implements pairing.Store.
+func (s *Store) DeleteRegistrationNoting(ctx context.Context, id string, n pairing.Notes) (pairing.Registration, error) {
 	var r pairing.Registration
-	err := s.write(ctx, laneNormal, true, func(tx wtx) error {
+	err := s.write(ctx, laneNormal, n.Empty(), func(tx wtx) error {
 		var err error
 		r, err = scanRegistration(tx.QueryRowContext(ctx, "DELETE FROM registrations WHERE id = ? RETURNING "+regColumns, id))
-		return notFound(err, "registration "+id)
+		if err != nil {
+			return notFound(err, "registration "+id)
+		}
+		return writeNotes(ctx, tx, n.Events)
 	})
 	return r, err
 }

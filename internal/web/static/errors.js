@@ -29,6 +29,8 @@ const words = {
   4200: ['The CSV file cannot be read.', 'Check it has a header line with an imei column and at most 10,000 rows.'],
   4201: ['Some rows of the CSV file are wrong; nothing was imported.', 'Correct the rows named above and upload the file again.'],
   4290: ['Too many attempts.', 'Wait a minute and try again.'],
+  4300: ['The device\'s maker did not allow this device to be added.', 'Read the reason above; ask the seller or the maker if it is unclear.'],
+  4301: ['The device\'s maker could not be asked whether this device may be added.', 'Try again in a few minutes.'],
   5000: ['Something went wrong on the server.', 'Try again; if it keeps happening, tell the service\'s operator.'],
   5031: ['The server cannot save anything right now.', 'Nothing was changed. Wait a minute and try again; if it keeps happening, tell the service\'s operator.'],
 };
