@@ -907,7 +907,7 @@ func stepAdminDevices(a *apiClient, w *world) {
 	a.fail(get(w.admin, "/v1/admin/devices/dev_nope"), http.StatusNotFound, 4004)
 
 	w.label = a.do(get(w.admin, "/v1/admin/devices/"+w.spare.ID+"/label.png"), http.StatusOK, nil).body
-	a.do(get(w.admin, "/v1/admin/devices/"+w.spare.IMEI+"/label.png?size=256"), http.StatusOK, nil)
+	a.do(get(w.admin, "/v1/admin/devices/"+w.spare.IMEI+"/label.png?size=600"), http.StatusOK, nil)
 	a.fail(get(w.admin, "/v1/admin/devices/"+w.spare.ID+"/label.png?size=1"), http.StatusBadRequest, 3723)
 	a.fail(get(w.admin, "/v1/admin/devices/dev_nope/label.png"), http.StatusNotFound, 4004)
 }
