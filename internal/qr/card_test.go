@@ -144,4 +144,3 @@ func TestClip(t *testing.T) {
 		t.Errorf("splitCode: %q", got)
 	}
 }
-

@@ -60,4 +60,3 @@ func (s Sheet) EncodePNG(labels []Label) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
-
