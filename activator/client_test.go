@@ -291,3 +291,31 @@ func TestErrorIs(t *testing.T) {
 		t.Errorf("ErrorModel.Error() = %q; want %q", got, err.Error())
 	}
 }
+
+// ActivateNotify tells the deadline the server set: its default for a zero
+// Timeout, else the one asked for.
+func TestActivateNotifyDeadline(t *testing.T) {
+	t.Parallel()
+	n := apptest.Start(t, "")
+	d := n.Provision(t, apptest.IMEI(53))
+	alice := newUser(t, n, "alice")
+	for _, tt := range []struct {
+		timeout, want time.Duration
+	}{{0, activator.DefaultTimeout}, {30 * time.Second, 30 * time.Second}} {
+		ctx, cancel := context.WithCancel(testCtx(t))
+		var got activator.Started
+		before := time.Now()
+		_, err := alice.c.ActivateNotify(ctx, alice.nbType(d.NbID, tt.timeout), func(s activator.Started) {
+			got = s
+			cancel() // stop it: only the deadline matters here
+		})
+		cancel()
+		if !errors.Is(err, context.Canceled) || got.ID == "" {
+			t.Fatalf("timeout %v: %v, started %+v", tt.timeout, err, got)
+		}
+		// The server's deadline, give or take the time of the request.
+		if left := got.Deadline.Sub(before); left < tt.want-5*time.Second || left > tt.want+time.Second {
+			t.Errorf("timeout %v: the deadline is %v after the start, want %v", tt.timeout, left, tt.want)
+		}
+	}
+}

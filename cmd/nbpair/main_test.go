@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -211,7 +212,8 @@ func TestConfigPrintDefaultIsALoadableFile(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	out := runCLI(t, "demo")
+	label := filepath.Join(t.TempDir(), "label.png")
+	out := runCLI(t, "demo", "--label", label)
 	if !strings.HasSuffix(strings.TrimSpace(out), "Device is paired") {
 		t.Fatalf("demo printed:\n%s", out)
 	}
@@ -220,13 +222,19 @@ func TestDemo(t *testing.T) {
 			t.Errorf("step %d missing from:\n%s", step, out)
 		}
 	}
-	m := regexp.MustCompile(`written to (\S+\.png)`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no label path in:\n%s", out)
+	if strings.Contains(out, " -") && regexp.MustCompile(`-\d+(\.\d+)? ms`).MatchString(out) {
+		t.Errorf("a step took a negative time:\n%s", out)
 	}
-	defer os.RemoveAll(filepath.Dir(m[1]))
-	if decoded := runCLI(t, "qr", "decode", m[1]); !strings.Contains(decoded, "/nb/") {
+	if decoded := runCLI(t, "qr", "decode", label); !strings.Contains(decoded, "/nb/") {
 		t.Errorf("the demo's label decodes to %q", decoded)
+	}
+	// Its data directory, with the device keys, is gone.
+	m := regexp.MustCompile(`removed the demo's data directory (\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("the demo did not say it removed its directory:\n%s", out)
+	}
+	if _, err := os.Stat(m[1]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the demo's directory %s is still there: %v", m[1], err)
 	}
 }
 
