@@ -82,10 +82,18 @@ func TestParseQRCode(t *testing.T) {
 	if m.ActionName != activator.ActionNameNB || m.ActionData.ID != d.NbID || m.ActionData.ProductID == "" {
 		t.Errorf("ParseQRCode(%q) = %+v; want %s with id %s", d.QR, m, activator.ActionNameNB, d.NbID)
 	}
+	// The short code printed under the QR, as a person types it, reads the same.
+	var short struct{ ShortCode string }
+	n.API(t, "GET", "/v1/admin/devices/"+d.ID, nil, &short)
+	typed := strings.ToLower(strings.ReplaceAll(short.ShortCode, "-", " "))
+	if m, err := alice.c.ParseQRCode(ctx, typed); err != nil || m.ActionData.ID != d.NbID {
+		t.Errorf("ParseQRCode(%q) = %+v, %v; want id %s", typed, m, err, d.NbID)
+	}
 	tests := map[string]struct {
 		code string
 		want *activator.Error
 	}{
+		"the IMEI":           {d.IMEI, activator.ErrQRCodeIsIMEI},
 		"not a URL":          {"hello", activator.ErrQRCodeNotRecognised},
 		"another cloud":      {"https://example.com/nb/" + d.NbID, activator.ErrQRCodeNotRecognised},
 		"blank":              {"   ", activator.ErrRemoteAPIParamBlank},
