@@ -232,6 +232,8 @@ func exitCode(err error) (int, string) {
 	switch {
 	case err == nil:
 		return exitOK, ""
+	case errors.As(err, &ue) && ue.cmd == "":
+		return exitUsage, fmt.Sprintf("nbpair: %s\nRun 'nbpair help' for the commands.", ue.msg)
 	case errors.As(err, &ue):
 		return exitUsage, fmt.Sprintf("nbpair %s: %s\nRun 'nbpair help %s' for usage.", ue.cmd, ue.msg, ue.cmd)
 	case errors.Is(err, errUsage):

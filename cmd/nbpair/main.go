@@ -71,7 +71,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		usage(os.Stderr)
-		return fmt.Errorf("%w: no command given", errUsage)
+		return &usageError{msg: "no command given"}
 	}
 	switch args[0] {
 	case "-h", "--help", "-help":
@@ -82,7 +82,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	c, ok := findCommand(args[0])
 	if !ok {
-		return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+		return &usageError{msg: fmt.Sprintf("unknown command %q", args[0])}
 	}
 	err := c.run(ctx, args[1:], stdout)
 	if h := (*helpRequest)(nil); errors.As(err, &h) {
