@@ -24,10 +24,10 @@ HTTP JSON API and the web app for apps and admins. Every setting is a flag, an
 environment variable (named after each flag below) or a field of the JSON
 file given with --config; flags win over the environment, which wins over the
 file. 'nbpair config print-default' prints a complete file.`},
-	"provision": {"nbpair provision --imei IMEI [--product ID] [--name NAME] [flags]", `
+	"provision": {"nbpair provision --imei IMEI [--product ID] [--name NAME] [--label FILE] [flags]", `
 Provisions one device on a running server (admin API): it gets a device ID, a
 pairing ID (nbId), the short code printed under its QR, its label URL, and a
-DTLS pre-shared key, shown only here.`},
+DTLS pre-shared key, shown only here. --label writes its label card.`},
 	"devices": {"nbpair devices [flags]\nnbpair devices [flags] DEVICE_ID|IMEI\nnbpair devices --home NAME [flags]", `
 Without an argument, lists the provisioned devices (admin API). With a device
 ID or IMEI, shows that device with its registration: online, endpoint,

@@ -147,10 +147,15 @@ func TestServeProvisionDevice(t *testing.T) {
 		t.Fatalf("admin token file: %v, mode %v", err, info.Mode())
 	}
 	admin := []string{"--server", "http://" + httpAddr, "--token-file", filepath.Join(dir, "admin.token")}
-	out := runCLI(t, append([]string{"provision", "--imei", "868000000000001"}, admin...)...)
+	label := filepath.Join(t.TempDir(), "label.png")
+	out := runCLI(t, append([]string{"provision", "--imei", "868000000000001", "--label", label}, admin...)...)
 	id := regexp.MustCompile(`device ID:\s+(dev_\w+)`).FindStringSubmatch(out)
-	if id == nil || !regexp.MustCompile(`QR text:\s+https://pair\.example\.com/nb/[0-9a-f]{32}`).MatchString(out) {
+	qrText := regexp.MustCompile(`QR text:\s+(https://pair\.example\.com/nb/[0-9a-f]{32})`).FindStringSubmatch(out)
+	if id == nil || qrText == nil || !regexp.MustCompile(`short code:\s+([0-9A-Z]{4}-){6}[0-9A-Z]{4}\n`).MatchString(out) {
 		t.Fatalf("provision printed:\n%s", out)
+	}
+	if got := strings.TrimSpace(runCLI(t, "qr", "decode", label)); got != qrText[1] {
+		t.Errorf("the label card written by provision --label reads %q, want %q", got, qrText[1])
 	}
 
 	dev := start(t, "device", "--server", "coap://"+coapAddr, "--imei", "868000000000001")

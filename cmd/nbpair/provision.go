@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
-	"strings"
+	"os"
 	"text/tabwriter"
 	"time"
 )
@@ -42,6 +43,7 @@ func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 	product := fs.String("product", "", "product `ID` (default: the default product)")
 	name := fs.String("name", "", "display `NAME`, printed on its label")
 	asJSON := fs.Bool("json", false, "print the API's JSON answer")
+	label := fs.String("label", "", "write the device's label card (PNG) to this `FILE`")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -69,7 +71,12 @@ func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 	json.Unmarshal(d, &cred)
 	fmt.Fprintf(stdout, "device ID:    %s\nIMEI:         %s\nnbId:         %s\nshort code:   %s\nQR text:      %s\nPSK identity: %s\nPSK (hex):    %s\n",
 		v.ID, v.IMEI, v.NbID, v.ShortCode, v.QR, cred.PSKIdentity, cred.PSK)
-	fmt.Fprintf(stdout, "label:        %s/v1/admin/devices/%s/label.png\n", strings.TrimSuffix(*server, "/"), v.ID)
+	if *label != "" {
+		if err := writeLabel(ctx, c, v.ID, *label); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "label card:   %s\n", *label)
+	}
 	return nil
 }
 
@@ -141,4 +148,19 @@ func printDevice(w io.Writer, raw json.RawMessage, asJSON bool) error {
 			r.ExpiresAt.Local().Format(time.DateTime), r.LastSeen.Local().Format(time.DateTime), r.Addr, r.Objects)
 	}
 	return tw.Flush()
+}
+
+// writeLabel writes the label card of a device to file.
+func writeLabel(ctx context.Context, c *adminClient, id, file string) error {
+	resp, err := c.send(ctx, "GET", "/v1/admin/devices/"+url.PathEscape(id)+"/label.png", "", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	return errors.Join(err, f.Close())
 }
