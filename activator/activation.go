@@ -83,9 +83,28 @@ func (a activation) device() DeviceModel {
 // error. A device bound just before the stop stays bound; HomeDevices
 // shows it.
 func (c *Client) Activate(ctx context.Context, t TypeModel) (DeviceModel, error) {
+	return c.ActivateNotify(ctx, t, nil)
+}
+
+// Started is an activation the server has started: its ID, and the
+// deadline the server set from TypeModel.Timeout (or its default), as a
+// time on this machine's clock.
+type Started struct {
+	ID       string
+	Deadline time.Time
+}
+
+// ActivateNotify is Activate that first calls started, if not nil, once
+// the server has started the activation: an app can show the time left
+// until the server's deadline rather than its own guess.
+func (c *Client) ActivateNotify(ctx context.Context, t TypeModel, started func(Started)) (DeviceModel, error) {
+	sent := time.Now()
 	a, err := c.startActivation(ctx, t)
 	if err != nil {
 		return DeviceModel{}, err
+	}
+	if started != nil {
+		started(Started{ID: a.ID, Deadline: sent.Add(time.Duration(a.Remaining * float64(time.Second)))})
 	}
 	if !a.finished() {
 		id := a.ID

@@ -159,9 +159,13 @@ func (c *Client) RemoveDevice(ctx context.Context, devID string) error {
 }
 
 // ParseQRCode asks the server what a scanned code means (the seed's
-// requestParseQRCodeWithParam). For an NB-IoT device's label ActionName is
+// requestParseQRCodeWithParam). code is the text of the label's QR code, or
+// the short code printed under it as the user typed it (case, dashes and
+// spaces do not matter). For an NB-IoT device's label ActionName is
 // ActionNameNB and ActionData.ID is the pairing ID to activate with; text
-// that is no label of this cloud is a CodeQRCodeNotRecognised error.
+// that is no label of this cloud (or a mistyped short code) is a
+// CodeQRCodeNotRecognised error, and the device's IMEI, which users type
+// by mistake, a CodeQRCodeIsIMEI error.
 func (c *Client) ParseQRCode(ctx context.Context, code string) (ScanCodeModel, error) {
 	var m ScanCodeModel
 	err := c.do(ctx, http.MethodPost, "/v1/qrcode:parse", map[string]string{"code": code}, &m)

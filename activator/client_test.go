@@ -82,10 +82,18 @@ func TestParseQRCode(t *testing.T) {
 	if m.ActionName != activator.ActionNameNB || m.ActionData.ID != d.NbID || m.ActionData.ProductID == "" {
 		t.Errorf("ParseQRCode(%q) = %+v; want %s with id %s", d.QR, m, activator.ActionNameNB, d.NbID)
 	}
+	// The short code printed under the QR, as a person types it, reads the same.
+	var short struct{ ShortCode string }
+	n.API(t, "GET", "/v1/admin/devices/"+d.ID, nil, &short)
+	typed := strings.ToLower(strings.ReplaceAll(short.ShortCode, "-", " "))
+	if m, err := alice.c.ParseQRCode(ctx, typed); err != nil || m.ActionData.ID != d.NbID {
+		t.Errorf("ParseQRCode(%q) = %+v, %v; want id %s", typed, m, err, d.NbID)
+	}
 	tests := map[string]struct {
 		code string
 		want *activator.Error
 	}{
+		"the IMEI":           {d.IMEI, activator.ErrQRCodeIsIMEI},
 		"not a URL":          {"hello", activator.ErrQRCodeNotRecognised},
 		"another cloud":      {"https://example.com/nb/" + d.NbID, activator.ErrQRCodeNotRecognised},
 		"blank":              {"   ", activator.ErrRemoteAPIParamBlank},
@@ -289,5 +297,33 @@ func TestErrorIs(t *testing.T) {
 	}
 	if got := wrapped.Error(); got != err.Error() {
 		t.Errorf("ErrorModel.Error() = %q; want %q", got, err.Error())
+	}
+}
+
+// ActivateNotify tells the deadline the server set: its default for a zero
+// Timeout, else the one asked for.
+func TestActivateNotifyDeadline(t *testing.T) {
+	t.Parallel()
+	n := apptest.Start(t, "")
+	d := n.Provision(t, apptest.IMEI(53))
+	alice := newUser(t, n, "alice")
+	for _, tt := range []struct {
+		timeout, want time.Duration
+	}{{0, activator.DefaultTimeout}, {30 * time.Second, 30 * time.Second}} {
+		ctx, cancel := context.WithCancel(testCtx(t))
+		var got activator.Started
+		before := time.Now()
+		_, err := alice.c.ActivateNotify(ctx, alice.nbType(d.NbID, tt.timeout), func(s activator.Started) {
+			got = s
+			cancel() // stop it: only the deadline matters here
+		})
+		cancel()
+		if !errors.Is(err, context.Canceled) || got.ID == "" {
+			t.Fatalf("timeout %v: %v, started %+v", tt.timeout, err, got)
+		}
+		// The server's deadline, give or take the time of the request.
+		if left := got.Deadline.Sub(before); left < tt.want-5*time.Second || left > tt.want+time.Second {
+			t.Errorf("timeout %v: the deadline is %v after the start, want %v", tt.timeout, left, tt.want)
+		}
 	}
 }

@@ -82,6 +82,24 @@ const (
 	CodeQRCodeNotRecognised = 4100
 	// CodeQRCodeTooLong: the scanned text is too long to be a label.
 	CodeQRCodeTooLong = 4101
+	// CodeNotAnImage: an uploaded label photo is not a PNG, JPEG or GIF
+	// image, or is corrupt.
+	CodeNotAnImage = 4102
+	// CodeNoQRCodeFound: no QR code could be read in an uploaded label
+	// photo; take it closer, in focus, with the whole label in view.
+	CodeNoQRCodeFound = 4103
+	// CodeQRCodeIsIMEI: the code is the device's IMEI, not its label; type
+	// the code printed under the QR instead.
+	CodeQRCodeIsIMEI = 4104
+	// CodeCSVInvalid: a batch CSV (admin API) cannot be read as a whole.
+	CodeCSVInvalid = 4200
+	// CodeCSVRowInvalid: rows of a batch CSV (admin API) are bad; nothing
+	// was imported.
+	CodeCSVRowInvalid = 4201
+	// CodeRateLimited: too many requests from this user or address (QR
+	// parses, scans, activation starts) or too many failed logins; the
+	// Retry-After header says when to try again.
+	CodeRateLimited = 4290
 	// CodeBindRefused: the device maker's pre-bind check refused the
 	// bind; the message ends with its reason. Nothing was bound.
 	CodeBindRefused = 4300
@@ -92,6 +110,9 @@ const (
 	// CodeInternalError: a fault in the server; the request can be
 	// retried.
 	CodeInternalError = 5000
+	// CodeNotReady: the server's readiness check (GET /readyz) failed:
+	// its store or its NATS connection did not answer.
+	CodeNotReady = 5030
 	// CodeStoreFull: the server's disk is full, so it saved nothing; try
 	// again after the HTTP answer's Retry-After (a minute).
 	CodeStoreFull = 5031
@@ -126,9 +147,16 @@ var (
 	ErrActivationStopped     = &Error{Code: CodeActivationStopped, Name: "ActivationStopped"}
 	ErrQRCodeNotRecognised   = &Error{Code: CodeQRCodeNotRecognised, Name: "QRCodeNotRecognised"}
 	ErrQRCodeTooLong         = &Error{Code: CodeQRCodeTooLong, Name: "QRCodeTooLong"}
+	ErrNotAnImage            = &Error{Code: CodeNotAnImage, Name: "NotAnImage"}
+	ErrNoQRCodeFound         = &Error{Code: CodeNoQRCodeFound, Name: "NoQRCodeFound"}
+	ErrQRCodeIsIMEI          = &Error{Code: CodeQRCodeIsIMEI, Name: "QRCodeIsIMEI"}
+	ErrCSVInvalid            = &Error{Code: CodeCSVInvalid, Name: "CSVInvalid"}
+	ErrCSVRowInvalid         = &Error{Code: CodeCSVRowInvalid, Name: "CSVRowInvalid"}
+	ErrRateLimited           = &Error{Code: CodeRateLimited, Name: "RateLimited"}
+	ErrInternalError         = &Error{Code: CodeInternalError, Name: "InternalError"}
+	ErrNotReady              = &Error{Code: CodeNotReady, Name: "NotReady"}
 	ErrBindRefused           = &Error{Code: CodeBindRefused, Name: "BindRefused"}
 	ErrBindCheckFailed       = &Error{Code: CodeBindCheckFailed, Name: "BindCheckFailed"}
-	ErrInternalError         = &Error{Code: CodeInternalError, Name: "InternalError"}
 	ErrStoreFull             = &Error{Code: CodeStoreFull, Name: "StoreFull"}
 	ErrNetwork               = &Error{Code: CodeNetwork, Name: "NetworkError"}
 )

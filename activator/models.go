@@ -28,9 +28,9 @@ type TypeModel struct {
 	// TypeName is a display name of the type, such as "NB"; the server
 	// does not see it.
 	TypeName string
-	// Timeout bounds the activation; zero means DefaultTimeout. The
-	// server counts whole seconds (a fraction is rounded up) and accepts
-	// at most one hour.
+	// Timeout bounds the activation; zero means the server's default,
+	// which is DefaultTimeout. The server counts whole seconds (a
+	// fraction is rounded up) and accepts at most one hour.
 	Timeout time.Duration
 	// SpaceID is the home (spaceId) the device is added to.
 	SpaceID string
@@ -45,7 +45,7 @@ type TypeModel struct {
 func (t TypeModel) timeoutSeconds() int {
 	switch {
 	case t.Timeout == 0:
-		return int(DefaultTimeout / time.Second)
+		return 0 // the server's default
 	case t.Timeout < 0:
 		return -1 // the server names the bad value
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,8 +22,8 @@ type adminClient struct {
 
 // adminFlags adds --server and --token-file to fs.
 func adminFlags(fs *flag.FlagSet) (server, tokenFile *string) {
-	server = fs.String("server", "http://localhost:8080", "base URL of the nbpair server")
-	tokenFile = fs.String("token-file", filepath.Join("nbpair-data", "admin.token"), "file holding the admin token")
+	server = fs.String("server", "http://localhost:8080", "base `URL` of the nbpair server")
+	tokenFile = fs.String("token-file", filepath.Join("nbpair-data", "admin.token"), "`FILE` holding the admin token (the server writes DATA_DIR/admin.token)")
 	return server, tokenFile
 }
 
@@ -80,5 +79,3 @@ func (c *adminClient) do(ctx context.Context, method, path string, body, out any
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }
-
-var errUsage = errors.New("bad usage")

@@ -1,28 +1,40 @@
 package main
 
 import (
+	"slices"
+	"strings"
+
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
 	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"github.com/nbpair/nbpair/internal/pairing"
 )
 
 func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
+	fs := newFlagSet("audit")
 	server, tokenFile := adminFlags(fs)
-	deviceID := fs.String("device", "", "only entries of this device ID")
-	uid := fs.String("user", "", "only entries of this user ID")
-	action := fs.String("action", "", "only this action: provision, export-keys, parse, bind, unbind, reset, rate-limited, login, dtls-handshake, downlink")
-	outcome := fs.String("outcome", "", "only this outcome: ok, refused or dropped (a downlink given up)")
+	deviceID := fs.String("device", "", "only entries of this device `ID`")
+	uid := fs.String("user", "", "only entries of this user `UID`")
+	action := fs.String("action", "", "only this `ACTION`: "+strings.Join(pairing.AuditActions(), ", "))
+	outcome := fs.String("outcome", "", "only this `OUTCOME`: ok, refused or dropped (a downlink given up)")
 	limit := fs.Int("limit", 50, "how many entries, newest first (1 to 1000)")
 	asJSON := fs.Bool("json", false, "print the API's JSON answer")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
+	}
+	switch {
+	case *action != "" && !slices.Contains(pairing.AuditActions(), *action):
+		return usagef("audit", "unknown --action %q: give one of %s", *action, strings.Join(pairing.AuditActions(), ", "))
+	case *outcome != "" && !slices.Contains(pairing.AuditOutcomes(), *outcome):
+		return usagef("audit", "unknown --outcome %q: give one of %s", *outcome, strings.Join(pairing.AuditOutcomes(), ", "))
+	case *limit < 1 || *limit > 1000:
+		return usagef("audit", "--limit must be 1 to 1000, not %d", *limit)
 	}
 	c, err := newAdminClient(*server, *tokenFile)
 	if err != nil {

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/nbpair/nbpair/internal/app"
@@ -14,19 +11,13 @@ import (
 	"github.com/nbpair/nbpair/internal/store/sqlite"
 )
 
-const backupUsage = "usage: nbpair backup [--data-dir DIR] -o FILE"
-
 // runBackup writes a consistent copy of the SQLite database of the data
 // directory to a new file, while a server may be running on it. A
 // PostgreSQL store is backed up with PostgreSQL's own tools.
 func runBackup(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), backupUsage+"\n\nFlags (-o and those of serve; only --data-dir, --store and --config matter here):")
-		fs.PrintDefaults()
-	}
-	out := fs.String("o", "", "the backup file to create; an existing file is never overwritten")
-	cfg, err := config.Load(fs, args, os.Getenv)
+	fs := newFlagSet("backup")
+	out := fs.String("o", "", "the backup `FILE` to create; an existing file is never overwritten")
+	cfg, err := loadConfig(fs, args, "data-dir", "store")
 	if err != nil {
 		return err
 	}
@@ -34,8 +25,8 @@ func runBackup(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("backup: the store is PostgreSQL (%s); back it up with pg_dump, e.g. pg_dump -Fc -f nbpair.dump DBNAME",
 			config.RedactedStore(cfg.Store))
 	}
-	if *out == "" || fs.NArg() != 0 {
-		return errors.New(backupUsage)
+	if *out == "" {
+		return usagef("backup", "give the backup file with -o FILE")
 	}
 	if err := sqlite.Backup(ctx, cfg.DataDir, *out); err != nil {
 		return err

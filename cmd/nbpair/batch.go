@@ -5,13 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -32,59 +33,35 @@ func runBatch(ctx context.Context, args []string, stdout io.Writer) error {
 	subs := map[string]func(context.Context, []string, io.Writer) error{
 		"import": runBatchImport, "list": runBatchList, "export": runBatchExport, "labels": runBatchLabels,
 	}
-	if len(args) > 0 {
-		if run, ok := subs[args[0]]; ok {
-			return run(ctx, args[1:], stdout)
-		}
-	}
-	fmt.Fprint(os.Stderr, `Usage:
-  nbpair batch import [--product ID] FILE.csv      provision the devices of a factory CSV (columns imei, serial)
-  nbpair batch list                                list the batches
-  nbpair batch export ID [-o FILE.csv]             the factory CSV: IMEIs, PSKs, device IDs, nbIds, QR texts
-  nbpair batch labels ID [-o FILE.png] [--page N]  the QR label sheets (A4, 35 labels each)
-`)
-	return fmt.Errorf("%w: batch import, list, export or labels", errUsage)
+	return runSubcommand(ctx, "batch", subs, args, stdout)
 }
 
-// parseInterspersed parses flags that may come before or after the
-// positional arguments (as in "batch export ID -o FILE") and returns the
-// positional ones.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+// runSubcommand runs the subcommand of cmd that args start with; -h (or
+// nothing) is cmd's help (or a usage error).
+func runSubcommand(ctx context.Context, cmd string, subs map[string]func(context.Context, []string, io.Writer) error,
+	args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usagef(cmd, "give a subcommand: %s", strings.Join(slices.Sorted(maps.Keys(subs)), ", "))
 	}
-}
-
-// positional requires exactly one positional argument.
-func positional(fs *flag.FlagSet, args []string, what string) (string, error) {
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return "", err
+	if run, ok := subs[args[0]]; ok {
+		return run(ctx, args[1:], stdout)
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return "", fmt.Errorf("%w: give one %s", errUsage, what)
+	if _, err := parseArgs(newFlagSet(cmd), args[:1]); err != nil {
+		return err // -h, or a flag cmd does not have
 	}
-	return pos[0], nil
+	return usagef(cmd, "unknown subcommand %q: give %s", args[0], strings.Join(slices.Sorted(maps.Keys(subs)), ", "))
 }
 
 func runBatchImport(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("batch import", flag.ContinueOnError)
+	fs := newFlagSet("batch import")
 	server, tokenFile := adminFlags(fs)
-	product := fs.String("product", "", "product ID of the devices (default: the default product)")
+	product := fs.String("product", "", "product `ID` of the devices (default: the default product)")
 	asJSON := fs.Bool("json", false, "print the API's JSON answer")
-	file, err := positional(fs, args, "CSV file")
+	pos, err := parseExactly(fs, args, 1, "one CSV file")
 	if err != nil {
 		return err
 	}
+	file := pos[0]
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -126,9 +103,9 @@ func runBatchImport(ctx context.Context, args []string, stdout io.Writer) error 
 }
 
 func runBatchList(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("batch list", flag.ContinueOnError)
+	fs := newFlagSet("batch list")
 	server, tokenFile := adminFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	c, err := newAdminClient(*server, *tokenFile)
@@ -150,13 +127,14 @@ func runBatchList(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func runBatchExport(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("batch export", flag.ContinueOnError)
+	fs := newFlagSet("batch export")
 	server, tokenFile := adminFlags(fs)
-	out := fs.String("o", "-", "file to write the factory CSV to (mode 0600: it holds the devices' keys), - for stdout")
-	id, err := positional(fs, args, "batch ID")
+	out := fs.String("o", "-", "`FILE` to write the factory CSV to (mode 0600: it holds the devices' keys), - for standard output")
+	pos, err := parseExactly(fs, args, 1, "one batch ID")
 	if err != nil {
 		return err
 	}
+	id := pos[0]
 	c, err := newAdminClient(*server, *tokenFile)
 	if err != nil {
 		return err
@@ -179,14 +157,15 @@ func runBatchExport(ctx context.Context, args []string, stdout io.Writer) error 
 }
 
 func runBatchLabels(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("batch labels", flag.ContinueOnError)
+	fs := newFlagSet("batch labels")
 	server, tokenFile := adminFlags(fs)
-	out := fs.String("o", "labels.png", "file to write the sheet to; with several pages, page N goes to FILE-N.png")
-	page := fs.Int("page", 0, "only this page (from 1); 0 for every page")
-	id, err := positional(fs, args, "batch ID")
+	out := fs.String("o", "labels.png", "`FILE` to write the sheet to; with several pages, page N goes to FILE-N.png")
+	page := fs.Int("page", 0, "only page `N` (from 1); 0 for every page")
+	pos, err := parseExactly(fs, args, 1, "one batch ID")
 	if err != nil {
 		return err
 	}
+	id := pos[0]
 	c, err := newAdminClient(*server, *tokenFile)
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,7 +18,11 @@ import (
 	"github.com/nbpair/nbpair/internal/qr"
 )
 
-const demoIMEI = "868000000000001"
+// The demo's device.
+const (
+	demoIMEI    = "868000000000001"
+	demoProduct = "Water meter WM-3"
+)
 
 // demo is the whole story of the seed over real sockets on this machine.
 type demo struct {
@@ -27,15 +30,18 @@ type demo struct {
 	start time.Time
 	dir   string
 	a     *app.App
+	// keepLabel is where the label is copied to ("": nowhere).
+	keepLabel string
 
 	mu    sync.Mutex
 	marks map[string]time.Time // guarded by mu
 }
 
 func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs := newFlagSet("demo")
 	verbose := fs.Bool("v", false, "show the server's log on standard error")
-	if err := fs.Parse(args); err != nil {
+	keep := fs.String("label", "", "also write the device's label card (PNG) to this `FILE`, kept after the demo")
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -44,7 +50,14 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d := &demo{out: stdout, dir: dir, marks: map[string]time.Time{}}
+	// The directory holds the database, the admin token and the key that
+	// seals device PSKs: it goes, whatever happens.
+	defer func() {
+		if err := os.RemoveAll(dir); err != nil {
+			fmt.Fprintf(os.Stderr, "nbpair demo: removing %s: %v\n", dir, err)
+		}
+	}()
+	d := &demo{out: stdout, dir: dir, keepLabel: *keep, marks: map[string]time.Time{}}
 	log := slog.New(slog.DiscardHandler)
 	if *verbose {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -53,8 +66,16 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer stop()
-	return d.run(ctx)
+	err = d.run(ctx)
+	stop() // before the directory goes
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing the demo's data directory: %w", err)
+	}
+	fmt.Fprintf(stdout, "removed the demo's data directory %s (database, keys, label)\nDevice is paired\n", dir)
+	return nil
 }
 
 func (d *demo) startServer(ctx context.Context, log *slog.Logger) (stop func(), err error) {
@@ -79,6 +100,22 @@ func (d *demo) mark(name string) {
 	d.mu.Unlock()
 }
 
+// waitMark waits until the mark name is set, for at most 5 seconds.
+func (d *demo) waitMark(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for d.at(name).IsZero() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the device did not report %q", name)
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
 func (d *demo) at(name string) time.Time {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -91,12 +128,17 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	product := map[string]any{"id": "wm3", "name": demoProduct}
+	if err := admin.do(ctx, "POST", "/v1/admin/products", product, nil); err != nil {
+		return err
+	}
 	var dev deviceView
-	if err := admin.do(ctx, "POST", "/v1/admin/devices", map[string]string{"imei": demoIMEI, "name": "Demo water meter"}, &dev); err != nil {
+	body := map[string]string{"imei": demoIMEI, "productId": "wm3", "name": "Cellar meter"}
+	if err := admin.do(ctx, "POST", "/v1/admin/devices", body, &dev); err != nil {
 		return err
 	}
 	fmt.Fprintf(d.out, "provisioned device %s (IMEI %s, nbId %s)\n", dev.ID, dev.IMEI, dev.NbID)
-	label, err := d.writeLabel(dev.QR)
+	label, err := d.writeLabel(dev)
 	if err != nil {
 		return err
 	}
@@ -119,13 +161,22 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.waitDevice(ctx, sim, "owner", func(s device.Status) bool { return s.Pairing.OwnerUID == paired.OwnerUID }); err != nil {
 		return err
 	}
+	// The device's events, which set the marks, may come a moment after
+	// its status changed.
+	for _, m := range []string{"registered", "device ID", "device bound"} {
+		if err := d.waitMark(ctx, m); err != nil {
+			return err
+		}
+	}
 	d.printSteps(dev.ID, paired)
-	fmt.Fprintln(d.out, "Device is paired")
 	return nil
 }
 
-func (d *demo) writeLabel(text string) (string, error) {
-	png, err := qr.EncodePNG(text, 0)
+// writeLabel draws the device's label card as a PNG in the demo's
+// directory (and in keepLabel), and its QR code in the terminal.
+func (d *demo) writeLabel(dev deviceView) (string, error) {
+	card := qr.Label{Text: dev.QR, Product: demoProduct, Name: dev.Name, Code: dev.ShortCode}
+	png, err := card.EncodePNG(0, 0)
 	if err != nil {
 		return "", err
 	}
@@ -133,11 +184,18 @@ func (d *demo) writeLabel(text string) (string, error) {
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		return "", err
 	}
-	term, err := qr.Terminal(text)
+	where := path
+	if d.keepLabel != "" {
+		if err := os.WriteFile(d.keepLabel, png, 0o644); err != nil {
+			return "", err
+		}
+		where = d.keepLabel
+	}
+	term, err := qr.Terminal(dev.QR)
 	if err != nil {
 		return "", err
 	}
-	fmt.Fprintf(d.out, "the device's QR label (%s), written to %s:\n%s", text, path, term)
+	fmt.Fprintf(d.out, "the device's label (%s, code to type %s), written to %s:\n%s", dev.QR, dev.ShortCode, where, term)
 	return path, nil
 }
 
@@ -242,7 +300,7 @@ func (d *demo) printSteps(devID string, paired activator.DeviceModel) {
 		{"1  Device powers on and registers (LwM2M Register)", ms("", "registered"), "2.01 Created with its registration"},
 		{"2  Cloud determines the task by event", "", "within step 1: the Register event picks the tasks"},
 		{"3  Cloud registers the device information", "", "within step 1: answered only once stored"},
-		{"4  Cloud returns the device ID", ms("registered", "device ID"), "Write of the Pairing object: " + devID},
+		{"4  Cloud returns the device ID", ms("", "device ID"), "since power-on (it may beat the 2.01 to the device): Write of the Pairing object " + devID},
 		{"5  Device has its registration result", "", "with step 4: registered, not bound"},
 		{"6  App scans the QR code, gets device info", ms("scan", "parsed"), "label image decoded, qrcode:parse"},
 		{"7  App binds the device with the user account", "", "StartActive with the NB type"},

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,8 +30,7 @@ type deviceFlags struct {
 }
 
 func newDeviceFlags() (*flag.FlagSet, *deviceFlags) {
-	fs := flag.NewFlagSet("device", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs := newFlagSet("device")
 	f := &deviceFlags{}
 	fs.StringVar(&f.cfg.Server, "server", "coap://127.0.0.1:5683", "LwM2M server `URL`: coap://host:port, or coaps://host:port for DTLS (needs --psk)")
 	fs.StringVar(&f.psk, "psk", "", "the device's DTLS pre-shared key in `HEX` (as provisioning printed it), for coaps://; visible to other users in the process list, so prefer --psk-file")
@@ -51,14 +49,6 @@ func newDeviceFlags() (*flag.FlagSet, *deviceFlags) {
 	fs.IntVar(&f.cfg.PreferredFormat, "ct", 0, "content `format` to announce as ct= on Register's </> link: 110 (SenML JSON), 112 (SenML CBOR) or 11542 (TLV); 0 announces none, which every server accepts")
 	fs.BoolVar(&f.cfg.SenMLJSON, "senml-json", false, "send SenML as JSON (110) instead of CBOR (112)")
 	fs.BoolVar(&f.verbose, "v", false, "log protocol details to stderr")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: nbpair device --server coap://HOST:PORT --imei IMEI [flags]\n\n"+
-			"Simulates an NB-IoT device: registers over LwM2M, keeps the registration fresh,\n"+
-			"answers the server's Read, Discover, Write, Write-Attributes, Execute and\n"+
-			"Observe, and prints each state change and each request it handled (operation,\n"+
-			"method, path, content format, answer). Stop it with Ctrl-C.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	return fs, f
 }
 
@@ -72,7 +62,7 @@ func (f *deviceFlags) resetKind() (device.ResetKind, error) {
 	case "factory":
 		return device.ResetFactory, nil
 	}
-	return 0, fmt.Errorf("device: --reset %q: want normal or factory", f.reset)
+	return 0, usagef("device", "--reset %q: want normal or factory", f.reset)
 }
 
 // pskBytes decodes --psk (or the key in --psk-file), which coaps:// needs
@@ -80,7 +70,7 @@ func (f *deviceFlags) resetKind() (device.ResetKind, error) {
 func (f *deviceFlags) pskBytes() ([]byte, error) {
 	if f.pskFile != "" {
 		if f.psk != "" {
-			return nil, errors.New("device: give --psk or --psk-file, not both")
+			return nil, usagef("device", "give --psk or --psk-file, not both")
 		}
 		b, err := os.ReadFile(f.pskFile)
 		if err != nil {
@@ -91,15 +81,15 @@ func (f *deviceFlags) pskBytes() ([]byte, error) {
 	secure := strings.HasPrefix(strings.ToLower(f.cfg.Server), "coaps:")
 	switch {
 	case secure && f.psk == "":
-		return nil, fmt.Errorf("device: --server %s is DTLS and needs the device's key: --psk HEX (provisioning prints it)", f.cfg.Server)
+		return nil, usagef("device", "--server %s is DTLS and needs the device's key: --psk HEX (provisioning prints it)", f.cfg.Server)
 	case !secure && f.psk != "":
-		return nil, fmt.Errorf("device: --psk needs a coaps:// server, not %s", f.cfg.Server)
+		return nil, usagef("device", "--psk needs a coaps:// server, not %s", f.cfg.Server)
 	case f.psk == "":
 		return nil, nil
 	}
 	psk, err := hex.DecodeString(f.psk)
 	if err != nil || len(psk) == 0 {
-		return nil, errors.New("device: --psk must be the key in hex, e.g. 00112233445566778899aabbccddeeff")
+		return nil, usagef("device", "--psk must be the key in hex, e.g. 00112233445566778899aabbccddeeff")
 	}
 	return psk, nil
 }
@@ -109,11 +99,11 @@ func (f *deviceFlags) config(stdout io.Writer) (device.Config, error) {
 	cfg := f.cfg
 	switch {
 	case cfg.IMEI == "":
-		return cfg, errors.New("device: --imei is required")
+		return cfg, usagef("device", "--imei is required")
 	case !cfg.QueueMode && (cfg.AwakeTime != 0 || cfg.SleepTime != 0):
-		return cfg, errors.New("device: --awake and --sleep need --queue")
+		return cfg, usagef("device", "--awake and --sleep need --queue")
 	case f.maxRetransmit < 0:
-		return cfg, errors.New("device: --max-retransmit must not be negative")
+		return cfg, usagef("device", "--max-retransmit must not be negative")
 	}
 	psk, err := f.pskBytes()
 	if err != nil {
@@ -165,12 +155,8 @@ func resetAfterRegister(ctx context.Context, c *device.Client, kind device.Reset
 // to stdout as one line that starts with its time.
 func runDevice(ctx context.Context, args []string, stdout io.Writer) error {
 	fs, f := newDeviceFlags()
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("device: unexpected arguments %q", fs.Args())
 	}
 	kind, err := f.resetKind()
 	if err != nil {

@@ -30,8 +30,8 @@ type fleetFlags struct {
 func (f *fleetFlags) register(fs *flag.FlagSet, def fleet.Config) {
 	fs.StringVar(&f.server, "server", "coap://127.0.0.1:5683", "CoAP address of the nbpair server (coap://HOST:PORT)")
 	fs.StringVar(&f.serverDTLS, "server-dtls", "coaps://127.0.0.1:5684", "DTLS address of the nbpair server, for --dtls (coaps://HOST:PORT)")
-	fs.StringVar(&f.httpURL, "http", "http://localhost:8080", "base URL of the server's HTTP API (batches, /metrics, the SDK)")
-	fs.StringVar(&f.tokenFile, "token-file", filepath.Join("nbpair-data", "admin.token"), "file holding the admin token")
+	fs.StringVar(&f.httpURL, "http", "http://localhost:8080", "base `URL` of the server's HTTP API (batches, /metrics, the SDK)")
+	fs.StringVar(&f.tokenFile, "token-file", filepath.Join("nbpair-data", "admin.token"), "`FILE` holding the admin token")
 	fs.StringVar(&f.product, "product", "", "product to provision the fleet for (default: the default product)")
 	fs.StringVar(&f.imeiBase, "imei-base", def.IMEIBase, "first digits of the fleet's IMEIs; the device number fills the rest")
 	fs.IntVar(&f.concurrency, "concurrency", def.Concurrency, "requests in flight")
@@ -56,6 +56,9 @@ func (s *sourcesFlag) String() string {
 	}
 	return strconv.Itoa(int(*s))
 }
+
+// Type names the flag's value in help texts.
+func (s *sourcesFlag) Type() string { return "all|N" }
 
 func (s *sourcesFlag) Set(v string) error {
 	if v == "all" {
@@ -103,7 +106,7 @@ func runFleet(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == "sweep" {
 		return runFleetSweep(ctx, args[1:], stdout)
 	}
-	fs := flag.NewFlagSet("fleet", flag.ContinueOnError)
+	fs := newFlagSet("fleet")
 	def := fleet.DefaultConfig()
 	var ff fleetFlags
 	ff.register(fs, def)
@@ -118,22 +121,13 @@ func runFleet(ctx context.Context, args []string, stdout io.Writer) error {
 	baseline := fs.String("baseline", "", "run baselines instead of nbpair: udp-echo, go-coap, or both comma-separated")
 	compare := fs.Bool("compare", false, "run nbpair and both baselines and print them side by side")
 	runs := fs.Int("runs", 1, "rounds of the runs, interleaved; with more than one, the medians are printed too")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: nbpair fleet [flags]\n       nbpair fleet sweep [flags]  (nbpair fleet sweep -h)\n\n"+
-			"Provisions --devices devices through batch imports, runs --scenario with each device sending from\n"+
-			"its own source address (--sources all, the default) or from --sources N shared ones,\n"+
-			"and prints throughput, latency percentiles, retransmissions, errors, the generator's CPU time and\n"+
-			"the server's figures from /metrics. The pair scenario needs the server's rate limits off\n"+
-			"(serve --rate-limit-per-user 0 --rate-limit-per-addr 0).\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	cfg := def
 	cfg.Devices, cfg.Scenario, cfg.Duration, cfg.Rate, cfg.DTLS = *devices, fleet.Scenario(*scenario), *duration, *rate, *dtls
 	cfg.DevicesPerUser, cfg.ActivationTimeout, cfg.PairOrder = *perUser, *actTimeout, fleet.PairOrder(*order)
-	cfg.Progress = os.Stderr
+	cfg.Progress, cfg.ProgressLive = os.Stderr, isTerminal(os.Stderr)
 	runNbpair, baselines, err := fleetTargets(*baseline, *compare)
 	if err != nil {
 		return err
@@ -145,7 +139,7 @@ func runFleet(ctx context.Context, args []string, stdout io.Writer) error {
 		lossyPair(&cfg, fs)
 	}
 	if *runs < 1 {
-		return fmt.Errorf("%w: --runs must be 1 or more", errUsage)
+		return usagef("fleet", "--runs must be 1 or more")
 	}
 	return fleetRuns(ctx, cfg, runNbpair, baselines, *runs, stdout)
 }
@@ -177,7 +171,7 @@ func lossyPair(cfg *fleet.Config, fs *flag.FlagSet) {
 func fleetTargets(list string, compare bool) (bool, []fleet.Baseline, error) {
 	if compare {
 		if list != "" {
-			return false, nil, fmt.Errorf("%w: --compare runs every baseline; leave out --baseline", errUsage)
+			return false, nil, usagef("fleet", "--compare runs every baseline; leave out --baseline")
 		}
 		return true, []fleet.Baseline{fleet.GoCoAP, fleet.UDPEcho}, nil
 	}
@@ -190,7 +184,7 @@ func fleetTargets(list string, compare bool) (bool, []fleet.Baseline, error) {
 		case fleet.GoCoAP, fleet.UDPEcho:
 			bs = append(bs, b)
 		default:
-			return false, nil, fmt.Errorf("%w: baseline %q: want %s or %s", errUsage, b, fleet.UDPEcho, fleet.GoCoAP)
+			return false, nil, usagef("fleet", "baseline %q: want %s or %s", b, fleet.UDPEcho, fleet.GoCoAP)
 		}
 	}
 	return false, bs, nil
@@ -283,23 +277,11 @@ func fleetRound(ctx context.Context, cfg fleet.Config, runNbpair bool, baselines
 func hostPort(s, scheme, defPort string) (string, error) {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != scheme || u.Hostname() == "" {
-		return "", fmt.Errorf("%w: %q: want %s://HOST:PORT", errUsage, s, scheme)
+		return "", usagef("fleet", "%q: want %s://HOST:PORT", s, scheme)
 	}
 	port := u.Port()
 	if port == "" {
 		port = defPort
 	}
 	return net.JoinHostPort(u.Hostname(), port), nil
-}
-
-// parseNoArgs parses the flags of a command that takes no arguments.
-func parseNoArgs(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,7 +17,7 @@ import (
 // Register throughput and latency, the echo baseline and the server's
 // memory to a CSV.
 func runFleetSweep(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("fleet sweep", flag.ContinueOnError)
+	fs := newFlagSet("fleet sweep")
 	def := fleet.DefaultConfig()
 	var ff fleetFlags
 	ff.register(fs, def)
@@ -26,12 +25,6 @@ func runFleetSweep(ctx context.Context, args []string, stdout io.Writer) error {
 	sample := fs.Int("sample", 2000, "Registers measured after each step (the first devices, again) and round trips of the echo baseline")
 	out := fs.String("csv", "sweep.csv", "CSV file the steps are written to, each as soon as it is done")
 	maxTime := fs.Duration("max-time", time.Hour, "stop after this long; the CSV keeps the steps done")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: nbpair fleet sweep [flags]\n\nProvisions and registers devices up to each of --steps; after each step measures --sample\n"+
-			"Registers, as many echo round trips, and the server's resident memory, and writes a CSV row.\n"+
-			"tools/benchchart draws the CSV.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -43,7 +36,7 @@ func runFleetSweep(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := ff.apply(&cfg, true); err != nil {
 		return err
 	}
-	cfg.Progress = os.Stderr
+	cfg.Progress, cfg.ProgressLive = os.Stderr, isTerminal(os.Stderr)
 	f, err := os.Create(*out)
 	if err != nil {
 		return err
@@ -83,7 +76,7 @@ func parseSteps(s string) ([]int, error) {
 		}
 		n, err := strconv.Atoi(part)
 		if err != nil || n < 1 || len(steps) > 0 && n*mult <= steps[len(steps)-1] {
-			return nil, fmt.Errorf("%w: --steps %q: want growing counts such as 10k,100k,1M", errUsage, s)
+			return nil, usagef("fleet sweep", "--steps %q: want growing counts such as 10k,100k,1M", s)
 		}
 		steps = append(steps, n*mult)
 	}

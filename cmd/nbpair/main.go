@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +13,8 @@ import (
 )
 
 // command is one subcommand: it parses its own flags from args and writes
-// what a person should read to stdout.
+// what a person should read to stdout. Its help (synopsis and description)
+// is in helpTexts under its name.
 type command struct {
 	name, summary string
 	run           func(ctx context.Context, args []string, stdout io.Writer) error
@@ -24,8 +24,8 @@ func commands() []command {
 	return []command{
 		{"demo", "the whole pairing story on this machine: server, device, QR label, app; ends paired", runDemo},
 		{"serve", "run the pairing cloud (CoAP/LwM2M for devices, HTTP for apps and admins)", runServe},
-		{"provision", "provision a device by IMEI and print its device ID, nbId and QR text", runProvision},
-		{"devices", "list provisioned devices, or show one with its registration", runDevices},
+		{"provision", "provision a device by IMEI and print its device ID, nbId, short code and QR text", runProvision},
+		{"devices", "list provisioned devices, show one with its registration, or list a home's (--home)", runDevices},
 		{"batch", "factory batches: import a CSV of IMEIs, export keys for flashing, print label sheets", runBatch},
 		{"audit", "read the audit log (provisions, binds, unbinds, resets, refusals), by device or user", runAudit},
 		{"webhooks", "the device maker's webhooks: add, list, rm, and the deliveries of one", runWebhooks},
@@ -35,45 +35,60 @@ func commands() []command {
 		{"login", "log in to an nbpair server; the session is kept in your config directory", runLogIn},
 		{"homes", "list your homes, or create one (--create NAME)", runHomes},
 		{"pair", "pair a device: scan its label (--qr-image or --code) into a home (--home)", runPair},
+		{"remove", "remove a device from your home (unbind it); the device is told", runRemove},
 		{"qr", "encode text as a QR label PNG, or decode a label image", runQR},
 		{"migrate", "apply (up) or list (status) the schema migrations of the store: SQLite or --store postgres://…", runMigrate},
 		{"backup", "copy the SQLite database while the server runs (-o FILE); secret.key and admin.token apart", runBackup},
 		{"config", "print the default configuration, or check a file (config print-default | check FILE)", runConfig},
+		{"version", "print nbpair's version: module version, commit and Go version", runVersion},
+		{"help", "show the commands, or a command's help (help COMMAND [SUBCOMMAND])", func(_ context.Context, args []string, stdout io.Writer) error {
+			return runHelp(args, stdout)
+		}},
 	}
+}
+
+func findCommand(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout)
 	stop()
-	switch {
-	case err == nil:
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "nbpair:", err)
-		os.Exit(1)
+	code, msg := exitCode(err)
+	if msg != "" {
+		fmt.Fprintln(os.Stderr, msg)
 	}
+	os.Exit(code)
 }
 
+// run runs the command line args (without the program's name): -h prints
+// the command's help to stdout and is no error.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		usage(os.Stderr)
+		return &usageError{msg: "no command given"}
+	}
+	switch args[0] {
+	case "-h", "--help", "-help":
 		usage(stdout)
 		return nil
+	case "-version", "--version":
+		return runVersion(ctx, nil, stdout)
 	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			return c.run(ctx, args[1:], stdout)
-		}
+	c, ok := findCommand(args[0])
+	if !ok {
+		return &usageError{msg: fmt.Sprintf("unknown command %q", args[0])}
 	}
-	usage(os.Stderr)
-	return fmt.Errorf("unknown command %q", args[0])
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: nbpair COMMAND [flags]\n\nCommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	err := c.run(ctx, args[1:], stdout)
+	if h := (*helpRequest)(nil); errors.As(err, &h) {
+		printHelp(stdout, h.fs)
+		return nil
 	}
-	fmt.Fprintln(w, "\nRun 'nbpair COMMAND -h' for a command's flags.")
+	return err
 }

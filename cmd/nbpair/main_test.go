@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -146,10 +147,15 @@ func TestServeProvisionDevice(t *testing.T) {
 		t.Fatalf("admin token file: %v, mode %v", err, info.Mode())
 	}
 	admin := []string{"--server", "http://" + httpAddr, "--token-file", filepath.Join(dir, "admin.token")}
-	out := runCLI(t, append([]string{"provision", "--imei", "868000000000001"}, admin...)...)
+	label := filepath.Join(t.TempDir(), "label.png")
+	out := runCLI(t, append([]string{"provision", "--imei", "868000000000001", "--label", label}, admin...)...)
 	id := regexp.MustCompile(`device ID:\s+(dev_\w+)`).FindStringSubmatch(out)
-	if id == nil || !regexp.MustCompile(`QR text:\s+https://pair\.example\.com/nb/[0-9a-f]{32}`).MatchString(out) {
+	qrText := regexp.MustCompile(`QR text:\s+(https://pair\.example\.com/nb/[0-9a-f]{32})`).FindStringSubmatch(out)
+	if id == nil || qrText == nil || !regexp.MustCompile(`short code:\s+([0-9A-Z]{4}-){6}[0-9A-Z]{4}\n`).MatchString(out) {
 		t.Fatalf("provision printed:\n%s", out)
+	}
+	if got := strings.TrimSpace(runCLI(t, "qr", "decode", label)); got != qrText[1] {
+		t.Errorf("the label card written by provision --label reads %q, want %q", got, qrText[1])
 	}
 
 	dev := start(t, "device", "--server", "coap://"+coapAddr, "--imei", "868000000000001")
@@ -211,7 +217,8 @@ func TestConfigPrintDefaultIsALoadableFile(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	out := runCLI(t, "demo")
+	label := filepath.Join(t.TempDir(), "label.png")
+	out := runCLI(t, "demo", "--label", label)
 	if !strings.HasSuffix(strings.TrimSpace(out), "Device is paired") {
 		t.Fatalf("demo printed:\n%s", out)
 	}
@@ -220,13 +227,19 @@ func TestDemo(t *testing.T) {
 			t.Errorf("step %d missing from:\n%s", step, out)
 		}
 	}
-	m := regexp.MustCompile(`written to (\S+\.png)`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no label path in:\n%s", out)
+	if strings.Contains(out, " -") && regexp.MustCompile(`-\d+(\.\d+)? ms`).MatchString(out) {
+		t.Errorf("a step took a negative time:\n%s", out)
 	}
-	defer os.RemoveAll(filepath.Dir(m[1]))
-	if decoded := runCLI(t, "qr", "decode", m[1]); !strings.Contains(decoded, "/nb/") {
+	if decoded := runCLI(t, "qr", "decode", label); !strings.Contains(decoded, "/nb/") {
 		t.Errorf("the demo's label decodes to %q", decoded)
+	}
+	// Its data directory, with the device keys, is gone.
+	m := regexp.MustCompile(`removed the demo's data directory (\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("the demo did not say it removed its directory:\n%s", out)
+	}
+	if _, err := os.Stat(m[1]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the demo's directory %s is still there: %v", m[1], err)
 	}
 }
 

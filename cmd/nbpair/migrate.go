@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,8 +14,6 @@ import (
 	"github.com/nbpair/nbpair/internal/store/schema"
 	"github.com/nbpair/nbpair/internal/store/sqlite"
 )
-
-const migrateUsage = "usage: nbpair migrate [--store postgres://… | --data-dir DIR] up|status"
 
 // migration is one schema migration of a store; AppliedAt is zero while it
 // is pending.
@@ -38,17 +34,13 @@ type migrator interface {
 // serve applies them itself when it starts; migrate lets an operator do it
 // first, for example once before rolling out several nodes.
 func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), migrateUsage+"\n\nFlags (those of serve; only --store, --data-dir and --config matter here):")
-		fs.PrintDefaults()
-	}
-	cfg, err := config.Load(fs, args, os.Getenv)
+	fs := newFlagSet("migrate")
+	cfg, pos, err := loadConfigArgs(fs, args, "store", "data-dir")
 	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 || (fs.Arg(0) != "up" && fs.Arg(0) != "status") {
-		return errors.New(migrateUsage)
+	if len(pos) != 1 || (pos[0] != "up" && pos[0] != "status") {
+		return usagef("migrate", "give up or status, once")
 	}
 	m, where, err := openMigrator(ctx, cfg)
 	if err != nil {
@@ -56,7 +48,7 @@ func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer m.Close()
 	fmt.Fprintln(stdout, "store:", where)
-	up := fs.Arg(0) == "up"
+	up := pos[0] == "up"
 	if up {
 		applied, err := m.Up(ctx)
 		for _, a := range applied {

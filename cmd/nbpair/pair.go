@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/nbpair/nbpair/activator"
@@ -24,10 +24,10 @@ func appClient(sessionFile string) (*activator.Client, savedSession, error) {
 }
 
 func runHomes(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("homes", flag.ContinueOnError)
-	sessionFile := fs.String("session-file", defaultSessionFile(), "where the login is kept")
-	create := fs.String("create", "", "create a home with this name")
-	if err := fs.Parse(args); err != nil {
+	fs := newFlagSet("homes")
+	sessionFile := sessionFlag(fs)
+	create := fs.String("create", "", "create a home with this `NAME`")
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	c, _, err := appClient(*sessionFile)
@@ -37,34 +37,40 @@ func runHomes(ctx context.Context, args []string, stdout io.Writer) error {
 	if *create != "" {
 		h, err := c.CreateHome(ctx, *create)
 		if err != nil {
-			return err
+			return explain(err)
 		}
 		fmt.Fprintf(stdout, "created home %q (%s)\n", h.Name, h.ID)
 		return nil
 	}
 	homes, err := c.Homes(ctx)
 	if err != nil {
-		return err
+		return explain(err)
 	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOME ID\tROLE\tNAME")
 	for _, h := range homes {
-		fmt.Fprintf(stdout, "%s\t%s\t%s\n", h.ID, h.Role, h.Name)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", h.ID, h.Role, h.Name)
 	}
-	return nil
+	return tw.Flush()
 }
 
 func runPair(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("pair", flag.ContinueOnError)
-	sessionFile := fs.String("session-file", defaultSessionFile(), "where the login is kept")
-	home := fs.String("home", "", "name or ID of the home to add the device to")
-	image := fs.String("qr-image", "", "photo or image of the device's QR label")
-	code := fs.String("code", "", "the text of the device's QR label")
-	timeout := fs.Duration("timeout", activator.DefaultTimeout, "how long to wait for the device")
-	if err := fs.Parse(args); err != nil {
+	fs := newFlagSet("pair")
+	sessionFile := sessionFlag(fs)
+	home := fs.String("home", "", "`NAME` or ID of the home to add the device to")
+	image := fs.String("qr-image", "", "photo or image `FILE` of the device's QR label")
+	code := fs.String("code", "", "the label's `TEXT`: its URL, or the short code printed under the QR")
+	timeout := fs.Duration("timeout", 0, "how long to wait for the device; 0 is the server's default (120s)")
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if *home == "" || (*image == "") == (*code == "") {
-		fs.Usage()
-		return fmt.Errorf("%w: give --home and one of --qr-image or --code", errUsage)
+	switch {
+	case *home == "":
+		return usagef("pair", "give --home NAME (see 'nbpair homes')")
+	case (*image == "") == (*code == ""):
+		return usagef("pair", "give one of --qr-image FILE or --code TEXT")
+	case *timeout < 0:
+		return usagef("pair", "--timeout must not be negative")
 	}
 	c, _, err := appClient(*sessionFile)
 	if err != nil {
@@ -74,7 +80,7 @@ func runPair(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	homeID, err := findHome(ctx, c, *home)
+	h, err := findHome(ctx, c, *home)
 	if err != nil {
 		return err
 	}
@@ -83,12 +89,12 @@ func runPair(ctx context.Context, args []string, stdout io.Writer) error {
 		return explain(err)
 	}
 	fmt.Fprintf(stdout, "label: %s %q (nbId %s)\n", scan.ActionData.ProductName, scan.ActionData.Name, scan.ActionData.ID)
-	t := activator.TypeModel{Type: activator.TypeNB, TypeName: "NB", Timeout: *timeout, SpaceID: homeID, NbID: scan.ActionData.ID}
-	d, err := activateWithCountdown(ctx, c, t, stdout)
+	t := activator.TypeModel{Type: activator.TypeNB, TypeName: "NB", Timeout: *timeout, SpaceID: h.ID, NbID: scan.ActionData.ID}
+	d, err := activateWithCountdown(ctx, c, t, stdout, isTerminalWriter(stdout))
 	if err != nil {
 		return explain(err)
 	}
-	fmt.Fprintf(stdout, "Device is paired: %s %q (IMEI %s) in home %s\n", d.DevID, d.Name, d.UniqueID, d.SpaceID)
+	fmt.Fprintf(stdout, "Device is paired: %s %q (IMEI %s) in home %q (%s)\n", d.DevID, d.Name, d.UniqueID, h.Name, d.SpaceID)
 	return nil
 }
 
@@ -108,43 +114,88 @@ func labelText(image, code string) (string, error) {
 	return text, nil
 }
 
-func findHome(ctx context.Context, c *activator.Client, nameOrID string) (string, error) {
+// findHome finds one of the user's homes by ID or name: an exact match
+// first, else the one name that differs only in case; several such names
+// are an error that lists them.
+func findHome(ctx context.Context, c *activator.Client, nameOrID string) (activator.Home, error) {
 	homes, err := c.Homes(ctx)
 	if err != nil {
-		return "", explain(err)
+		return activator.Home{}, explain(err)
 	}
+	var exact, folded []activator.Home
 	for _, h := range homes {
-		if h.ID == nameOrID || strings.EqualFold(h.Name, nameOrID) {
-			return h.ID, nil
+		switch {
+		case h.ID == nameOrID || h.Name == nameOrID:
+			exact = append(exact, h)
+		case strings.EqualFold(h.Name, nameOrID):
+			folded = append(folded, h)
 		}
 	}
-	return "", fmt.Errorf("you have no home %q; create it with 'nbpair homes --create %q'", nameOrID, nameOrID)
+	if len(exact) == 0 {
+		exact = folded
+	}
+	switch len(exact) {
+	case 1:
+		return exact[0], nil
+	case 0:
+		return activator.Home{}, fmt.Errorf("you have no home %q; create it with 'nbpair homes --create %q', or see yours with 'nbpair homes'", nameOrID, nameOrID)
+	}
+	var names []string
+	for _, h := range exact {
+		names = append(names, fmt.Sprintf("%q (%s)", h.Name, h.ID))
+	}
+	return activator.Home{}, fmt.Errorf("%d of your homes are called %q: %s; give the home's ID", len(exact), nameOrID, strings.Join(names, ", "))
 }
 
-// activateWithCountdown runs the blocking activation and shows a live
-// progress line with the time left.
-func activateWithCountdown(ctx context.Context, c *activator.Client, t activator.TypeModel, w io.Writer) (activator.DeviceModel, error) {
+// activateWithCountdown runs the blocking activation and shows the time
+// left until the server's deadline: on a terminal as one line redrawn
+// every second, otherwise as a line every 10 seconds.
+func activateWithCountdown(ctx context.Context, c *activator.Client, t activator.TypeModel, w io.Writer, live bool) (activator.DeviceModel, error) {
 	type result struct {
 		d   activator.DeviceModel
 		err error
 	}
 	done := make(chan result, 1)
+	started := make(chan activator.Started, 1)
 	go func() {
-		d, err := c.Activate(ctx, t)
+		d, err := c.ActivateNotify(ctx, t, func(s activator.Started) { started <- s })
 		done <- result{d, err}
 	}()
-	deadline := time.Now().Add(t.Timeout)
-	tick := time.NewTicker(time.Second)
+	var deadline time.Time
+	select {
+	case s := <-started:
+		deadline = s.Deadline
+	case r := <-done: // refused at the start
+		return r.d, r.err
+	}
+	every := time.Second
+	if !live {
+		every = 10 * time.Second
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		fmt.Fprintf(w, "\rwaiting for the device to register and bind … %3d s left ", max(0, int(time.Until(deadline).Seconds())))
+		left := max(0, int(time.Until(deadline).Round(time.Second).Seconds()))
+		if live {
+			fmt.Fprintf(w, "\rwaiting for the device to register and bind … %3d s left ", left)
+		} else {
+			fmt.Fprintf(w, "waiting for the device to register and bind … %d s left\n", left)
+		}
 		select {
 		case r := <-done:
-			fmt.Fprintln(w)
+			if live {
+				fmt.Fprintln(w)
+			}
 			return r.d, r.err
 		case <-tick.C:
 		}
 	}
+}
+
+// isTerminalWriter is whether w is a terminal.
+func isTerminalWriter(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isTerminal(f)
 }
 
 // advice says what a person can do about an error code.
@@ -156,6 +207,9 @@ var advice = map[int]string{
 	activator.CodeUserSessionLoss:      "log in with 'nbpair login'",
 	activator.CodeTokenExpired:         "your login has expired; log in again with 'nbpair login'",
 	activator.CodeDeviceActiveRepeated: "a pairing of this device is already running; wait for it or stop it",
+	activator.CodeQRCodeIsIMEI:         "type the code printed under the QR code (7 groups of 4 letters and digits), or scan the QR with --qr-image",
+	activator.CodeQRCodeNotRecognised:  "scan the device's QR label with --qr-image, or type the code printed under it exactly",
+	activator.CodeRateLimited:          "wait a minute, then try again",
 }
 
 // explain adds what to do to an API error.

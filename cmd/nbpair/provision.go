@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"text/tabwriter"
 	"time"
 )
@@ -19,6 +20,7 @@ type deviceView struct {
 	NbID         string `json:"nbId"`
 	Name         string `json:"name"`
 	QR           string `json:"qr"`
+	ShortCode    string `json:"shortCode"`
 	Online       bool   `json:"online"`
 	Registration *struct {
 		ID        string    `json:"id"`
@@ -35,18 +37,18 @@ type deviceView struct {
 }
 
 func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("provision", flag.ContinueOnError)
+	fs := newFlagSet("provision")
 	server, tokenFile := adminFlags(fs)
-	imei := fs.String("imei", "", "IMEI of the device (15 digits)")
-	product := fs.String("product", "", "product ID (default: the default product)")
-	name := fs.String("name", "", "display name")
+	imei := fs.String("imei", "", "the device's 15-digit `IMEI` (required)")
+	product := fs.String("product", "", "product `ID` (default: the default product)")
+	name := fs.String("name", "", "display `NAME`, printed on its label")
 	asJSON := fs.Bool("json", false, "print the API's JSON answer")
-	if err := fs.Parse(args); err != nil {
+	label := fs.String("label", "", "write the device's label card (PNG) to this `FILE`")
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *imei == "" {
-		fs.Usage()
-		return fmt.Errorf("%w: --imei is required", errUsage)
+		return usagef("provision", "--imei is required")
 	}
 	c, err := newAdminClient(*server, *tokenFile)
 	if err != nil {
@@ -67,29 +69,42 @@ func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	var cred struct{ PSKIdentity, PSK string }
 	json.Unmarshal(d, &cred)
-	fmt.Fprintf(stdout, "device ID:    %s\nIMEI:         %s\nnbId:         %s\nQR text:      %s\nPSK identity: %s\nPSK (hex):    %s\n",
-		v.ID, v.IMEI, v.NbID, v.QR, cred.PSKIdentity, cred.PSK)
+	fmt.Fprintf(stdout, "device ID:    %s\nIMEI:         %s\nnbId:         %s\nshort code:   %s\nQR text:      %s\nPSK identity: %s\nPSK (hex):    %s\n",
+		v.ID, v.IMEI, v.NbID, v.ShortCode, v.QR, cred.PSKIdentity, cred.PSK)
+	if *label != "" {
+		if err := writeLabel(ctx, c, v.ID, *label); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "label card:   %s\n", *label)
+	}
 	return nil
 }
 
 func runDevices(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("devices", flag.ContinueOnError)
+	fs := newFlagSet("devices")
 	server, tokenFile := adminFlags(fs)
+	home := fs.String("home", "", "list the devices of your home `NAME` (or ID), as the logged-in user")
+	sessionFile := sessionFlag(fs)
 	asJSON := fs.Bool("json", false, "print the API's JSON answer")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: nbpair devices [flags] [DEVICE_ID|IMEI]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
+	}
+	switch {
+	case len(pos) > 1:
+		return usagef("devices", "unexpected argument %q: give at most one DEVICE_ID or IMEI", pos[1])
+	case *home != "" && len(pos) == 1:
+		return usagef("devices", "give --home NAME or a device, not both")
+	case *home != "":
+		return printHomeDevices(ctx, *sessionFile, *home, *asJSON, stdout)
 	}
 	c, err := newAdminClient(*server, *tokenFile)
 	if err != nil {
 		return err
 	}
-	if fs.NArg() == 1 {
+	if len(pos) == 1 {
 		var raw json.RawMessage
-		if err := c.do(ctx, "GET", "/v1/admin/devices/"+url.PathEscape(fs.Arg(0)), nil, &raw); err != nil {
+		if err := c.do(ctx, "GET", "/v1/admin/devices/"+url.PathEscape(pos[0]), nil, &raw); err != nil {
 			return err
 		}
 		return printDevice(stdout, raw, *asJSON)
@@ -125,12 +140,27 @@ func printDevice(w io.Writer, raw json.RawMessage, asJSON bool) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "device ID\t%s\nproduct\t%s\nIMEI\t%s\nnbId\t%s\nQR text\t%s\nonline\t%v\n",
-		d.ID, d.ProductID, d.IMEI, d.NbID, d.QR, d.Online)
+	fmt.Fprintf(tw, "device ID\t%s\nproduct\t%s\nIMEI\t%s\nnbId\t%s\nshort code\t%s\nQR text\t%s\nonline\t%v\n",
+		d.ID, d.ProductID, d.IMEI, d.NbID, d.ShortCode, d.QR, d.Online)
 	if r := d.Registration; r != nil {
 		fmt.Fprintf(tw, "endpoint\t%s\nregistration\trd/%s\nLwM2M\t%s\nbinding\t%s (queue mode %v)\nlifetime\t%d s (expires %s)\nlast seen\t%s from %s\nobjects\t%v\n",
 			r.Endpoint, r.ID, r.Version, r.Binding, r.QueueMode, r.Lifetime,
 			r.ExpiresAt.Local().Format(time.DateTime), r.LastSeen.Local().Format(time.DateTime), r.Addr, r.Objects)
 	}
 	return tw.Flush()
+}
+
+// writeLabel writes the label card of a device to file.
+func writeLabel(ctx context.Context, c *adminClient, id, file string) error {
+	resp, err := c.send(ctx, "GET", "/v1/admin/devices/"+url.PathEscape(id)+"/label.png", "", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	return errors.Join(err, f.Close())
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,55 +10,24 @@ import (
 )
 
 // runQR is "nbpair qr": it draws label QR codes and reads them back.
-//
-//	nbpair qr encode [--size N] [-o FILE.png] [--light] TEXT
-//	nbpair qr decode IMAGE
-func runQR(_ context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		qrUsage(os.Stderr)
-		return fmt.Errorf("%w: qr needs a subcommand, encode or decode", errUsage)
+func runQR(ctx context.Context, args []string, stdout io.Writer) error {
+	subs := map[string]func(context.Context, []string, io.Writer) error{
+		"encode": func(_ context.Context, args []string, stdout io.Writer) error { return runQREncode(args, stdout) },
+		"decode": func(_ context.Context, args []string, stdout io.Writer) error { return runQRDecode(args, stdout) },
 	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		qrUsage(stdout)
-		return nil
-	case "encode":
-		return runQREncode(args[1:], stdout)
-	case "decode":
-		return runQRDecode(args[1:], stdout)
-	}
-	qrUsage(os.Stderr)
-	return fmt.Errorf("%w: unknown qr subcommand %q", errUsage, args[0])
-}
-
-func qrUsage(w io.Writer) {
-	fmt.Fprint(w, `Usage:
-  nbpair qr encode [--size N] [-o FILE.png] [--light] TEXT
-        draw TEXT's QR code as a PNG, or in the terminal without -o
-  nbpair qr decode IMAGE
-        print the text of the QR code in a PNG, JPEG or GIF image
-
-Run 'nbpair qr encode -h' for encode's flags.
-`)
+	return runSubcommand(ctx, "qr", subs, args, stdout)
 }
 
 func runQREncode(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("qr encode", flag.ContinueOnError)
+	fs := newFlagSet("qr encode")
 	size := fs.Int("size", qr.DefaultSize, "width and height of the PNG in pixels (with -o)")
-	out := fs.String("o", "", "write a PNG to this file ('-' for standard output) instead of drawing in the terminal")
+	out := fs.String("o", "", "write a PNG to this `FILE` ('-' for standard output) instead of drawing in the terminal")
 	light := fs.Bool("light", false, "draw for a terminal with dark text on a light background")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: nbpair qr encode [--size N] [-o FILE.png] [--light] TEXT")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseExactly(fs, args, 1, "one TEXT")
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return fmt.Errorf("%w: qr encode takes one TEXT argument, got %d (quote text with spaces)", errUsage, fs.NArg())
-	}
-	text := fs.Arg(0)
+	text := pos[0]
 	if *out == "" {
 		render := qr.Terminal
 		if *light {
@@ -84,25 +52,18 @@ func runQREncode(args []string, stdout io.Writer) error {
 }
 
 func runQRDecode(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("qr decode", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: nbpair qr decode IMAGE\n\nPrints the text of the QR code in IMAGE, a PNG, JPEG or GIF file.")
-	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseExactly(newFlagSet("qr decode"), args, 1, "one IMAGE")
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return fmt.Errorf("%w: qr decode takes one IMAGE argument, got %d", errUsage, fs.NArg())
-	}
-	f, err := os.Open(fs.Arg(0))
+	f, err := os.Open(pos[0])
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	text, err := qr.Decode(f)
 	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+		return fmt.Errorf("%s: %w", pos[0], err)
 	}
 	_, err = fmt.Fprintln(stdout, text)
 	return err

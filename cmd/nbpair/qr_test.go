@@ -106,7 +106,7 @@ func TestRunQRErrors(t *testing.T) {
 		"encode two texts":            {args: []string{"encode", "a", "b"}, want: errUsage},
 		"encode text too long":        {args: []string{"encode", strings.Repeat("a", 513)}, want: qr.ErrTextTooLong},
 		"encode size too large":       {args: []string{"encode", "-o", filepath.Join(dir, "x.png"), "--size", "99999", "x"}, want: qr.ErrBadSize},
-		"encode unknown flag":         {args: []string{"encode", "--colour", "red", "x"}, text: "flag provided but not defined: -colour"},
+		"encode unknown flag":         {args: []string{"encode", "--colour", "red", "x"}, want: errUsage, text: "flag provided but not defined: -colour"},
 		"encode -h":                   {args: []string{"encode", "-h"}, want: flag.ErrHelp},
 		"decode without image":        {args: []string{"decode"}, want: errUsage},
 		"decode missing file":         {args: []string{"decode", filepath.Join(dir, "missing.png")}, want: fs.ErrNotExist},

@@ -14,8 +14,8 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, _ io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfg, err := config.Load(fs, args, os.Getenv)
+	fs := newFlagSet("serve")
+	cfg, err := loadConfig(fs, args)
 	if err != nil {
 		return err
 	}
@@ -37,19 +37,61 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// loadConfig builds the configuration as serve does from the file, the
+// environment and the flags of fs (all settings, or only those named),
+// and refuses positional arguments unless pos asks for them.
+func loadConfig(fs *flag.FlagSet, args []string, only ...string) (config.Config, error) {
+	cfg, pos, err := loadConfigArgs(fs, args, only...)
+	if err == nil && len(pos) > 0 {
+		return cfg, usagef(fs.Name(), "unexpected argument %q: %s takes only flags", pos[0], fs.Name())
+	}
+	return cfg, err
+}
+
+// loadConfigArgs is loadConfig that returns the positional arguments.
+func loadConfigArgs(fs *flag.FlagSet, args []string, only ...string) (config.Config, []string, error) {
+	c, err := config.Register(fs, args, os.Getenv, only...)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return *c, nil, err
+	}
+	return *c, pos, c.Validate()
+}
+
 func runConfig(_ context.Context, args []string, stdout io.Writer) error {
-	switch {
-	case len(args) == 1 && args[0] == "print-default":
+	sub := ""
+	if len(args) > 0 {
+		sub = args[0]
+	}
+	switch sub {
+	case "print-default":
+		if err := parseNoArgs(newFlagSet("config print-default"), args[1:]); err != nil {
+			return err
+		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(config.Default())
-	case len(args) == 2 && args[0] == "check":
-		fs := flag.NewFlagSet("config check", flag.ContinueOnError)
-		if _, err := config.Load(fs, []string{"--config", args[1]}, func(string) string { return "" }); err != nil {
+	case "check":
+		pos, err := parseExactly(newFlagSet("config check"), args[1:], 1, "one FILE")
+		if err != nil {
 			return err
 		}
-		_, err := fmt.Fprintf(stdout, "%s: ok\n", args[1])
+		fs := flag.NewFlagSet("config check", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		if _, err := config.Load(fs, []string{"--config", pos[0]}, func(string) string { return "" }); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s: ok\n", pos[0])
 		return err
+	case "", "-h", "--help", "-help":
+		fs := newFlagSet("config")
+		if sub == "" {
+			return usagef("config", "give print-default or check FILE")
+		}
+		return &helpRequest{fs}
 	}
-	return fmt.Errorf("usage: nbpair config print-default | nbpair config check FILE")
+	return usagef("config", "unknown subcommand %q: give print-default or check FILE", sub)
 }

@@ -57,16 +57,23 @@ func (s savedSession) save(path string) error {
 
 // accountFlags are the flags of signup and login.
 type accountFlags struct {
+	cmd                                         string
 	server, username, passwordFile, sessionFile *string
 }
 
 func newAccountFlags(fs *flag.FlagSet) accountFlags {
 	return accountFlags{
-		server:       fs.String("server", "http://localhost:8080", "base URL of the nbpair server"),
-		username:     fs.String("username", "", "user name"),
-		passwordFile: fs.String("password-file", "", "file holding the password ('-' for standard input); or set NBPAIR_PASSWORD"),
-		sessionFile:  fs.String("session-file", defaultSessionFile(), "where the login is kept"),
+		cmd:          fs.Name(),
+		server:       fs.String("server", "http://localhost:8080", "base `URL` of the nbpair server"),
+		username:     fs.String("username", "", "user `NAME`"),
+		passwordFile: fs.String("password-file", "", "`FILE` holding the password ('-' for standard input); or set NBPAIR_PASSWORD"),
+		sessionFile:  sessionFlag(fs),
 	}
+}
+
+// sessionFlag adds --session-file, where the login is kept.
+func sessionFlag(fs *flag.FlagSet) *string {
+	return fs.String("session-file", defaultSessionFile(), "`FILE` where the login is kept")
 }
 
 func (f accountFlags) password(stdin io.Reader) (string, error) {
@@ -75,7 +82,7 @@ func (f accountFlags) password(stdin io.Reader) (string, error) {
 		if p := os.Getenv("NBPAIR_PASSWORD"); p != "" {
 			return p, nil
 		}
-		return "", fmt.Errorf("%w: give the password with --password-file FILE, --password-file - (standard input) or NBPAIR_PASSWORD", errUsage)
+		return "", usagef(f.cmd, "give the password with --password-file FILE, --password-file - (standard input) or NBPAIR_PASSWORD")
 	case "-":
 		line, err := bufio.NewReader(stdin).ReadString('\n')
 		if err != nil && line == "" {
@@ -97,10 +104,13 @@ func runLogIn(ctx context.Context, args []string, stdout io.Writer) error {
 
 // accountCommand signs up (if signUp) and logs in, keeping the session.
 func accountCommand(ctx context.Context, name string, args []string, stdout io.Writer, signUp bool) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs := newFlagSet(name)
 	f := newAccountFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
+	}
+	if *f.username == "" {
+		return usagef(name, "give --username NAME")
 	}
 	password, err := f.password(os.Stdin)
 	if err != nil {

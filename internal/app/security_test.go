@@ -59,6 +59,24 @@ func TestGuessingNbIDs(t *testing.T) {
 	if _, code := activate(t, n, eve, d.NbID, 60); code != http.StatusConflict {
 		t.Errorf("a second user with the real label: HTTP %d, want 409 (3711)", code)
 	}
+	var e apiErr
+	n.Call(t, eve.token, "POST", "/v1/activations", map[string]any{"type": "NB", "nbId": d.NbID, "spaceId": alice.home}, &e)
+	if e.Code != 3719 {
+		t.Errorf("eve binding into alice's home: code %d, want 3719", e.Code)
+	}
+	// Both refusals say which device they were for.
+	var refused struct {
+		Entries []struct{ DevID, Detail string }
+	}
+	n.API(t, "GET", "/v1/admin/audit?uid="+eve.uid+"&action=bind&outcome=refused", nil, &refused)
+	if len(refused.Entries) != 2 {
+		t.Fatalf("eve's refused binds in the audit log: %+v", refused.Entries)
+	}
+	for _, r := range refused.Entries {
+		if r.DevID != d.ID {
+			t.Errorf("a refused bind (%s) is recorded for device %q, want %s", r.Detail, r.DevID, d.ID)
+		}
+	}
 }
 
 func randomNbID(t *testing.T) string {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,6 +148,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // String implements flag.Value.
 func (d *Duration) String() string { return time.Duration(*d).String() }
 
+// Type names the flag's value in help texts.
+func (d *Duration) Type() string { return "duration" }
+
 // Set implements flag.Value.
 func (d *Duration) Set(s string) error {
 	v, err := time.ParseDuration(s)
@@ -206,6 +210,22 @@ func EnvName(flagName string) string {
 // Load builds the configuration from defaults, the file named by --config
 // (or NBPAIR_CONFIG), the environment and the flags in args.
 func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+	c, err := Register(fs, args, getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return *c, err
+	}
+	return *c, c.Validate()
+}
+
+// Register is Load without the parsing: it reads the file named by
+// --config in args (or NBPAIR_CONFIG) and the environment into a new
+// Config, and defines on fs --config and the flag of every setting (only
+// those named in only, if any) to set it. The caller parses fs, which
+// fills the Config, then calls Validate.
+func Register(fs *flag.FlagSet, args []string, getenv func(string) string, only ...string) (*Config, error) {
 	c := Default()
 	path := getenv("NBPAIR_CONFIG")
 	for i, a := range args { // the file comes before flags, so find it first
@@ -217,25 +237,24 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	}
 	if path != "" {
 		if err := c.loadFile(path); err != nil {
-			return c, err
+			return nil, err
 		}
 	}
 	fields := c.fields()
 	for _, f := range fields {
 		if v := getenv(EnvName(f.flag)); v != "" {
 			if err := f.value.Set(v); err != nil {
-				return c, fmt.Errorf("%s=%q: %v", EnvName(f.flag), v, err)
+				return nil, fmt.Errorf("%s=%q: %v", EnvName(f.flag), v, err)
 			}
 		}
 	}
-	fs.String("config", path, "JSON configuration file (see 'nbpair config print-default')")
+	fs.String("config", path, "JSON configuration `FILE` (see 'nbpair config print-default'); env NBPAIR_CONFIG")
 	for _, f := range fields {
-		fs.Var(f.value, f.flag, f.usage+" (env "+EnvName(f.flag)+")")
+		if len(only) == 0 || slices.Contains(only, f.flag) {
+			fs.Var(f.value, f.flag, f.usage+" (env "+EnvName(f.flag)+")")
+		}
 	}
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	return c, c.Validate()
+	return &c, nil
 }
 
 func (c *Config) loadFile(path string) error {
@@ -373,9 +392,15 @@ type stringValue string
 func (s *stringValue) String() string     { return string(*s) }
 func (s *stringValue) Set(v string) error { *s = stringValue(v); return nil }
 
+// Type names the flag's value in help texts.
+func (s *stringValue) Type() string { return "string" }
+
 type intValue int
 
 func (i *intValue) String() string { return strconv.Itoa(int(*i)) }
+
+// Type names the flag's value in help texts.
+func (i *intValue) Type() string { return "int" }
 func (i *intValue) Set(v string) error {
 	n, err := strconv.Atoi(v)
 	*i = intValue(n)

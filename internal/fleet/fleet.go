@@ -120,9 +120,12 @@ type Config struct {
 	// PairOrder says which condition of the Pair scenario's binds comes
 	// last: the Register or the activation's start.
 	PairOrder PairOrder
-	// Progress, when not nil, gets a live progress line, at most 4 a
-	// second.
-	Progress io.Writer
+	// Progress, when not nil, gets the run's progress: with ProgressLive
+	// (a terminal) one line redrawn in place at most 4 times a second;
+	// otherwise (a log file, a pipe) a plain line every ProgressEvery and
+	// one at the end, so that a log holds no carriage-return frames.
+	Progress     io.Writer
+	ProgressLive bool
 }
 
 // AllSources is the Sources setting that gives every device a source

@@ -7,21 +7,32 @@ import (
 	"time"
 )
 
-// progressEvery is the interval of the progress line: at most 4 a second.
+// progressEvery is the interval of the live progress line: at most 4 a
+// second.
 const progressEvery = 250 * time.Millisecond
 
-// showProgress prints a live line "name [####....] done/total rate/s" to
-// w (the rate over the last second) until the returned stop is called, which prints the
-// last line and ends it. A nil w shows nothing.
-func showProgress(w io.Writer, name string, total int, rec *recorder) (stop func()) {
+// ProgressEvery is the interval of the plain progress lines written when
+// the progress does not go to a terminal.
+const ProgressEvery = 10 * time.Second
+
+// showProgress prints the progress "name [####....] done/total rate/s" to
+// w (the rate over the last second) until the returned stop is called,
+// which prints the last line and ends it. Live, the line is redrawn in
+// place; otherwise a plain line is written every ProgressEvery. A nil w
+// shows nothing.
+func showProgress(w io.Writer, live bool, name string, total int, rec *recorder) (stop func()) {
 	if w == nil {
 		return func() {}
+	}
+	every := progressEvery
+	if !live {
+		every = ProgressEvery
 	}
 	start := time.Now()
 	done, quit := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(progressEvery)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		type sample struct {
 			at time.Time
@@ -32,7 +43,12 @@ func showProgress(w io.Writer, name string, total int, rec *recorder) (stop func
 			select {
 			case <-quit:
 				n := rec.done.Load()
-				fmt.Fprintf(w, "\r%s\r%s\n", blank, progressLine(name, n, total, float64(n)/time.Since(start).Seconds(), "avg"))
+				last := progressLine(name, n, total, float64(n)/time.Since(start).Seconds(), "avg")
+				if live {
+					fmt.Fprintf(w, "\r%s\r%s\n", blank, last)
+				} else {
+					fmt.Fprintln(w, last)
+				}
 				return
 			case now := <-t.C:
 				n := rec.done.Load()
@@ -41,8 +57,12 @@ func showProgress(w io.Writer, name string, total int, rec *recorder) (stop func
 					window = window[1:]
 				}
 				old := window[0]
-				rate := float64(n-old.n) / now.Sub(old.at).Seconds()
-				fmt.Fprintf(w, "\r%s", progressLine(name, n, total, rate, "now"))
+				line := progressLine(name, n, total, float64(n-old.n)/now.Sub(old.at).Seconds(), "now")
+				if live {
+					fmt.Fprintf(w, "\r%s", line)
+				} else {
+					fmt.Fprintln(w, line)
+				}
 			}
 		}
 	}()

@@ -121,7 +121,7 @@ func drive(ctx context.Context, cfg Config, e *engine, name string, total int, d
 	cpu := processCPU()
 	start := time.Now()
 	deadline := start.Add(duration)
-	stopProgress := showProgress(cfg.Progress, name, total, rec)
+	stopProgress := showProgress(cfg.Progress, cfg.ProgressLive, name, total, rec)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := range cfg.Concurrency {

@@ -85,8 +85,8 @@ func (s *Server) batchFactoryCSV(w http.ResponseWriter, r *http.Request) error {
 	return pairing.WriteFactoryCSV(w, rows) // past the header, an error only means the client left
 }
 
-// batchLabels answers one sheet (?page=N, from 1) of the batch's QR labels,
-// each captioned with its IMEI.
+// batchLabels answers one sheet (?page=N, from 1) of the batch's labels,
+// each the card a single device's label is.
 func (s *Server) batchLabels(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	devs, err := s.svc.BatchDevices(r.Context(), id)
@@ -105,9 +105,13 @@ func (s *Server) batchLabels(w http.ResponseWriter, r *http.Request) error {
 		page = n
 	}
 	devs = devs[(page-1)*per : min(page*per, len(devs))]
-	labels := make([]qr.Label, len(devs))
-	for i, d := range devs {
-		labels[i] = qr.Label{Text: s.svc.QRText(d.Device), Caption: d.IMEI}
+	texts, err := s.svc.Labels(r.Context(), devs)
+	if err != nil {
+		return err
+	}
+	labels := make([]qr.Label, len(texts))
+	for i, l := range texts {
+		labels[i] = qrLabel(l)
 	}
 	png, err := labelSheet.EncodePNG(labels)
 	if err != nil {

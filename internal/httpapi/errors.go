@@ -60,6 +60,7 @@ var (
 	codeQRTooLong        = errorCode{http.StatusBadRequest, 4101, "QRCodeTooLong"}
 	codeNotAnImage       = errorCode{http.StatusUnsupportedMediaType, 4102, "NotAnImage"}
 	codeNoQRCode         = errorCode{http.StatusUnprocessableEntity, 4103, "NoQRCodeFound"}
+	codeQRIsIMEI         = errorCode{http.StatusBadRequest, 4104, "QRCodeIsIMEI"}
 	codeCSVInvalid       = errorCode{http.StatusBadRequest, 4200, "CSVInvalid"}
 	codeCSVRowInvalid    = errorCode{http.StatusBadRequest, 4201, "CSVRowInvalid"}
 	codeBindRefused      = errorCode{http.StatusForbidden, 4300, "BindRefused"}
@@ -92,6 +93,7 @@ var sentinelCodes = []struct {
 	{pairing.ErrActivationStopped, codeStopped},
 	{pairing.ErrQRNotRecognised, codeQRNotRecognised},
 	{pairing.ErrQRTooLong, codeQRTooLong},
+	{pairing.ErrQRIsIMEI, codeQRIsIMEI},
 	{qr.ErrNotImage, codeNotAnImage},
 	{qr.ErrTooLarge, codeBodyTooLarge},
 	{qr.ErrNoCode, codeNoQRCode},

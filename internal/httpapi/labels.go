@@ -11,28 +11,35 @@ import (
 	"github.com/nbpair/nbpair/internal/qr"
 )
 
-// deviceLabel renders the device's QR label as a PNG (?size=PIXELS).
+// deviceLabel renders the device's label as a PNG card (?size=WIDTH in
+// pixels; the height follows): its QR code, and under it the product, the
+// device's name or serial, its short code and its URL.
 func (s *Server) deviceLabel(w http.ResponseWriter, r *http.Request) error {
 	size := 0
 	if v := r.URL.Query().Get("size"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 64 || n > 4096 {
-			return apiError(codeParamIllegal, "size must be a number of pixels from 64 to 4096")
+		if err != nil || n < 300 || n > 4096 {
+			return apiError(codeParamIllegal, "size must be a width in pixels from 300 to 4096")
 		}
 		size = n
 	}
-	st, err := s.svc.DeviceStatus(r.Context(), r.PathValue("id"))
+	l, err := s.svc.DeviceLabel(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	png, err := qr.EncodePNG(st.QR, size)
+	png, err := qrLabel(l).EncodePNG(size, 0)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "image/png")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s.png"`, st.ID))
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s.png"`, l.DeviceID))
 	w.Write(png)
 	return nil
+}
+
+// qrLabel is the card that prints l.
+func qrLabel(l pairing.LabelText) qr.Label {
+	return qr.Label{Text: l.QR, Product: l.Product, Name: l.Name, Code: l.ShortCode}
 }
 
 // scanResult is a parsed label with the text read from the image.

@@ -27,6 +27,7 @@ import (
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/config"
 	"github.com/nbpair/nbpair/internal/httpapi"
+	"github.com/nbpair/nbpair/internal/pairing"
 	"github.com/nbpair/nbpair/internal/qr"
 )
 
@@ -943,7 +944,7 @@ func stepAdminDevices(a *apiClient, w *world) {
 	a.fail(get(w.admin, "/v1/admin/devices/dev_nope"), http.StatusNotFound, 4004)
 
 	w.label = a.do(get(w.admin, "/v1/admin/devices/"+w.spare.ID+"/label.png"), http.StatusOK, nil).body
-	a.do(get(w.admin, "/v1/admin/devices/"+w.spare.IMEI+"/label.png?size=256"), http.StatusOK, nil)
+	a.do(get(w.admin, "/v1/admin/devices/"+w.spare.IMEI+"/label.png?size=600"), http.StatusOK, nil)
 	a.fail(get(w.admin, "/v1/admin/devices/"+w.spare.ID+"/label.png?size=1"), http.StatusBadRequest, 3723)
 	a.fail(get(w.admin, "/v1/admin/devices/dev_nope/label.png"), http.StatusNotFound, 4004)
 }
@@ -1014,6 +1015,13 @@ func stepParse(a *apiClient, w *world) {
 	if res.ActionData.ID != w.spare.NbID {
 		a.t.Errorf("parse: nbId %q, want %q", res.ActionData.ID, w.spare.NbID)
 	}
+	// The short code under the QR, typed in lower case, reads the same.
+	res.ActionData.ID = ""
+	a.do(post(w.alice.token, path, map[string]string{"code": strings.ToLower(pairing.ShortCode(w.spare.NbID))}), http.StatusOK, &res)
+	if res.ActionData.ID != w.spare.NbID {
+		a.t.Errorf("parse of the short code: nbId %q, want %q", res.ActionData.ID, w.spare.NbID)
+	}
+	a.fail(post(w.alice.token, path, map[string]string{"code": "868000000000033"}), http.StatusBadRequest, 4104)
 	a.fail(post(w.alice.token, path, map[string]string{"code": " "}), http.StatusBadRequest, 3722)
 	a.fail(post(w.alice.token, path, map[string]string{"code": "https://example.com/nb/" + w.spare.NbID}), http.StatusBadRequest, 4100)
 	a.fail(post(w.alice.token, path, map[string]string{"code": strings.Repeat("a", 2049)}), http.StatusBadRequest, 4101)

@@ -32,6 +32,16 @@ const (
 	AuditLogin       = "login"
 )
 
+// AuditActions are the actions the audit log records, for a client to
+// check a filter against.
+func AuditActions() []string {
+	return []string{AuditProvision, AuditExportKeys, AuditParse, AuditBind, AuditUnbind, AuditRename, AuditReset,
+		AuditRateLimited, AuditLogin, AuditDTLS, AuditDownlink}
+}
+
+// AuditOutcomes are the outcomes of audited actions.
+func AuditOutcomes() []string { return []string{OutcomeOK, OutcomeRefused, OutcomeDropped} }
+
 // Outcomes of audited actions.
 const (
 	OutcomeOK      = "ok"

@@ -51,7 +51,7 @@ func (s *Service) StartActivation(ctx context.Context, userID string, req StartA
 		if err := step(ctx, ac); err != nil {
 			if i > 0 { // a well-formed request refused by the rules
 				s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeRefused, Actor: "user", UserID: userID,
-					DeviceID: ac.device.ID, Detail: "nbId " + ac.req.NbID + ": " + err.Error()})
+					DeviceID: s.refusedDevice(ctx, ac), Detail: "nbId " + ac.req.NbID + ": " + err.Error()})
 			}
 			return Activation{}, err
 		}
@@ -65,6 +65,20 @@ func (s *Service) StartActivation(ctx context.Context, userID string, req StartA
 		s.publish(ctx, Event{Kind: EventBound, DeviceID: ac.device.ID, At: s.now().UTC()})
 	}
 	return s.store.Activation(ctx, ac.act.ID)
+}
+
+// refusedDevice is the ID of the device a refused activation named, for
+// the audit log: the one its steps found, or else the one its nbId names
+// ("" if none does).
+func (s *Service) refusedDevice(ctx context.Context, ac *activationContext) string {
+	if ac.device.ID != "" {
+		return ac.device.ID
+	}
+	d, err := s.store.DeviceByNbID(ctx, ac.req.NbID)
+	if err != nil {
+		return ""
+	}
+	return d.ID
 }
 
 func (s *Service) validateActivation(_ context.Context, ac *activationContext) error {

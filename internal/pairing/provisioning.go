@@ -115,6 +115,7 @@ func (s *Service) Products(ctx context.Context) ([]Product, error) { return s.st
 type DeviceStatus struct {
 	Device
 	QR           string        `json:"qr"`
+	ShortCode    string        `json:"shortCode"` // ShortCode of the nbId, printed under the QR
 	Online       bool          `json:"online"`
 	Registration *Registration `json:"registration,omitempty"`
 }
@@ -136,7 +137,7 @@ func (s *Service) DeviceStatus(ctx context.Context, idOrIMEI string) (DeviceStat
 }
 
 func (s *Service) statusOf(ctx context.Context, d Device) (DeviceStatus, error) {
-	st := DeviceStatus{Device: d, QR: s.QRText(d)}
+	st := DeviceStatus{Device: d, QR: s.QRText(d), ShortCode: ShortCode(d.NbID)}
 	r, err := s.store.RegistrationOfDevice(ctx, d.ID)
 	switch {
 	case err == nil:

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 )
 
 // ActionBindNB is the actionName of an NB-IoT device's label, as in the seed.
@@ -27,8 +29,10 @@ type ScanDevice struct {
 	Name        string `json:"name"`
 }
 
-// ParseQRCode reads the text of a scanned label. Only labels of this cloud
-// are recognised: PUBLIC_URL/nb/<nbId>.
+// ParseQRCode reads the text of a scanned or typed label. Only labels of
+// this cloud are recognised: PUBLIC_URL/nb/<nbId>, the short code printed
+// under the QR (see ShortCode), or the bare nbId. An IMEI is refused with
+// ErrQRIsIMEI, since it is printed on labels too but pairs nothing.
 func (s *Service) ParseQRCode(ctx context.Context, code string) (ScanResult, error) {
 	nbID, err := s.nbIDFromLabel(code)
 	if err != nil {
@@ -65,9 +69,21 @@ func (s *Service) nbIDFromLabel(code string) (string, error) {
 	case len(code) > MaxQRText:
 		return "", fmt.Errorf("%w: %d bytes, at most %d; this is not a device label", ErrQRTooLong, len(code), MaxQRText)
 	}
+	if wire.ValidIMEI(strings.NewReplacer(" ", "", "-", "").Replace(code)) {
+		return "", fmt.Errorf("%w: type the code under the QR, not the IMEI; the code is 7 groups of 4 letters and digits (XXXX-XXXX-…), or scan the QR", ErrQRIsIMEI)
+	}
+	if id, ok, err := nbIDFromShortCode(code); ok {
+		if err != nil {
+			return "", fmt.Errorf("%w: the code under the QR does not check out; a character is mistyped, compare it with the label", ErrQRNotRecognised)
+		}
+		return id, nil
+	}
+	if ValidNbID(strings.ToLower(code)) { // the nbId itself, as the admin tools print it
+		return strings.ToLower(code), nil
+	}
 	u, err := url.Parse(code)
 	if err != nil || u.Scheme == "" || u.Host == "" {
-		return "", fmt.Errorf("%w: the code is not a URL; scan the QR label on the device", ErrQRNotRecognised)
+		return "", fmt.Errorf("%w: the code is neither the label's URL nor the code printed under the QR (7 groups of 4 letters and digits); scan the QR label on the device", ErrQRNotRecognised)
 	}
 	base, _ := url.Parse(s.opts.PublicURL)
 	if !strings.EqualFold(u.Host, base.Host) || !strings.EqualFold(u.Scheme, base.Scheme) {

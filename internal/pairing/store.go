@@ -32,6 +32,7 @@ var (
 	ErrPermissionDenied   = errors.New("permission denied")
 	ErrQRNotRecognised    = errors.New("not a device label of this cloud")
 	ErrQRTooLong          = errors.New("QR text too long")
+	ErrQRIsIMEI           = errors.New("the code is an IMEI")
 	ErrActivationFinished = errors.New("the activation has already finished")
 
 	// Errors that end an activation; each has its code in the seed SDK.

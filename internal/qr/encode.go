@@ -2,9 +2,12 @@
 //
 // A label's text is the device's pairing URL, such as
 // https://pair.example.com/nb/0123456789abcdef0123456789abcdef. EncodePNG
-// draws it for printing, Terminal draws it for a terminal, and Decode finds
-// it again in an uploaded image, from a clean PNG to a phone's photo of a
-// printed label. Encoding and decoding use gozxing, a Go port of ZXing.
+// draws the bare code, Label draws the label card that is printed (the code
+// with the product, the device, the short code to type and the URL in the
+// Go fonts), Sheet lays cards out on a page, Terminal draws the code for a
+// terminal, and Decode finds it again in an uploaded image, from a clean PNG
+// to a phone's photo of a printed label. Encoding and decoding use gozxing,
+// a Go port of ZXing.
 //
 // Every code is made at error correction level M (about 15% of the symbol
 // may be lost) with a quiet zone of at least 4 modules, as ISO/IEC 18004

@@ -26,6 +26,7 @@ const words = {
   4101: ['The label text is too long.', 'Paste only the text under the QR code.'],
   4102: ['The file is not a picture that can be read.', 'Use a PNG, JPEG or GIF photo of the label.'],
   4103: ['No QR code could be read in the picture.', 'Take the photo closer, in focus, with the whole label in view.'],
+  4104: ['That is the device\'s IMEI, not its label code.', 'Type the code under the QR, not the IMEI: 7 groups of 4 letters and digits.'],
   4200: ['The CSV file cannot be read.', 'Check it has a header line with an imei column and at most 10,000 rows.'],
   4201: ['Some rows of the CSV file are wrong; nothing was imported.', 'Correct the rows named above and upload the file again.'],
   4290: ['Too many attempts.', 'Wait a minute and try again.'],

@@ -54,7 +54,7 @@ function pairingPanel(homeID, code, signal) {
   const progress = h('div', { class: 'progress-panel', hidden: true });
   const camera = cameraButton();
   const upload = field({ label: 'Or upload a picture of the label', name: 'image', type: 'file', accept: 'image/png,image/jpeg,image/gif', hint: 'PNG, JPEG or GIF, at most 10 MiB.' });
-  const text = field({ label: 'Or type or paste the label text', name: 'code', tag: 'textarea', rows: 2, autocapitalize: 'none', spellcheck: false, hint: 'The address printed under the QR code, for example https://…/nb/…' });
+  const text = field({ label: 'Or type or paste the label text', name: 'code', tag: 'textarea', rows: 2, autocapitalize: 'none', spellcheck: false, hint: 'The code printed under the QR code (7 groups of 4 letters and digits, such as 0J2P-6KYF-…), or the address printed with it' });
   text.input.value = code;
   const readers = h('div', { class: 'readers' });
   const pairText = h('button', { type: 'submit', class: 'primary' }, 'Pair');
