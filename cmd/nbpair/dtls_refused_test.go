@@ -37,8 +37,13 @@ func TestDeviceWithWrongPSKRefused(t *testing.T) {
 	}
 	t.Logf("device with a wrong PSK exited after %v: %s", took, strings.TrimSpace(string(dev)))
 
-	audit := runCLI(t, append(append([]string{"audit"}, admin...), "--outcome", "refused")...)
+	// The refusal is written to the audit log after the alert is sent.
 	line := regexp.MustCompile(`(?m)^.*dtls-handshake\s+refused\s+device\s+-\s+` + id[1] + `\s.*urn:imei:868000000000042.*$`)
+	audit := runCLI(t, append(append([]string{"audit"}, admin...), "--outcome", "refused")...)
+	for deadline := time.Now().Add(10 * time.Second); !line.MatchString(audit) && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		audit = runCLI(t, append(append([]string{"audit"}, admin...), "--outcome", "refused")...)
+	}
 	if !line.MatchString(audit) {
 		t.Errorf("audit --outcome refused printed:\n%s", audit)
 	}

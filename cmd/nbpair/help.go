@@ -55,6 +55,28 @@ the file is created with mode 0600.`},
 	"batch labels": {"nbpair batch labels ID [-o FILE.png] [--page N] [flags]", `
 Writes the label sheets of a batch: A4 pages at 300 dpi with 35 label cards
 each (QR code, product, serial, short code, URL).`},
+	"webhooks": {"nbpair webhooks add|list|rm|deliveries [flags] [arguments]", `
+The device maker's webhooks (admin API): each event is POSTed, signed with the
+webhook's secret, until the receiver answers 2xx.
+
+  nbpair webhooks add --url URL --events TYPE,...   subscribe; prints the signing secret once
+  nbpair webhooks list                             list the webhooks
+  nbpair webhooks rm ID                            delete one (and what it had still to deliver)
+  nbpair webhooks deliveries ID [--limit N]        its delivery log, newest first
+
+Run 'nbpair help webhooks SUBCOMMAND' for a subcommand's flags.`},
+	"webhooks add": {"nbpair webhooks add --url URL --events TYPE,... [flags]", `
+Subscribes URL to the events named: device.registered (first time),
+device.online, device.offline, device.bound, device.unbound, device.reset,
+activation.failed. Prints the webhook's ID and its signing secret, which is
+shown only now: receivers check X-Nbpair-Signature = sha256=HMAC-SHA256(secret, body).`},
+	"webhooks list": {"nbpair webhooks list [flags]", `
+Lists the webhooks: ID, URL, events, when created.`},
+	"webhooks rm": {"nbpair webhooks rm ID [flags]", `
+Deletes a webhook and drops what it had still to deliver.`},
+	"webhooks deliveries": {"nbpair webhooks deliveries ID [--limit N] [flags]", `
+Shows a webhook's delivery log, newest first: every attempt with its event,
+device, status code or error, outcome (delivered, retry, expired) and time.`},
 	"audit": {"nbpair audit [--device ID] [--user UID] [--action ACTION] [--outcome OUTCOME] [flags]", `
 Reads the audit log of a running server (admin API), newest first: every
 provision, key export, bind, unbind, reset, refused attempt and rate-limit hit,

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -15,43 +13,77 @@ import (
 
 // runWebhooks is `nbpair webhooks add|list|rm|deliveries`.
 func runWebhooks(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("usage: nbpair webhooks add --url URL --events TYPE,… | list | rm ID | deliveries ID [--limit N]")
+	subs := map[string]func(context.Context, []string, io.Writer) error{
+		"add": runWebhookAdd, "list": runWebhookList, "rm": runWebhookRm, "deliveries": runWebhookDeliveries,
 	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("webhooks "+sub, flag.ContinueOnError)
+	return runSubcommand(ctx, "webhooks", subs, args, stdout)
+}
+
+func runWebhookAdd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("webhooks add")
 	server, tokenFile := adminFlags(fs)
-	hookURL := fs.String("url", "", "add: the http(s) URL events are POSTed to")
-	events := fs.String("events", "", "add: comma-separated event types: device.registered, device.online, device.offline, device.bound, device.unbound, device.reset, activation.failed")
-	limit := fs.Int("limit", 50, "deliveries: how many attempts, newest first (1 to 1000)")
-	if err := fs.Parse(args); err != nil {
+	hookURL := fs.String("url", "", "the http(s) `URL` events are POSTed to")
+	events := fs.String("events", "", "comma-separated event `types`: device.registered, device.online, device.offline, device.bound, device.unbound, device.reset, activation.failed")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if *hookURL == "" || *events == "" {
+		return usagef(fs.Name(), "give --url and --events")
+	}
+	c, err := newAdminClient(*server, *tokenFile)
+	if err != nil {
+		return err
+	}
+	return webhookAdd(ctx, c, *hookURL, *events, stdout)
+}
+
+func runWebhookList(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("webhooks list")
+	server, tokenFile := adminFlags(fs)
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	c, err := newAdminClient(*server, *tokenFile)
 	if err != nil {
 		return err
 	}
-	switch sub {
-	case "add":
-		return webhookAdd(ctx, c, *hookURL, *events, stdout)
-	case "list":
-		return webhookList(ctx, c, stdout)
-	case "rm":
-		if fs.NArg() != 1 {
-			return errors.New("usage: nbpair webhooks rm ID")
-		}
-		if err := c.do(ctx, "DELETE", "/v1/admin/webhooks/"+url.PathEscape(fs.Arg(0)), nil, nil); err != nil {
-			return err
-		}
-		_, err := fmt.Fprintf(stdout, "deleted webhook %s\n", fs.Arg(0))
+	return webhookList(ctx, c, stdout)
+}
+
+func runWebhookRm(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("webhooks rm")
+	server, tokenFile := adminFlags(fs)
+	pos, err := parseExactly(fs, args, 1, "one webhook ID")
+	if err != nil {
 		return err
-	case "deliveries":
-		if fs.NArg() != 1 {
-			return errors.New("usage: nbpair webhooks deliveries ID [--limit N]")
-		}
-		return webhookDeliveries(ctx, c, fs.Arg(0), *limit, stdout)
 	}
-	return fmt.Errorf("unknown webhooks command %q: add, list, rm or deliveries", sub)
+	c, err := newAdminClient(*server, *tokenFile)
+	if err != nil {
+		return err
+	}
+	if err := c.do(ctx, "DELETE", "/v1/admin/webhooks/"+url.PathEscape(pos[0]), nil, nil); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "deleted webhook %s\n", pos[0])
+	return err
+}
+
+func runWebhookDeliveries(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("webhooks deliveries")
+	server, tokenFile := adminFlags(fs)
+	limit := fs.Int("limit", 50, "how many attempts, newest first (1 to 1000)")
+	pos, err := parseExactly(fs, args, 1, "one webhook ID")
+	if err != nil {
+		return err
+	}
+	if *limit < 1 || *limit > 1000 {
+		return usagef(fs.Name(), "--limit must be 1 to 1000")
+	}
+	c, err := newAdminClient(*server, *tokenFile)
+	if err != nil {
+		return err
+	}
+	return webhookDeliveries(ctx, c, pos[0], *limit, stdout)
 }
 
 type webhookJSON struct {
