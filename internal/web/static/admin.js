@@ -237,7 +237,7 @@ export async function device({ args: [id], signal }) {
     h('p', {}, h('a', { href: '/admin/devices' }, 'All devices')));
 }
 
-const actions = ['', 'provision', 'export-keys', 'parse', 'bind', 'unbind', 'rename', 'reset', 'rate-limited', 'login'];
+const actions = ['', 'provision', 'export-keys', 'parse', 'bind', 'unbind', 'rename', 'reset', 'rate-limited', 'login', 'dtls-handshake', 'downlink'];
 
 export async function audit({ signal, query }) {
   const q = new URLSearchParams({ limit: '50' });
@@ -247,7 +247,7 @@ export async function audit({ signal, query }) {
   const uid = field({ label: 'User ID', name: 'uid', value: query.get('uid') || '', autocomplete: 'off' });
   const action = field({ label: 'Action', name: 'action', tag: 'select', options: actions.map((a) => [a, a || 'Any']) });
   action.input.value = query.get('action') || '';
-  const outcome = field({ label: 'Outcome', name: 'outcome', tag: 'select', options: [['', 'Any'], ['ok', 'ok'], ['refused', 'refused']] });
+  const outcome = field({ label: 'Outcome', name: 'outcome', tag: 'select', options: [['', 'Any'], ['ok', 'ok'], ['refused', 'refused'], ['dropped', 'dropped']] });
   outcome.input.value = query.get('outcome') || '';
   const filter = h('form', { class: 'filters', 'aria-label': 'Filters' }, dev, uid, action, outcome, h('button', { type: 'submit' }, 'Filter'));
   filter.addEventListener('submit', (ev) => {
