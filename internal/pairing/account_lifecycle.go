@@ -261,3 +261,8 @@ func (s *Service) afterDeletion(ctx context.Context, del Deletion, uid, why stri
 		s.ended(ctx, a)
 	}
 }
+
+// Account returns the user's account.
+func (s *Service) Account(ctx context.Context, userID string) (User, error) {
+	return s.store.User(ctx, userID)
+}

@@ -16,7 +16,7 @@ import (
 // Limits of a transfer's deadline.
 const (
 	DefaultTransferTTL = 72 * time.Hour
-	MinTransferTTL     = time.Minute
+	MinTransferTTL     = time.Second
 	MaxTransferTTL     = 7 * 24 * time.Hour
 )
 
