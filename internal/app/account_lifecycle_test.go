@@ -274,7 +274,9 @@ func TestSharing(t *testing.T) {
 	wantCode(t, n, bob.token, "DELETE", "/v1/devices/"+devID, nil, http.StatusNotFound, 4004) // control is not removal
 	wantCode(t, n, bob.token, "GET", shares, nil, http.StatusForbidden, 4402)
 
-	var list struct{ Shares []struct{ UID, Username, Access string } }
+	var list struct {
+		Shares []struct{ UID, Username, Access string }
+	}
 	n.Call(t, alice.token, "GET", shares, nil, &list)
 	if len(list.Shares) != 1 || list.Shares[0].UID != bob.uid || list.Shares[0].Access != "control" {
 		t.Fatalf("shares of the device: %+v", list)
@@ -302,7 +304,7 @@ func TestSharing(t *testing.T) {
 
 type transferJSON struct {
 	ID, DevID, DeviceName, FromUID, ToUID, Status, SpaceID string
-	Deadline                                              time.Time
+	Deadline                                               time.Time
 }
 
 func offer(t *testing.T, n *apptest.Node, from user, devID, to string, expiresIn int) transferJSON {
@@ -354,7 +356,9 @@ func TestTransfer(t *testing.T) {
 	}
 	wantCode(t, n, alice.token, "GET", "/v1/devices/"+devID, nil, http.StatusNotFound, 4004)
 	wantCode(t, n, carol.token, "GET", "/v1/devices/"+devID, nil, http.StatusNotFound, 4004) // alice's share ended
-	var homeDevs struct{ Devices []struct{ DevID, OwnerUID string } }
+	var homeDevs struct {
+		Devices []struct{ DevID, OwnerUID string }
+	}
 	n.Call(t, bob.token, "GET", "/v1/homes/"+bob.home+"/devices", nil, &homeDevs)
 	if len(homeDevs.Devices) != 1 || homeDevs.Devices[0].DevID != devID || homeDevs.Devices[0].OwnerUID != bob.uid {
 		t.Errorf("bob's home: %+v", homeDevs)
