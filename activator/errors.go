@@ -28,7 +28,7 @@ type Error struct {
 }
 
 // The codes of the API. 1512 and 37xx are the seed's
-// ThingSmartActivatorDiscoveryError codes; 40xx to 43xx and 50xx are nbpair's own.
+// ThingSmartActivatorDiscoveryError codes; 40xx to 44xx and 50xx are nbpair's own.
 const (
 	// CodeTimeout: the device did not register, or the bind did not
 	// finish, within the activation's timeout.
@@ -107,6 +107,24 @@ const (
 	// answer, and its product denies the bind then. Trying again later
 	// may work.
 	CodeBindCheckFailed = 4301
+	// CodeWrongPassword: the current password given to change the
+	// password or delete the account is wrong; nothing was changed.
+	CodeWrongPassword = 4400
+	// CodeTargetIsSelf: a device shared with, or offered to, its owner.
+	CodeTargetIsSelf = 4401
+	// CodeNotDeviceOwner: only the device's owner may share or transfer it.
+	CodeNotDeviceOwner = 4402
+	// CodeReadOnlyShare: the device is shared with the user read-only.
+	CodeReadOnlyShare = 4403
+	// CodeTransferPending: a transfer of the device is waiting already.
+	CodeTransferPending = 4404
+	// CodeTransferExpired: the transfer was not accepted in time.
+	CodeTransferExpired = 4405
+	// CodeTransferFinished: the transfer was accepted, declined or
+	// cancelled already.
+	CodeTransferFinished = 4406
+	// CodeTransferVoid: the device changed hands since it was offered.
+	CodeTransferVoid = 4407
 	// CodeInternalError: a fault in the server; the request can be
 	// retried.
 	CodeInternalError = 5000
@@ -153,10 +171,18 @@ var (
 	ErrCSVInvalid            = &Error{Code: CodeCSVInvalid, Name: "CSVInvalid"}
 	ErrCSVRowInvalid         = &Error{Code: CodeCSVRowInvalid, Name: "CSVRowInvalid"}
 	ErrRateLimited           = &Error{Code: CodeRateLimited, Name: "RateLimited"}
-	ErrInternalError         = &Error{Code: CodeInternalError, Name: "InternalError"}
-	ErrNotReady              = &Error{Code: CodeNotReady, Name: "NotReady"}
 	ErrBindRefused           = &Error{Code: CodeBindRefused, Name: "BindRefused"}
 	ErrBindCheckFailed       = &Error{Code: CodeBindCheckFailed, Name: "BindCheckFailed"}
+	ErrWrongPassword         = &Error{Code: CodeWrongPassword, Name: "WrongPassword"}
+	ErrTargetIsSelf          = &Error{Code: CodeTargetIsSelf, Name: "TargetIsSelf"}
+	ErrNotDeviceOwner        = &Error{Code: CodeNotDeviceOwner, Name: "NotDeviceOwner"}
+	ErrReadOnlyShare         = &Error{Code: CodeReadOnlyShare, Name: "ReadOnlyShare"}
+	ErrTransferPending       = &Error{Code: CodeTransferPending, Name: "TransferPending"}
+	ErrTransferExpired       = &Error{Code: CodeTransferExpired, Name: "TransferExpired"}
+	ErrTransferFinished      = &Error{Code: CodeTransferFinished, Name: "TransferFinished"}
+	ErrTransferVoid          = &Error{Code: CodeTransferVoid, Name: "TransferVoid"}
+	ErrInternalError         = &Error{Code: CodeInternalError, Name: "InternalError"}
+	ErrNotReady              = &Error{Code: CodeNotReady, Name: "NotReady"}
 	ErrStoreFull             = &Error{Code: CodeStoreFull, Name: "StoreFull"}
 	ErrNetwork               = &Error{Code: CodeNetwork, Name: "NetworkError"}
 )

@@ -67,8 +67,8 @@ webhook's secret, until the receiver answers 2xx.
 Run 'nbpair help webhooks SUBCOMMAND' for a subcommand's flags.`},
 	"webhooks add": {"nbpair webhooks add --url URL --events TYPE,... [flags]", `
 Subscribes URL to the events named: device.registered (first time),
-device.online, device.offline, device.bound, device.unbound, device.reset,
-activation.failed. Prints the webhook's ID and its signing secret, which is
+device.online, device.offline, device.bound, device.unbound, device.transferred,
+device.reset, activation.failed. Prints the webhook's ID and its signing secret, which is
 shown only now: receivers check X-Nbpair-Signature = sha256=HMAC-SHA256(secret, body).`},
 	"webhooks list": {"nbpair webhooks list [flags]", `
 Lists the webhooks: ID, URL, events, when created.`},

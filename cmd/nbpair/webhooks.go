@@ -23,7 +23,7 @@ func runWebhookAdd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("webhooks add")
 	server, tokenFile := adminFlags(fs)
 	hookURL := fs.String("url", "", "the http(s) `URL` events are POSTed to")
-	events := fs.String("events", "", "comma-separated event `types`: device.registered, device.online, device.offline, device.bound, device.unbound, device.reset, activation.failed")
+	events := fs.String("events", "", "comma-separated event `types`: device.registered, device.online, device.offline, device.bound, device.unbound, device.transferred, device.reset, activation.failed")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}

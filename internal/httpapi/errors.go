@@ -12,7 +12,7 @@ import (
 )
 
 // Error is the one JSON error shape of the API. Codes 1512 and 37xx are the
-// seed SDK's ThingSmartActivatorDiscoveryError codes; 40xx and 50xx are
+// seed SDK's ThingSmartActivatorDiscoveryError codes; 40xx to 44xx and 50xx are
 // nbpair's own (docs/errors.md).
 type Error struct {
 	Status  int    `json:"-"`
@@ -65,6 +65,14 @@ var (
 	codeCSVRowInvalid    = errorCode{http.StatusBadRequest, 4201, "CSVRowInvalid"}
 	codeBindRefused      = errorCode{http.StatusForbidden, 4300, "BindRefused"}
 	codeBindCheckFailed  = errorCode{http.StatusBadGateway, 4301, "BindCheckFailed"}
+	codeWrongPassword    = errorCode{http.StatusForbidden, 4400, "WrongPassword"}
+	codeTargetIsSelf     = errorCode{http.StatusBadRequest, 4401, "TargetIsSelf"}
+	codeNotDeviceOwner   = errorCode{http.StatusForbidden, 4402, "NotDeviceOwner"}
+	codeReadOnlyShare    = errorCode{http.StatusForbidden, 4403, "ReadOnlyShare"}
+	codeTransferPending  = errorCode{http.StatusConflict, 4404, "TransferPending"}
+	codeTransferExpired  = errorCode{http.StatusGone, 4405, "TransferExpired"}
+	codeTransferFinished = errorCode{http.StatusConflict, 4406, "TransferFinished"}
+	codeTransferVoid     = errorCode{http.StatusConflict, 4407, "TransferVoid"}
 	codeInternal         = errorCode{http.StatusInternalServerError, 5000, "InternalError"}
 	codeNotReady         = errorCode{http.StatusServiceUnavailable, 5030, "NotReady"}
 	codeStoreFull        = errorCode{http.StatusServiceUnavailable, 5031, "StoreFull"}
@@ -104,6 +112,14 @@ var sentinelCodes = []struct {
 	{pairing.ErrBindRefused, codeBindRefused},
 	{pairing.ErrBindHookFailed, codeBindCheckFailed},
 	{pairing.ErrTooManyWebhooks, codeParamIllegal},
+	{pairing.ErrWrongPassword, codeWrongPassword},
+	{pairing.ErrTargetIsSelf, codeTargetIsSelf},
+	{pairing.ErrNotDeviceOwner, codeNotDeviceOwner},
+	{pairing.ErrShareReadOnly, codeReadOnlyShare},
+	{pairing.ErrTransferPending, codeTransferPending},
+	{pairing.ErrTransferExpired, codeTransferExpired},
+	{pairing.ErrTransferFinished, codeTransferFinished},
+	{pairing.ErrTransferVoid, codeTransferVoid},
 	{pairing.ErrNotFound, codeNotFound},
 	{pairing.ErrDeviceExists, codeAlreadyExists},
 	{pairing.ErrProductExists, codeAlreadyExists},

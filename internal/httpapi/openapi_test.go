@@ -833,6 +833,7 @@ func TestOpenAPIShapes(t *testing.T) {
 		{"device search", stepDeviceSearch},
 		{"queued downlinks", stepDownlinks},
 		{"home members", stepMembers},
+		{"account lifecycle, sharing and transfers", stepLifecycle},
 		{"bound device", stepBoundDevice},
 		{"audit log", stepAudit},
 		{"log out", stepLogOut},

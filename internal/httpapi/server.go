@@ -117,6 +117,8 @@ func (s *Server) routes() {
 	s.handle("GET /v1/activations/{id}", s.user(s.getActivation))
 	s.handle("DELETE /v1/activations/{id}", s.user(s.stopActivation))
 	s.handle("GET /v1/activations/{id}/events", s.user(s.activationEvents))
+	s.lifecycleRoutes()
+	s.sharingRoutes()
 	s.dashboardRoutes()
 	notFound := func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apiError(codeNotFound, "no such API route: "+r.Method+" "+r.URL.Path))
@@ -167,7 +169,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		limit = maxBody
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	r = r.WithContext(pairing.WithRemoteAddr(r.Context(), r.RemoteAddr))
+	r = r.WithContext(pairing.WithUserAgent(pairing.WithRemoteAddr(r.Context(), r.RemoteAddr), r.UserAgent()))
 	s.mux.ServeHTTP(rec, r)
 }
 

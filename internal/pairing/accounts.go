@@ -68,7 +68,9 @@ func (s *Service) LogIn(ctx context.Context, username, password string) (token s
 	}
 	token = "nbs_" + base64.RawURLEncoding.EncodeToString(randomBytes(32))
 	now := s.now().UTC()
-	se = Session{TokenHash: hashToken(token), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL)}
+	ua, addr := newSessionClient(ctx)
+	se = Session{TokenHash: hashToken(token), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL),
+		LastUsedAt: now, UserAgent: ua, Addr: addr}
 	if err := s.store.CreateSession(ctx, se); err != nil {
 		return "", Session{}, err
 	}
@@ -89,6 +91,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (string, error
 	if !s.now().Before(se.ExpiresAt) {
 		return "", ErrSessionExpired
 	}
+	s.touch(ctx, se)
 	return se.UserID, nil
 }
 

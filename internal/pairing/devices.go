@@ -89,16 +89,18 @@ func (s *Service) memberDevice(ctx context.Context, userID, deviceID string) (De
 	return d, h.Role, nil
 }
 
-// UserDevice returns one device of the user's homes.
+// UserDevice returns one device of the user's homes, or shared with the
+// user.
 func (s *Service) UserDevice(ctx context.Context, userID, deviceID string) (UserDevice, error) {
-	d, _, err := s.memberDevice(ctx, userID, deviceID)
+	d, _, err := s.viewDevice(ctx, userID, deviceID)
 	if err != nil {
 		return UserDevice{}, err
 	}
 	return s.userDevice(ctx, d)
 }
 
-// RenameDevice renames a device; owners and admins of its home may.
+// RenameDevice renames a device; owners and admins of its home may, and
+// users it is shared with for control.
 func (s *Service) RenameDevice(ctx context.Context, userID, deviceID, name string) (UserDevice, error) {
 	if name == "" {
 		return UserDevice{}, fmt.Errorf("%w: name is required", ErrMissing)
@@ -106,14 +108,9 @@ func (s *Service) RenameDevice(ctx context.Context, userID, deviceID, name strin
 	if err := validName("name", name, 1); err != nil {
 		return UserDevice{}, err
 	}
-	d, role, err := s.memberDevice(ctx, userID, deviceID)
+	d, err := s.mayRename(ctx, userID, deviceID)
 	if err != nil {
 		return UserDevice{}, err
-	}
-	if !role.CanManageDevices() {
-		s.audit(ctx, AuditEntry{Action: AuditRename, Outcome: OutcomeRefused, Actor: "user", UserID: userID, DeviceID: deviceID,
-			Detail: "a member may not rename devices"})
-		return UserDevice{}, fmt.Errorf("%w: only the home's owner or admins may rename devices", ErrPermissionDenied)
 	}
 	if err := s.store.RenameDevice(ctx, deviceID, name); err != nil {
 		return UserDevice{}, err

@@ -121,6 +121,11 @@ type Session struct {
 	UserID    string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// LastUsedAt is when the session was last used (to the minute; zero
+	// until then); UserAgent and Addr are the client's, as it logged in.
+	LastUsedAt time.Time
+	UserAgent  string
+	Addr       string
 }
 
 // Role is what a member may do in a home.

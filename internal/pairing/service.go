@@ -171,7 +171,7 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case now := <-t.C:
 			s.heard.prune(now)
-			if err := errors.Join(s.ExpireRegistrations(ctx), s.ExpireActivations(ctx)); err != nil && ctx.Err() == nil {
+			if err := errors.Join(s.ExpireRegistrations(ctx), s.ExpireActivations(ctx), s.ExpireTransfers(ctx)); err != nil && ctx.Err() == nil {
 				s.log.Error("expiring registrations and activations", "err", err)
 			}
 		}

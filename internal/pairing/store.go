@@ -96,6 +96,7 @@ type Store interface {
 	ActivationStore
 	BatchStore
 	WebhookStore
+	LifecycleStore
 
 	// AppendAudit adds an entry to the audit log.
 	AppendAudit(ctx context.Context, e AuditEntry) error

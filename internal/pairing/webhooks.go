@@ -26,11 +26,14 @@ const (
 	EventTypeUnbound          = "device.unbound"
 	EventTypeReset            = "device.reset" // the device asked for a reset (normal or factory)
 	EventTypeActivationFailed = "activation.failed"
+	// EventTypeTransferred: the device moved to a new owner by a transfer;
+	// device.unbound and device.bound are written with it.
+	EventTypeTransferred = "device.transferred"
 )
 
 // EventTypes lists every webhook event type.
 var EventTypes = []string{EventTypeRegistered, EventTypeOnline, EventTypeOffline, EventTypeBound,
-	EventTypeUnbound, EventTypeReset, EventTypeActivationFailed}
+	EventTypeUnbound, EventTypeReset, EventTypeActivationFailed, EventTypeTransferred}
 
 // Limits of webhooks.
 const (

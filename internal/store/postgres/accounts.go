@@ -42,18 +42,18 @@ func (s *Store) UserByName(ctx context.Context, username string) (pairing.User, 
 
 // CreateSession implements pairing.Store.
 func (s *Store) CreateSession(ctx context.Context, se pairing.Session) error {
-	_, err := s.pool.Exec(ctx, "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-		se.TokenHash, se.UserID, nanos(se.CreatedAt), nanos(se.ExpiresAt))
+	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_used_at, user_agent, addr)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, se.TokenHash, se.UserID, nanos(se.CreatedAt), nanos(se.ExpiresAt), nanos(se.LastUsedAt), se.UserAgent, se.Addr)
 	return err
 }
 
 // Session implements pairing.Store.
 func (s *Store) Session(ctx context.Context, tokenHash []byte) (pairing.Session, error) {
 	se := pairing.Session{TokenHash: tokenHash}
-	var created, expires int64
-	err := s.pool.QueryRow(ctx, "SELECT user_id, created_at, expires_at FROM sessions WHERE token_hash = $1", tokenHash).
-		Scan(&se.UserID, &created, &expires)
-	se.CreatedAt, se.ExpiresAt = fromNanos(created), fromNanos(expires)
+	var created, expires, used int64
+	err := s.pool.QueryRow(ctx, "SELECT user_id, created_at, expires_at, last_used_at, user_agent, addr FROM sessions WHERE token_hash = $1", tokenHash).
+		Scan(&se.UserID, &created, &expires, &used, &se.UserAgent, &se.Addr)
+	se.CreatedAt, se.ExpiresAt, se.LastUsedAt = fromNanos(created), fromNanos(expires), fromNanos(used)
 	return se, notFound(err, "session")
 }
 

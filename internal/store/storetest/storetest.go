@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) pairing.Store) {
 		{"Concurrency", concurrencyTests},
 		{"Batches", batchTests},
 		{"Listings", listingTests},
+		{"Lifecycle", lifecycleTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
