@@ -126,7 +126,7 @@ func (s *Store) Bind(ctx context.Context, activationID string, at time.Time) (pa
 		}
 		return nil
 	})
-	return d, a, err
+	return s.withFirst(d), a, err
 }
 
 // Unbind implements pairing.Store.
@@ -138,7 +138,7 @@ func (s *Store) Unbind(ctx context.Context, deviceID, homeID string) (pairing.De
 			bound_at = NULL WHERE id = ? AND (? = '' OR home_id = ?) RETURNING `+deviceColumns, deviceID, homeID, homeID))
 		return notFound(err, "device "+deviceID+" in that home")
 	})
-	return d, err
+	return s.withFirst(d), err
 }
 
 // FactoryReset implements pairing.Store.
@@ -163,5 +163,5 @@ func (s *Store) FactoryReset(ctx context.Context, deviceID, name string, at time
 	if err != nil {
 		return pairing.Device{}, nil, err
 	}
-	return d, ended, nil
+	return s.withFirst(d), ended, nil
 }

@@ -43,6 +43,12 @@ func Backup(ctx context.Context, dir, dst string) (err error) {
 			os.Remove(dst)
 		}
 	}()
+	// The journal first: a record gone from it by the time of the copy's
+	// snapshot was applied to the database before that snapshot.
+	recs, err := readJournal(dir)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
 	// Read-only, but not query_only(1) as the store's readers: that refuses
 	// VACUUM INTO. mode=ro still keeps the copy from changing the source.
 	db, err := sql.Open("sqlite", "file:"+src+"?mode=ro&_pragma=busy_timeout(10000)")
@@ -53,5 +59,66 @@ func Backup(ctx context.Context, dir, dst string) (err error) {
 	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", dst); err != nil {
 		return fmt.Errorf("backup %s into %s: %w", src, dst, err)
 	}
+	if err := applyJournalTo(ctx, dst, recs); err != nil {
+		return fmt.Errorf("backup: registrations journaled in %s: %w", dir, err)
+	}
 	return nil
+}
+
+// readJournal reads the records of the registration journal in dir.
+func readJournal(dir string) ([]journaled, error) {
+	segs, err := listSegments(filepath.Join(dir, journalDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []journaled
+	for _, sg := range segs {
+		recs, err := readSegment(sg.path)
+		if errors.Is(err, fs.ErrNotExist) { // applied and deleted meanwhile
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+	}
+	return out, nil
+}
+
+// applyJournalTo applies to the database file path the journaled
+// registrations it does not have yet.
+func applyJournalTo(ctx context.Context, path string, recs []journaled) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	var applied uint64
+	if err := db.QueryRowContext(ctx, "SELECT applied_seq FROM journal_state WHERE id = 1").Scan(&applied); err != nil {
+		return err
+	}
+	var todo []journaled
+	for _, r := range recs {
+		if r.seq > applied {
+			todo = append(todo, r)
+		}
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	q := newQueries(db)
+	defer q.close()
+	if err := applyRecords(wtx{tx, q}, todo); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }

@@ -146,7 +146,7 @@ func (s *Store) BatchDevices(ctx context.Context, batchID string) ([]pairing.Bat
 	if _, err := s.Batch(ctx, batchID); err != nil {
 		return nil, err
 	}
-	return scanBatchDevices(s.rq.QueryContext(ctx, "SELECT "+deviceColumns+`, COALESCE(serial, '')
+	return s.scanBatchDevices(s.rq.QueryContext(ctx, "SELECT "+deviceColumns+`, COALESCE(serial, '')
 		FROM batch_devices JOIN devices ON devices.id = batch_devices.device_id
 		WHERE batch_id = ? ORDER BY position`, batchID))
 }
@@ -158,7 +158,7 @@ func (s *Store) DevicesWithIMEIs(ctx context.Context, imeis []string) ([]pairing
 	if err != nil {
 		return nil, err
 	}
-	return scanBatchDevices(s.rq.QueryContext(ctx, "SELECT "+deviceColumns+`, COALESCE(serial, '')
+	return s.scanBatchDevices(s.rq.QueryContext(ctx, "SELECT "+deviceColumns+`, COALESCE(serial, '')
 		FROM devices WHERE imei IN (SELECT value FROM json_each(?))`, string(list)))
 }
 
@@ -170,7 +170,7 @@ type withSerial struct {
 
 func (w withSerial) Scan(dest ...any) error { return w.row.Scan(append(dest, w.serial)...) }
 
-func scanBatchDevices(rows *sql.Rows, err error) ([]pairing.BatchDevice, error) {
+func (s *Store) scanBatchDevices(rows *sql.Rows, err error) ([]pairing.BatchDevice, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +182,7 @@ func scanBatchDevices(rows *sql.Rows, err error) ([]pairing.BatchDevice, error) 
 		if err != nil {
 			return nil, err
 		}
+		bd.Device = s.withFirst(bd.Device)
 		out = append(out, bd)
 	}
 	return out, rows.Err()

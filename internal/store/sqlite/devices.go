@@ -95,12 +95,12 @@ func scanDevices(rows *sql.Rows, err error) ([]pairing.Device, error) {
 // DeviceByNbID implements pairing.Store.
 func (s *Store) DeviceByNbID(ctx context.Context, nbID string) (pairing.Device, error) {
 	d, err := scanDevice(s.rq.QueryRowContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE nb_id = ?", nbID))
-	return d, notFound(err, "device with that nbId")
+	return s.withFirst(d), notFound(err, "device with that nbId")
 }
 
 // HomeDevices implements pairing.Store.
 func (s *Store) HomeDevices(ctx context.Context, homeID string) ([]pairing.Device, error) {
-	return scanDevices(s.rq.QueryContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE home_id = ? ORDER BY bound_at, id", homeID))
+	return s.withFirsts(scanDevices(s.rq.QueryContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE home_id = ? ORDER BY bound_at, id", homeID)))
 }
 
 // RenameDevice implements pairing.Store.
@@ -123,18 +123,18 @@ func affectedOne(res sql.Result, err error, what string) error {
 // Device implements pairing.Store.
 func (s *Store) Device(ctx context.Context, id string) (pairing.Device, error) {
 	d, err := scanDevice(s.rq.QueryRowContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE id = ?", id))
-	return d, notFound(err, "device "+id)
+	return s.withFirst(d), notFound(err, "device "+id)
 }
 
 // DeviceByIMEI implements pairing.Store.
 func (s *Store) DeviceByIMEI(ctx context.Context, imei string) (pairing.Device, error) {
 	d, err := scanDevice(s.rq.QueryRowContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE imei = ?", imei))
-	return d, notFound(err, "device with imei "+imei)
+	return s.withFirst(d), notFound(err, "device with imei "+imei)
 }
 
 // Devices implements pairing.Store.
 func (s *Store) Devices(ctx context.Context, q pairing.DeviceQuery) ([]pairing.Device, error) {
-	return scanDevices(s.rq.QueryContext(ctx, "SELECT "+deviceColumns+` FROM devices
+	return s.withFirsts(scanDevices(s.rq.QueryContext(ctx, "SELECT "+deviceColumns+` FROM devices
 		WHERE (? = '' OR product_id = ?) AND id > ? ORDER BY id LIMIT ?`,
-		q.ProductID, q.ProductID, q.After, q.Limit))
+		q.ProductID, q.ProductID, q.After, q.Limit)))
 }

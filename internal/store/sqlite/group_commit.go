@@ -39,7 +39,10 @@ type writeOp struct {
 	// behind when it fails, unless it says so with a partialError.
 	alone  bool
 	urgent bool // came through the urgent lane
-	done   chan error
+	// regs is set for a write that reads or changes registrations: the
+	// journaled Registers are applied in its transaction, before it.
+	regs bool
+	done chan error
 }
 
 // partialError is returned by an alone write that failed after it had
@@ -84,17 +87,28 @@ func (s *Store) writer() {
 		batch, open := s.collect(buf[:0])
 		if len(batch) > 0 {
 			s.commit(batch)
-			s.wq.prepareWanted(context.Background())
+		} else if open {
+			s.compact() // nothing else waits: apply journaled Registers
 		}
+		s.wq.prepareWanted(context.Background())
 		if !open {
+			s.drainJournal()
 			return
 		}
 	}
 }
 
 // collect waits for a write and gathers what is waiting behind it,
-// urgent ones first. It reports false once the store is closing.
+// urgent ones first. It returns no write when the journal has Registers
+// to apply and no write waits. It reports false once the store is closing.
 func (s *Store) collect(batch []writeOp) ([]writeOp, bool) {
+	var kick chan struct{} // nil: blocks
+	if s.j != nil {
+		kick = s.j.kick
+		if s.j.backlogLen() > 0 {
+			signal(kick) // do not block below
+		}
+	}
 	select {
 	case op := <-s.urgent:
 		batch = append(batch, op)
@@ -107,6 +121,8 @@ func (s *Store) collect(batch []writeOp) ([]writeOp, bool) {
 				return s.drainUrgent(batch), false
 			}
 			batch = append(batch, op)
+		case <-kick:
+			return batch, true
 		}
 	}
 	// Let the writers that are ready to queue do so before the batch
@@ -177,14 +193,21 @@ func (s *Store) commit(batch []writeOp) {
 	s.busy.Store(true)
 	defer s.busy.Store(false)
 	errs := make([]error, len(batch))
-	err := s.runBatch(batch, errs, false)
+	recs := s.journalFor(batch)
+	err := s.runBatch(batch, recs, errs, false)
 	var partial partialError
 	for _, e := range errs {
 		if len(batch) > 1 && errors.As(e, &partial) {
 			clear(errs)
-			err = s.runBatch(batch, errs, true)
+			err = s.runBatch(batch, recs, errs, true)
 			break
 		}
+	}
+	if err == nil && s.j != nil && !s.rolledBack {
+		if len(recs) > 0 {
+			s.j.appliedUpTo(recs[len(recs)-1].seq)
+		}
+		s.j.durableUpTo(s.j.appliedSeq()) // a synced commit: what was applied before is durable
 	}
 	s.commits.Add(1)
 	s.written.Add(int64(len(batch)))
@@ -199,14 +222,20 @@ func (s *Store) commit(batch []writeOp) {
 // runBatch runs the batch in one transaction and commits it, unless an
 // alone write failed halfway (then it rolls back: the caller runs the
 // batch again with savepoints everywhere).
-func (s *Store) runBatch(batch []writeOp, errs []error, savepointAll bool) error {
+func (s *Store) runBatch(batch []writeOp, recs []journaled, errs []error, savepointAll bool) error {
+	s.rolledBack = false
 	tx, err := s.w.BeginTx(context.Background(), nil)
 	if err != nil {
 		return err
 	}
 	w := wtx{tx, s.wq}
+	if err := applyRecords(w, recs); err != nil {
+		tx.Rollback()
+		return err
+	}
 	if len(batch) == 1 { // the transaction is its savepoint
 		if errs[0] = runAlone(w, batch[0]); errs[0] != nil {
+			s.rolledBack = true
 			return tx.Rollback()
 		}
 		return tx.Commit()
@@ -216,6 +245,7 @@ func (s *Store) runBatch(batch []writeOp, errs []error, savepointAll bool) error
 			errs[i] = runAlone(w, op)
 			var partial partialError
 			if errors.As(errs[i], &partial) {
+				s.rolledBack = true
 				return tx.Rollback()
 			}
 			continue
@@ -265,4 +295,5 @@ var savepoints = func() []string {
 type commitCounters struct {
 	commits, written atomic.Int64
 	busy             atomic.Bool // a batch is running
+	rolledBack       bool        // the writer's last batch rolled back; owned by the writer
 }

@@ -31,40 +31,11 @@ func regArgs(r pairing.Registration) []any {
 		string(objects), r.Addr, nanos(r.RegisteredAt), nanos(r.LastSeen), nanos(r.ExpiresAt), r.Secure, r.ContentFormat}
 }
 
-// Register implements pairing.Store with two statements and no savepoint:
-// the first sets FirstRegisteredAt where it is unset (a key lookup that
-// changes nothing for a device that has registered before), the second
-// replaces the device's registration in place, one upsert on its unique
-// device_id. If the device does not exist the first changes nothing and
-// the second fails on its foreign key; should the second fail after the
-// first changed the device, the group commit runs the batch again with
-// savepoints.
-func (s *Store) Register(ctx context.Context, r pairing.Registration) (first bool, err error) {
-	args := regArgs(r)
-	err = s.write(ctx, laneNormal, true, func(tx wtx) error {
-		res, err := tx.ExecContext(ctx, setFirstRegistered, nanos(r.RegisteredAt), r.DeviceID)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, registerUpsert, args...); err != nil {
-			if n == 1 {
-				return partialError{err}
-			}
-			return err
-		}
-		first = n == 1
-		return nil
-	})
-	if isForeignKey(err) {
-		return false, notFound(sql.ErrNoRows, "device "+r.DeviceID)
-	}
-	return first, err
-}
-
+// setFirstRegistered and registerUpsert apply a journaled Register (see
+// applyRecords): the first sets FirstRegisteredAt where it is unset (a key
+// lookup that changes nothing for a device that has registered before),
+// the second replaces the device's registration in place, one upsert on
+// its unique device_id.
 const setFirstRegistered = "UPDATE devices SET first_registered_at = ? WHERE id = ? AND first_registered_at IS NULL"
 
 // registerUpsert stores a registration as the device's only one.
@@ -78,12 +49,34 @@ const registerUpsert = "INSERT INTO registrations (" + regColumns + `) VALUES (?
 
 // Registration implements pairing.Store.
 func (s *Store) Registration(ctx context.Context, id string) (pairing.Registration, error) {
-	r, err := scanRegistration(s.rq.QueryRowContext(ctx, "SELECT "+regColumns+" FROM registrations WHERE id = ?", id))
-	return r, notFound(err, "registration "+id)
+	for try := 0; ; try++ {
+		if try == 3 { // the journal keeps being applied: wait until it is
+			if err := s.syncJournal(); err != nil {
+				return pairing.Registration{}, err
+			}
+		}
+		if r, ok := s.j.registration(id); ok {
+			return r, nil
+		}
+		applied := s.j.appliedSeq()
+		r, err := scanRegistration(s.rq.QueryRowContext(ctx, "SELECT "+regColumns+" FROM registrations WHERE id = ?", id))
+		if err != nil {
+			return r, notFound(err, "registration "+id)
+		}
+		if _, replaced := s.j.registrationOfDevice(r.DeviceID); replaced { // by a journaled one
+			return pairing.Registration{}, notFound(sql.ErrNoRows, "registration "+id)
+		}
+		if try >= 3 || s.j.appliedSeq() == applied { // else what was read may be replaced already: read again
+			return r, nil
+		}
+	}
 }
 
 // RegistrationOfDevice implements pairing.Store.
 func (s *Store) RegistrationOfDevice(ctx context.Context, deviceID string) (pairing.Registration, error) {
+	if r, ok := s.j.registrationOfDevice(deviceID); ok {
+		return r, nil
+	}
 	r, err := scanRegistration(s.rq.QueryRowContext(ctx, "SELECT "+regColumns+" FROM registrations WHERE device_id = ?", deviceID))
 	return r, notFound(err, "registration of device "+deviceID)
 }
@@ -91,16 +84,20 @@ func (s *Store) RegistrationOfDevice(ctx context.Context, deviceID string) (pair
 // UpdateRegistration implements pairing.Store.
 func (s *Store) UpdateRegistration(ctx context.Context, r pairing.Registration) error {
 	objects, _ := json.Marshal(r.Objects)
-	res, err := s.exec(ctx, laneNormal, `UPDATE registrations SET lifetime = ?, binding = ?, queue_mode = ?,
-		objects = ?, addr = ?, last_seen = ?, expires_at = ? WHERE id = ?`,
-		r.Lifetime, r.Binding, r.QueueMode, string(objects), r.Addr, nanos(r.LastSeen), nanos(r.ExpiresAt), r.ID)
+	var res sql.Result
+	err := s.writeRegs(ctx, func(tx wtx) (err error) {
+		res, err = tx.ExecContext(ctx, `UPDATE registrations SET lifetime = ?, binding = ?, queue_mode = ?,
+			objects = ?, addr = ?, last_seen = ?, expires_at = ? WHERE id = ?`,
+			r.Lifetime, r.Binding, r.QueueMode, string(objects), r.Addr, nanos(r.LastSeen), nanos(r.ExpiresAt), r.ID)
+		return err
+	})
 	return affectedOne(res, err, "registration "+r.ID)
 }
 
 // DeleteRegistration implements pairing.Store.
 func (s *Store) DeleteRegistration(ctx context.Context, id string) (pairing.Registration, error) {
 	var r pairing.Registration
-	err := s.write(ctx, laneNormal, true, func(tx wtx) error {
+	err := s.writeRegs(ctx, func(tx wtx) error {
 		var err error
 		r, err = scanRegistration(tx.QueryRowContext(ctx, "DELETE FROM registrations WHERE id = ? RETURNING "+regColumns, id))
 		return notFound(err, "registration "+id)
@@ -110,26 +107,33 @@ func (s *Store) DeleteRegistration(ctx context.Context, id string) (pairing.Regi
 
 // DeleteExpired implements pairing.Store.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]pairing.Registration, error) {
-	rows, err := s.wq.QueryContext(ctx, `DELETE FROM registrations WHERE id IN
-		(SELECT id FROM registrations WHERE expires_at <= ? ORDER BY expires_at LIMIT ?) RETURNING `+regColumns,
-		nanos(now), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []pairing.Registration
-	for rows.Next() {
-		r, err := scanRegistration(rows)
+	err := s.writeRegs(ctx, func(tx wtx) error {
+		out = nil
+		rows, err := tx.QueryContext(ctx, `DELETE FROM registrations WHERE id IN
+			(SELECT id FROM registrations WHERE expires_at <= ? ORDER BY expires_at LIMIT ?) RETURNING `+regColumns,
+			nanos(now), limit)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanRegistration(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
 // RegistrationByAddr implements pairing.Store.
 func (s *Store) RegistrationByAddr(ctx context.Context, addr string) (pairing.Registration, error) {
+	if err := s.syncJournal(); err != nil {
+		return pairing.Registration{}, err
+	}
 	r, err := scanRegistration(s.rq.QueryRowContext(ctx, "SELECT "+regColumns+
 		" FROM registrations WHERE addr = ? ORDER BY last_seen DESC LIMIT 1", addr))
 	return r, notFound(err, "registration from "+addr)

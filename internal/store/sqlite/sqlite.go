@@ -41,6 +41,8 @@ type Store struct {
 	ops        chan writeOp // writes waiting for the group commit; nil before Open ends
 	urgent     chan writeOp // the urgent lane: binds and activations
 	writerDone chan struct{}
+	j          *journal // the registration journal; nil before Open ends
+
 	commitCounters
 }
 
@@ -65,6 +67,11 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	s.r.SetMaxOpenConns(4)
 	s.r.SetMaxIdleConns(4) // the default of 2 would close and reopen connections, each reading the schema again and preparing anew
 	s.rq = newQueries(s.r)
+	if err := s.openJournal(ctx, dir); err != nil {
+		s.r.Close()
+		w.Close()
+		return nil, err
+	}
 	s.startWriter()
 	return s, nil
 }
@@ -88,6 +95,7 @@ func openDB(path string, writer bool) (*sql.DB, error) {
 
 // Close checkpoints the WAL into the database file and closes it.
 func (s *Store) Close() error {
+	s.j.close()
 	s.stopWriter()
 	var errs []error
 	s.wq.close()
@@ -97,6 +105,11 @@ func (s *Store) Close() error {
 	}
 	_, err := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	errs = append(errs, err, s.w.Close())
+	if err := s.j.err(); err != nil {
+		errs = append(errs, err)
+	} else if s.j.backlogLen() == 0 {
+		s.j.removeAll() // everything in it is in the database, synced
+	}
 	return errors.Join(errs...)
 }
 
@@ -164,10 +177,21 @@ func (s *Store) inTx(ctx context.Context, fn func(wtx) error) error {
 // write runs fn in a write transaction through the given lane; alone is
 // for a write that needs no savepoint of its own (see writeOp).
 func (s *Store) write(ctx context.Context, l lane, alone bool, fn func(wtx) error) error {
+	return s.queueWrite(ctx, writeOp{ctx: ctx, fn: fn, alone: alone, urgent: l == laneUrgent})
+}
+
+// writeRegs runs fn, a write of one statement that reads or changes
+// registrations, in the normal lane, after every Register journaled
+// before it is applied.
+func (s *Store) writeRegs(ctx context.Context, fn func(wtx) error) error {
+	return s.queueWrite(ctx, writeOp{ctx: ctx, fn: fn, alone: true, regs: true})
+}
+
+func (s *Store) queueWrite(ctx context.Context, op writeOp) error {
 	if s.ops != nil {
-		op := writeOp{ctx: ctx, fn: fn, alone: alone, urgent: l == laneUrgent, done: make(chan error, 1)}
+		op.done = make(chan error, 1)
 		q := s.ops
-		if l == laneUrgent {
+		if op.urgent {
 			q = s.urgent
 		}
 		select {
@@ -181,7 +205,7 @@ func (s *Store) write(ctx context.Context, l lane, alone bool, fn func(wtx) erro
 	if err != nil {
 		return err
 	}
-	if err := fn(wtx{tx, s.wq}); err != nil {
+	if err := op.fn(wtx{tx, s.wq}); err != nil {
 		tx.Rollback()
 		return err
 	}

@@ -1,0 +1,663 @@
+package sqlite
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nbpair/nbpair/internal/pairing"
+)
+
+// The registration journal: a Register is made durable by appending it to
+// a log file of its own (sequential writes, one fsync for every Register
+// that waits for the same flush) instead of by a SQLite transaction, whose
+// WAL frames for a few random index pages per Register cost far more to
+// write and sync. The group commit's writer then applies the journaled
+// Registers to the database in the background, many to a transaction
+// ("compaction"), and records in the same transaction the sequence number
+// it applied up to, so that a record is never applied twice. Until then
+// the store answers reads of a journaled registration from memory. A file
+// whose records are all applied, durably, is deleted; Open replays what
+// the files hold beyond the applied number, so a Register that was
+// answered survives a kill at any point.
+//
+// The journal lives in the directory "journal" beside the database, as
+// files named by a number that grows, each of at most journalSegmentBytes.
+//
+// A record is: length (uint32, of what follows the checksum), CRC-32C of
+// the payload, payload. The payload is the sequence number and the
+// registration's columns. A torn record (a crash while writing) fails its
+// checksum and ends the replay of its file: it was never acknowledged.
+
+const (
+	// journalDir is the journal's directory inside the data directory.
+	journalDir = "journal"
+	// journalSegmentBytes is the size past which the journal starts a new
+	// file, so that applied records can be deleted while new ones come in.
+	journalSegmentBytes = 4 << 20
+	// journalMaxBacklog bounds the registrations journaled but not yet
+	// applied to the database (and so kept in memory): a Register waits
+	// while there are this many. At about 300 bytes each it is a few MiB.
+	journalMaxBacklog = 8192
+	// journalMaxRecord bounds one record, so that a corrupt length cannot
+	// make the replay allocate without limit.
+	journalMaxRecord = 1 << 20
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// journaled is a registration the journal holds and the database may not
+// have yet.
+type journaled struct {
+	seq uint64
+	reg pairing.Registration
+}
+
+// flushWait is one flush of the journal: every append that joined it
+// waits for done, then reads err.
+type flushWait struct {
+	done chan struct{}
+	err  error
+}
+
+// segment is one journal file.
+type segment struct {
+	num    uint64
+	path   string
+	maxSeq uint64 // the last record written to it; 0 while empty
+}
+
+// journal is the registration journal of a Store.
+type journal struct {
+	dir string
+
+	// compactMu orders a Register's "is it the device's first?" read
+	// against compaction: the writer holds it to forget applied records,
+	// a Register holds it for reading from its read of the database to
+	// its append.
+	compactMu sync.RWMutex
+
+	mu       sync.Mutex
+	cond     *sync.Cond            // signalled when records are applied or the journal closes
+	seq      uint64                // guarded by mu: the last sequence number handed out
+	applied  uint64                // guarded by mu: everything up to it is in the database
+	backlog  []journaled           // guarded by mu: appended, not yet applied, in order
+	byDevice map[string]*journaled // guarded by mu: the newest of backlog for each device
+	byID     map[string]string     // guarded by mu: registration ID → device ID, for byDevice
+	firsts   map[string]time.Time  // guarded by mu: devices whose first registration is in backlog
+	buf      []byte                // guarded by mu: encoded records not yet written
+	cur      *flushWait            // guarded by mu: the flush the next append joins
+	failed   error                 // guarded by mu: a write or sync failed; the journal takes no more
+	closed   bool                  // guarded by mu
+	segs     []segment             // guarded by mu: the files, oldest first; the last is written to
+	file     *os.File              // the last segment, open for appending; owned by the flusher
+	size     int64                 // its size; owned by the flusher
+	kick     chan struct{}         // wakes the writer to apply records (capacity 1)
+	flushNow chan struct{}         // wakes the flusher (capacity 1)
+	stopped  chan struct{}         // closed when the flusher has ended
+}
+
+// openJournal reads the journal in dir (created if missing) and returns
+// it with the records it holds beyond applied, for the caller to apply
+// before anything else runs.
+func openJournal(dir string, applied uint64) (*journal, []journaled, error) {
+	jdir := filepath.Join(dir, journalDir)
+	if err := os.MkdirAll(jdir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("journal: %w", err)
+	}
+	segs, err := listSegments(jdir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var replay []journaled
+	last := applied
+	for i := range segs {
+		recs, err := readSegment(segs[i].path)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range recs {
+			segs[i].maxSeq = max(segs[i].maxSeq, r.seq)
+			last = max(last, r.seq)
+			if r.seq > applied {
+				replay = append(replay, r)
+			}
+		}
+	}
+	j := &journal{dir: jdir, seq: last, applied: last, segs: segs,
+		byDevice: make(map[string]*journaled), byID: make(map[string]string), firsts: make(map[string]time.Time),
+		cur: &flushWait{done: make(chan struct{})}, kick: make(chan struct{}, 1),
+		flushNow: make(chan struct{}, 1), stopped: make(chan struct{})}
+	j.cond = sync.NewCond(&j.mu)
+	return j, replay, nil
+}
+
+// start opens a new segment to append to and starts the flusher. The
+// records of the old segments must have been applied and made durable by
+// then: they are deleted.
+func (j *journal) start() error {
+	for _, sg := range j.segs {
+		if err := os.Remove(sg.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("journal: %w", err)
+		}
+	}
+	var next uint64 = 1
+	if n := len(j.segs); n > 0 {
+		next = j.segs[n-1].num + 1
+	}
+	j.segs = nil
+	if err := j.newSegment(next); err != nil {
+		return err
+	}
+	go j.flusher()
+	return nil
+}
+
+func listSegments(jdir string) ([]segment, error) {
+	ents, err := os.ReadDir(jdir)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err) // wraps fs.ErrNotExist for a missing one
+	}
+	var segs []segment
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".log")
+		if !ok || e.IsDir() {
+			continue
+		}
+		n, err := strconv.ParseUint(name, 10, 64)
+		if err != nil {
+			continue
+		}
+		segs = append(segs, segment{num: n, path: filepath.Join(jdir, e.Name())})
+	}
+	slices.SortFunc(segs, func(a, b segment) int { return compareU64(a.num, b.num) })
+	return segs, nil
+}
+
+func compareU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// newSegment creates segment num and makes it the one appended to. Only
+// the flusher (or start, before it) calls it.
+func (j *journal) newSegment(num uint64) error {
+	path := filepath.Join(j.dir, fmt.Sprintf("%020d.log", num))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if err := syncDir(j.dir); err != nil {
+		f.Close()
+		return err
+	}
+	if j.file != nil {
+		j.file.Close()
+	}
+	j.file, j.size = f, 0
+	j.mu.Lock()
+	j.segs = append(j.segs, segment{num: num, path: path})
+	j.mu.Unlock()
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("journal: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// readSegment reads the records of one file, up to the first that is torn
+// or corrupt.
+func readSegment(path string) ([]journaled, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err) // wraps fs.ErrNotExist for a missing one
+	}
+	var out []journaled
+	for len(data) >= 8 {
+		n := binary.LittleEndian.Uint32(data)
+		sum := binary.LittleEndian.Uint32(data[4:])
+		if n > journalMaxRecord || int(n) > len(data)-8 {
+			break
+		}
+		payload := data[8 : 8+n]
+		if crc32.Checksum(payload, crcTable) != sum {
+			break
+		}
+		r, err := decodeRecord(payload)
+		if err != nil {
+			break
+		}
+		out = append(out, r)
+		data = data[8+n:]
+	}
+	return out, nil
+}
+
+// add journals r and returns a function that waits until it is on disk
+// and reports whether this is the device's first registration. dbFirst
+// says whether the database holds none; the journal counts its own.
+func (j *journal) add(r pairing.Registration, dbFirst bool) func() (bool, error) {
+	j.mu.Lock()
+	if j.failed != nil || j.closed {
+		err := j.failed
+		j.mu.Unlock()
+		if err == nil {
+			err = errors.New("journal: the store is closed")
+		}
+		return func() (bool, error) { return false, err }
+	}
+	j.seq++
+	rec := journaled{seq: j.seq, reg: r}
+	start := len(j.buf)
+	j.buf = append(j.buf, 0, 0, 0, 0, 0, 0, 0, 0)
+	j.buf = appendRecord(j.buf, rec)
+	payload := j.buf[start+8:]
+	binary.LittleEndian.PutUint32(j.buf[start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(j.buf[start+4:], crc32.Checksum(payload, crcTable))
+	_, seen := j.firsts[r.DeviceID]
+	if old, pending := j.byDevice[r.DeviceID]; pending {
+		seen = true
+		delete(j.byID, old.reg.ID)
+	}
+	first := dbFirst && !seen
+	if first {
+		j.firsts[r.DeviceID] = r.RegisteredAt
+	}
+	j.backlog = append(j.backlog, rec)
+	j.byDevice[r.DeviceID] = &journaled{seq: rec.seq, reg: r}
+	j.byID[r.ID] = r.DeviceID
+	w := j.cur
+	j.mu.Unlock()
+	signal(j.flushNow)
+	signal(j.kick)
+	return func() (bool, error) {
+		<-w.done
+		return first, w.err
+	}
+}
+
+// fail stops the journal from taking more: a write, sync or apply failed.
+func (j *journal) fail(err error) {
+	j.mu.Lock()
+	if j.failed == nil {
+		j.failed = err
+	}
+	j.cond.Broadcast()
+	j.mu.Unlock()
+}
+
+// err returns why the journal failed, if it did.
+func (j *journal) err() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.failed
+}
+
+// segmentDone reports whether applying the records up to seq completes a
+// file that could then be deleted.
+func (j *journal) segmentDone(seq uint64) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.segs) > 1 && j.segs[0].maxSeq <= seq
+}
+
+// signal wakes whoever waits on c, without blocking.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// waitRoom waits while the backlog is full.
+func (j *journal) waitRoom() {
+	j.mu.Lock()
+	for len(j.backlog) >= journalMaxBacklog && !j.closed && j.failed == nil {
+		signal(j.kick)
+		j.cond.Wait()
+	}
+	j.mu.Unlock()
+}
+
+// flusher writes what was appended and syncs it, one flush after another,
+// until the journal closes.
+func (j *journal) flusher() {
+	defer close(j.stopped)
+	for {
+		<-j.flushNow
+		j.mu.Lock()
+		buf, w, closed := j.buf, j.cur, j.closed
+		if len(buf) == 0 {
+			j.mu.Unlock()
+			if closed {
+				return
+			}
+			continue
+		}
+		j.buf = make([]byte, 0, cap(buf))
+		j.cur = &flushWait{done: make(chan struct{})}
+		maxSeq := j.seq
+		j.mu.Unlock()
+		if w.err = j.writeSync(buf, maxSeq); w.err != nil {
+			j.fail(w.err)
+		}
+		close(w.done)
+		if closed {
+			return
+		}
+	}
+}
+
+// writeSync writes buf to the current segment, syncs it, and starts a new
+// segment when this one is full.
+func (j *journal) writeSync(buf []byte, maxSeq uint64) error {
+	if _, err := j.file.Write(buf); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if err := j.file.Sync(); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	j.size += int64(len(buf))
+	j.mu.Lock()
+	last := &j.segs[len(j.segs)-1]
+	last.maxSeq = max(last.maxSeq, maxSeq)
+	num := last.num
+	j.mu.Unlock()
+	if j.size >= journalSegmentBytes {
+		return j.newSegment(num + 1)
+	}
+	return nil
+}
+
+// pending returns up to n records to apply, oldest first.
+func (j *journal) pending(n int) []journaled {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if n > len(j.backlog) {
+		n = len(j.backlog)
+	}
+	return slices.Clone(j.backlog[:n])
+}
+
+// backlogLen returns how many records wait to be applied.
+func (j *journal) backlogLen() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.backlog)
+}
+
+// appliedUpTo forgets the records up to seq, now in the database.
+func (j *journal) appliedUpTo(seq uint64) {
+	j.compactMu.Lock()
+	j.mu.Lock()
+	i := 0
+	for i < len(j.backlog) && j.backlog[i].seq <= seq {
+		r := j.backlog[i].reg
+		if p, ok := j.byDevice[r.DeviceID]; ok && p.seq == j.backlog[i].seq {
+			delete(j.byDevice, r.DeviceID)
+			delete(j.byID, r.ID)
+		}
+		if at, ok := j.firsts[r.DeviceID]; ok && at.Equal(r.RegisteredAt) {
+			delete(j.firsts, r.DeviceID)
+		}
+		i++
+	}
+	j.backlog = slices.Delete(j.backlog, 0, i)
+	j.applied = max(j.applied, seq)
+	j.cond.Broadcast()
+	j.mu.Unlock()
+	j.compactMu.Unlock()
+}
+
+// durableUpTo deletes the files whose records are all applied and durable
+// in the database, except the one appended to.
+func (j *journal) durableUpTo(seq uint64) {
+	j.mu.Lock()
+	var gone []segment
+	for len(j.segs) > 1 && j.segs[0].maxSeq <= seq {
+		gone = append(gone, j.segs[0])
+		j.segs = j.segs[1:]
+	}
+	j.mu.Unlock()
+	for _, sg := range gone {
+		os.Remove(sg.path) // one left behind is replayed and skipped
+	}
+}
+
+// appliedSeq returns the last sequence number applied.
+func (j *journal) appliedSeq() uint64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.applied
+}
+
+// lastSeq returns the last sequence number handed out.
+func (j *journal) lastSeq() uint64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.seq
+}
+
+// waitApplied waits until every record up to seq is in the database.
+func (j *journal) waitApplied(seq uint64) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for j.applied < seq {
+		if j.closed || j.failed != nil {
+			return errors.New("journal: closed before the registrations were applied")
+		}
+		signal(j.kick)
+		j.cond.Wait()
+	}
+	return nil
+}
+
+// registrationOfDevice returns the device's journaled registration, if
+// one waits to be applied.
+func (j *journal) registrationOfDevice(deviceID string) (pairing.Registration, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if p, ok := j.byDevice[deviceID]; ok {
+		return cloneReg(p.reg), true
+	}
+	return pairing.Registration{}, false
+}
+
+// registration returns the journaled registration with that ID, if one
+// waits to be applied.
+func (j *journal) registration(id string) (pairing.Registration, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if dev, ok := j.byID[id]; ok {
+		if p, ok := j.byDevice[dev]; ok && p.reg.ID == id {
+			return cloneReg(p.reg), true
+		}
+	}
+	return pairing.Registration{}, false
+}
+
+// firstRegisteredAt returns when the device first registered, if that
+// registration waits to be applied.
+func (j *journal) firstRegisteredAt(deviceID string) (time.Time, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	at, ok := j.firsts[deviceID]
+	return at, ok
+}
+
+// close stops the flusher, after it has written what was appended.
+func (j *journal) close() {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return
+	}
+	j.closed = true
+	j.cond.Broadcast()
+	j.mu.Unlock()
+	signal(j.flushNow)
+	<-j.stopped
+	if j.file != nil {
+		j.file.Close()
+	}
+}
+
+// removeAll deletes every file of the journal, once everything in it is
+// applied and durable (the store is closing).
+func (j *journal) removeAll() {
+	j.mu.Lock()
+	segs := j.segs
+	j.segs = nil
+	j.mu.Unlock()
+	for _, sg := range segs {
+		os.Remove(sg.path)
+	}
+}
+
+// cloneReg copies r so that the caller may change its object list.
+func cloneReg(r pairing.Registration) pairing.Registration {
+	r.Objects = slices.Clone(r.Objects)
+	return r
+}
+
+// appendRecord encodes rec's payload after b.
+func appendRecord(b []byte, rec journaled) []byte {
+	r := rec.reg
+	b = binary.LittleEndian.AppendUint64(b, rec.seq)
+	for _, s := range []string{r.ID, r.DeviceID, r.Endpoint, r.Version, r.Binding, r.Addr, r.ContentFormat} {
+		b = appendString(b, s)
+	}
+	b = binary.AppendVarint(b, int64(r.Lifetime))
+	b = append(b, flags(r.QueueMode, r.Secure, r.Objects == nil))
+	b = binary.AppendUvarint(b, uint64(len(r.Objects)))
+	for _, o := range r.Objects {
+		b = appendString(b, o)
+	}
+	for _, t := range []time.Time{r.RegisteredAt, r.LastSeen, r.ExpiresAt} {
+		b = binary.AppendVarint(b, nanos(t))
+	}
+	return b
+}
+
+func flags(queue, secure, nilObjects bool) byte {
+	var f byte
+	if queue {
+		f |= 1
+	}
+	if secure {
+		f |= 2
+	}
+	if nilObjects {
+		f |= 4
+	}
+	return f
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// errRecord is a record that does not decode.
+var errRecord = errors.New("journal: malformed record")
+
+// recordReader decodes a record's payload, remembering the first error.
+type recordReader struct {
+	b   []byte
+	err error
+}
+
+func (d *recordReader) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err, d.b = errRecord, nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *recordReader) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err, d.b = errRecord, nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *recordReader) string() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.err, d.b = errRecord, nil
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *recordReader) byte() byte {
+	if len(d.b) == 0 {
+		d.err = errRecord
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+// decodeRecord decodes a record's payload.
+func decodeRecord(b []byte) (journaled, error) {
+	if len(b) < 8 {
+		return journaled{}, errRecord
+	}
+	rec := journaled{seq: binary.LittleEndian.Uint64(b)}
+	d := &recordReader{b: b[8:]}
+	r := &rec.reg
+	for _, s := range []*string{&r.ID, &r.DeviceID, &r.Endpoint, &r.Version, &r.Binding, &r.Addr, &r.ContentFormat} {
+		*s = d.string()
+	}
+	r.Lifetime = int(d.varint())
+	f := d.byte()
+	r.QueueMode, r.Secure = f&1 != 0, f&2 != 0
+	n := d.uvarint()
+	if n > uint64(len(d.b)) { // each object takes a byte at least
+		return journaled{}, errRecord
+	}
+	if f&4 == 0 {
+		r.Objects = make([]string, 0, n)
+	}
+	for range n {
+		r.Objects = append(r.Objects, d.string())
+	}
+	for _, t := range []*time.Time{&r.RegisteredAt, &r.LastSeen, &r.ExpiresAt} {
+		*t = fromNanos(d.varint())
+	}
+	if d.err != nil || len(d.b) != 0 {
+		return journaled{}, errRecord
+	}
+	return rec, nil
+}
