@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"time"
 )
 
 // Group commit: every write transaction goes through one goroutine, which
@@ -87,7 +88,7 @@ func (s *Store) writer() {
 		batch, open := s.collect(buf[:0])
 		if len(batch) > 0 {
 			s.commit(batch)
-		} else if open {
+		} else if now, _ := s.j.due(); open && now {
 			s.compact() // nothing else waits: apply journaled Registers
 		}
 		s.wq.prepareWanted(context.Background())
@@ -102,11 +103,16 @@ func (s *Store) writer() {
 // urgent ones first. It returns no write when the journal has Registers
 // to apply and no write waits. It reports false once the store is closing.
 func (s *Store) collect(batch []writeOp) ([]writeOp, bool) {
-	var kick chan struct{} // nil: blocks
+	var kick chan struct{}     // nil: blocks
+	var timer <-chan time.Time // nil: blocks
 	if s.j != nil {
 		kick = s.j.kick
-		if s.j.backlogLen() > 0 {
+		if now, after := s.j.due(); now {
 			signal(kick) // do not block below
+		} else if after > 0 {
+			t := time.NewTimer(after)
+			defer t.Stop()
+			timer = t.C
 		}
 	}
 	select {
@@ -122,6 +128,8 @@ func (s *Store) collect(batch []writeOp) ([]writeOp, bool) {
 			}
 			batch = append(batch, op)
 		case <-kick:
+			return batch, true
+		case <-timer:
 			return batch, true
 		}
 	}

@@ -44,9 +44,17 @@ const (
 	// file, so that applied records can be deleted while new ones come in.
 	journalSegmentBytes = 4 << 20
 	// journalMaxBacklog bounds the registrations journaled but not yet
-	// applied to the database (and so kept in memory): a Register waits
-	// while there are this many. At about 300 bytes each it is a few MiB.
-	journalMaxBacklog = 8192
+	// applied to the database (and so kept in memory, about 1 KiB each
+	// with the maps that find them): a Register waits while there are
+	// this many.
+	journalMaxBacklog = 32768
+	// compactHighWater is the backlog past which the writer applies
+	// journaled registrations even while Registers keep coming.
+	compactHighWater = journalMaxBacklog / 2
+	// compactQuiet is how long no Register must have come before the
+	// writer applies a smaller backlog: during a storm of Registers the
+	// processor time goes to answering them, and applying them waits.
+	compactQuiet = 50 * time.Millisecond
 	// journalMaxRecord bounds one record, so that a corrupt length cannot
 	// make the replay allocate without limit.
 	journalMaxRecord = 1 << 20
@@ -97,6 +105,8 @@ type journal struct {
 	cur      *flushWait            // guarded by mu: the flush the next append joins
 	failed   error                 // guarded by mu: a write or sync failed; the journal takes no more
 	closed   bool                  // guarded by mu
+	waiters  int                   // guarded by mu: callers waiting for records to be applied
+	lastAdd  time.Time             // guarded by mu: when the last record was appended
 	segs     []segment             // guarded by mu: the files, oldest first; the last is written to
 	file     *os.File              // the last segment, open for appending; owned by the flusher
 	size     int64                 // its size; owned by the flusher
@@ -287,10 +297,14 @@ func (j *journal) add(r pairing.Registration, dbFirst bool) func() (bool, error)
 	j.backlog = append(j.backlog, rec)
 	j.byDevice[r.DeviceID] = &journaled{seq: rec.seq, reg: r}
 	j.byID[r.ID] = r.DeviceID
+	j.lastAdd = time.Now()
 	w := j.cur
+	wake := len(j.backlog) == 1 || len(j.backlog) >= compactHighWater
 	j.mu.Unlock()
 	signal(j.flushNow)
-	signal(j.kick)
+	if wake { // the writer sets its timer, or applies at once
+		signal(j.kick)
+	}
 	return func() (bool, error) {
 		<-w.done
 		return first, w.err
@@ -333,10 +347,12 @@ func signal(c chan struct{}) {
 // waitRoom waits while the backlog is full.
 func (j *journal) waitRoom() {
 	j.mu.Lock()
+	j.waiters++
 	for len(j.backlog) >= journalMaxBacklog && !j.closed && j.failed == nil {
 		signal(j.kick)
 		j.cond.Wait()
 	}
+	j.waiters--
 	j.mu.Unlock()
 }
 
@@ -398,6 +414,23 @@ func (j *journal) pending(n int) []journaled {
 		n = len(j.backlog)
 	}
 	return slices.Clone(j.backlog[:n])
+}
+
+// due reports whether the writer should apply journaled registrations
+// now; if not, after says when to look again (0: when kicked).
+func (j *journal) due() (now bool, after time.Duration) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	switch {
+	case len(j.backlog) == 0:
+		return false, 0
+	case j.waiters > 0 || j.closed || len(j.backlog) >= compactHighWater:
+		return true, 0
+	}
+	if quiet := time.Since(j.lastAdd); quiet < compactQuiet {
+		return false, compactQuiet - quiet
+	}
+	return true, 0
 }
 
 // backlogLen returns how many records wait to be applied.
@@ -463,6 +496,8 @@ func (j *journal) lastSeq() uint64 {
 func (j *journal) waitApplied(seq uint64) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.waiters++
+	defer func() { j.waiters-- }()
 	for j.applied < seq {
 		if j.closed || j.failed != nil {
 			return errors.New("journal: closed before the registrations were applied")

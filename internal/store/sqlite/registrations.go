@@ -105,10 +105,13 @@ func (s *Store) DeleteRegistration(ctx context.Context, id string) (pairing.Regi
 	return r, err
 }
 
-// DeleteExpired implements pairing.Store.
+// DeleteExpired implements pairing.Store. It does not wait for the
+// journal: a journaled registration is fresh, and one in the tables that a
+// journaled one replaces is deleted but not reported, since its device is
+// registered anew (applying the journal puts the new one in its place).
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]pairing.Registration, error) {
 	var out []pairing.Registration
-	err := s.writeRegs(ctx, func(tx wtx) error {
+	err := s.write(ctx, laneNormal, true, func(tx wtx) error {
 		out = nil
 		rows, err := tx.QueryContext(ctx, `DELETE FROM registrations WHERE id IN
 			(SELECT id FROM registrations WHERE expires_at <= ? ORDER BY expires_at LIMIT ?) RETURNING `+regColumns,
@@ -122,7 +125,9 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]
 			if err != nil {
 				return err
 			}
-			out = append(out, r)
+			if _, replaced := s.j.registrationOfDevice(r.DeviceID); !replaced {
+				out = append(out, r)
+			}
 		}
 		return rows.Err()
 	})
