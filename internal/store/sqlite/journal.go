@@ -532,6 +532,19 @@ func (j *journal) registration(id string) (pairing.Registration, bool) {
 	return pairing.Registration{}, false
 }
 
+// expiredBy reports whether a journaled registration not yet applied
+// expires at or before now.
+func (j *journal) expiredBy(now time.Time) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, p := range j.byDevice {
+		if !p.reg.ExpiresAt.After(now) {
+			return true
+		}
+	}
+	return false
+}
+
 // firstRegisteredAt returns when the device first registered, if that
 // registration waits to be applied.
 func (j *journal) firstRegisteredAt(deviceID string) (time.Time, bool) {

@@ -49,6 +49,9 @@ const registerUpsert = "INSERT INTO registrations (" + regColumns + `) VALUES (?
 
 // Registration implements pairing.Store.
 func (s *Store) Registration(ctx context.Context, id string) (pairing.Registration, error) {
+	if err := ctx.Err(); err != nil {
+		return pairing.Registration{}, err
+	}
 	for try := 0; ; try++ {
 		if try == 3 { // the journal keeps being applied: wait until it is
 			if err := s.syncJournal(); err != nil {
@@ -63,7 +66,7 @@ func (s *Store) Registration(ctx context.Context, id string) (pairing.Registrati
 		if err != nil {
 			return r, notFound(err, "registration "+id)
 		}
-		if _, replaced := s.j.registrationOfDevice(r.DeviceID); replaced { // by a journaled one
+		if j, ok := s.j.registrationOfDevice(r.DeviceID); ok && j.ID != r.ID { // replaced by a journaled one
 			return pairing.Registration{}, notFound(sql.ErrNoRows, "registration "+id)
 		}
 		if try >= 3 || s.j.appliedSeq() == applied { // else what was read may be replaced already: read again
@@ -74,6 +77,9 @@ func (s *Store) Registration(ctx context.Context, id string) (pairing.Registrati
 
 // RegistrationOfDevice implements pairing.Store.
 func (s *Store) RegistrationOfDevice(ctx context.Context, deviceID string) (pairing.Registration, error) {
+	if err := ctx.Err(); err != nil {
+		return pairing.Registration{}, err
+	}
 	if r, ok := s.j.registrationOfDevice(deviceID); ok {
 		return r, nil
 	}
@@ -105,13 +111,17 @@ func (s *Store) DeleteRegistration(ctx context.Context, id string) (pairing.Regi
 	return r, err
 }
 
-// DeleteExpired implements pairing.Store. It does not wait for the
-// journal: a journaled registration is fresh, and one in the tables that a
+// DeleteExpired implements pairing.Store. It waits for the journal only
+// when a registration there has expired too: one in the tables that a
 // journaled one replaces is deleted but not reported, since its device is
 // registered anew (applying the journal puts the new one in its place).
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]pairing.Registration, error) {
 	var out []pairing.Registration
-	err := s.write(ctx, laneNormal, true, func(tx wtx) error {
+	write := func(fn func(wtx) error) error { return s.write(ctx, laneNormal, true, fn) }
+	if s.j.expiredBy(now) {
+		write = func(fn func(wtx) error) error { return s.writeRegs(ctx, fn) }
+	}
+	err := write(func(tx wtx) error {
 		out = nil
 		rows, err := tx.QueryContext(ctx, `DELETE FROM registrations WHERE id IN
 			(SELECT id FROM registrations WHERE expires_at <= ? ORDER BY expires_at LIMIT ?) RETURNING `+regColumns,
@@ -125,8 +135,8 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]
 			if err != nil {
 				return err
 			}
-			if _, replaced := s.j.registrationOfDevice(r.DeviceID); !replaced {
-				out = append(out, r)
+			if j, ok := s.j.registrationOfDevice(r.DeviceID); !ok || j.ID == r.ID {
+				out = append(out, r) // not replaced by a journaled one
 			}
 		}
 		return rows.Err()
