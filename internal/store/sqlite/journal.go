@@ -107,6 +107,7 @@ type journal struct {
 	closed   bool                  // guarded by mu
 	waiters  int                   // guarded by mu: callers waiting for records to be applied
 	lastAdd  time.Time             // guarded by mu: when the last record was appended
+	held     bool                  // guarded by mu: tests keep records from being applied
 	segs     []segment             // guarded by mu: the files, oldest first; the last is written to
 	file     *os.File              // the last segment, open for appending; owned by the flusher
 	size     int64                 // its size; owned by the flusher
@@ -422,7 +423,7 @@ func (j *journal) due() (now bool, after time.Duration) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	switch {
-	case len(j.backlog) == 0:
+	case len(j.backlog) == 0 || j.held:
 		return false, 0
 	case j.waiters > 0 || j.closed || len(j.backlog) >= compactHighWater:
 		return true, 0
