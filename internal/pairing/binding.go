@@ -56,13 +56,14 @@ func (s *Service) StartActivation(ctx context.Context, userID string, req StartA
 			return Activation{}, err
 		}
 	}
-	bound, err := s.tryBind(ctx, ac.act)
+	bound, ok, err := s.tryBind(ctx, ac.act)
 	if err != nil {
 		s.finishActivation(ctx, ac.act.ID, ActivationFailed, FailInternal)
 		return Activation{}, err
 	}
-	if bound {
+	if ok {
 		s.publish(ctx, Event{Kind: EventBound, DeviceID: ac.device.ID, At: s.now().UTC()})
+		return bound, nil // as the bind wrote it: it cannot change once paired
 	}
 	return s.store.Activation(ctx, ac.act.ID)
 }
@@ -150,18 +151,19 @@ func (s *Service) createActivation(ctx context.Context, ac *activationContext) e
 
 // tryBind binds the activation's device if it has a live registration; if
 // it has none yet, the device's Register will call it again. It reports
-// whether it bound; the caller tells the device.
-func (s *Service) tryBind(ctx context.Context, a Activation) (bool, error) {
+// whether it bound, and returns the activation as the bind finished it;
+// the caller tells the device.
+func (s *Service) tryBind(ctx context.Context, a Activation) (Activation, bool, error) {
 	now := s.now()
 	if !now.Before(a.Deadline) {
 		s.expireActivation(ctx, a.ID)
-		return false, nil
+		return Activation{}, false, nil
 	}
 	reg, err := s.store.RegistrationOfDevice(ctx, a.DeviceID)
 	if isNotFound(err) || (err == nil && !reg.Online(now)) {
-		return false, nil
+		return Activation{}, false, nil
 	} else if err != nil {
-		return false, err
+		return Activation{}, false, err
 	}
 	d, bound, err := s.hot.bind(ctx, a, now.UTC())
 	switch {
@@ -169,23 +171,23 @@ func (s *Service) tryBind(ctx context.Context, a Activation) (bool, error) {
 		s.finishActivation(ctx, a.ID, ActivationFailed, FailAlreadyBound)
 		s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeRefused, Actor: "user", UserID: a.UserID,
 			DeviceID: a.DeviceID, Detail: "activation " + a.ID + ": " + ErrAlreadyBound.Error()})
-		return false, nil
+		return Activation{}, false, nil
 	case errors.Is(err, ErrPermissionDenied): // removed from the home since the start
 		s.finishActivation(ctx, a.ID, ActivationFailed, FailPermission)
 		s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeRefused, Actor: "user", UserID: a.UserID,
 			DeviceID: a.DeviceID, Detail: "activation " + a.ID + ": no longer an owner or admin of home " + a.HomeID})
-		return false, nil
+		return Activation{}, false, nil
 	case errors.Is(err, ErrActivationFinished):
-		return false, nil
+		return Activation{}, false, nil
 	case err != nil:
-		return false, err
+		return Activation{}, false, err
 	}
 	s.log.Info("device bound", "device_id", d.ID, "uid", d.OwnerID, "home_id", d.HomeID, "activation", a.ID)
 	s.recordActivationEnd(bound)
 	s.activationEnded(ctx, bound) // before the audit write: the app waits for this
 	s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeOK, Actor: "user", UserID: d.OwnerID, DeviceID: d.ID,
 		Detail: "home " + d.HomeID + ", activation " + a.ID})
-	return true, nil
+	return bound, true, nil
 }
 
 // bindWaiting is the task a device's uplink triggers: bind every pending
@@ -201,7 +203,7 @@ func (s *Service) bindWaiting(ctx context.Context, ev Event) error {
 	var errs []error
 	boundAny := false
 	for _, a := range pending {
-		bound, err := s.tryBind(ctx, a)
+		_, bound, err := s.tryBind(ctx, a)
 		boundAny = boundAny || bound
 		errs = append(errs, err)
 	}
