@@ -94,26 +94,26 @@ type journal struct {
 	compactMu sync.RWMutex
 
 	mu       sync.Mutex
-	cond     *sync.Cond            // signalled when records are applied or the journal closes
-	seq      uint64                // guarded by mu: the last sequence number handed out
-	applied  uint64                // guarded by mu: everything up to it is in the database
-	backlog  []journaled           // guarded by mu: appended, not yet applied, in order
-	byDevice map[string]*journaled // guarded by mu: the newest of backlog for each device
-	byID     map[string]string     // guarded by mu: registration ID → device ID, for byDevice
-	firsts   map[string]time.Time  // guarded by mu: devices whose first registration is in backlog
-	buf      []byte                // guarded by mu: encoded records not yet written
-	cur      *flushWait            // guarded by mu: the flush the next append joins
-	failed   error                 // guarded by mu: a write or sync failed; the journal takes no more
-	closed   bool                  // guarded by mu
-	waiters  int                   // guarded by mu: callers waiting for records to be applied
-	lastAdd  time.Time             // guarded by mu: when the last record was appended
-	held     bool                  // guarded by mu: tests keep records from being applied
-	segs     []segment             // guarded by mu: the files, oldest first; the last is written to
-	file     *os.File              // the last segment, open for appending; owned by the flusher
-	size     int64                 // its size; owned by the flusher
-	kick     chan struct{}         // wakes the writer to apply records (capacity 1)
-	flushNow chan struct{}         // wakes the flusher (capacity 1)
-	stopped  chan struct{}         // closed when the flusher has ended
+	cond     *sync.Cond           // signalled when records are applied or the journal closes
+	seq      uint64               // guarded by mu: the last sequence number handed out
+	applied  uint64               // guarded by mu: everything up to it is in the database
+	backlog  []journaled          // guarded by mu: appended, not yet applied, in order
+	byDevice map[string]uint64    // guarded by mu: the sequence number of each device's newest in backlog
+	byID     map[string]string    // guarded by mu: registration ID → device ID, for byDevice
+	firsts   map[string]time.Time // guarded by mu: devices whose first registration is in backlog
+	buf      []byte               // guarded by mu: encoded records not yet written
+	cur      *flushWait           // guarded by mu: the flush the next append joins
+	failed   error                // guarded by mu: a write or sync failed; the journal takes no more
+	closed   bool                 // guarded by mu
+	waiters  int                  // guarded by mu: callers waiting for records to be applied
+	lastAdd  time.Time            // guarded by mu: when the last record was appended
+	held     bool                 // guarded by mu: tests keep records from being applied
+	segs     []segment            // guarded by mu: the files, oldest first; the last is written to
+	file     *os.File             // the last segment, open for appending; owned by the flusher
+	size     int64                // its size; owned by the flusher
+	kick     chan struct{}        // wakes the writer to apply records (capacity 1)
+	flushNow chan struct{}        // wakes the flusher (capacity 1)
+	stopped  chan struct{}        // closed when the flusher has ended
 }
 
 // openJournal reads the journal in dir (created if missing) and returns
@@ -144,7 +144,7 @@ func openJournal(dir string, applied uint64) (*journal, []journaled, error) {
 		}
 	}
 	j := &journal{dir: jdir, seq: last, applied: last, segs: segs,
-		byDevice: make(map[string]*journaled), byID: make(map[string]string), firsts: make(map[string]time.Time),
+		byDevice: make(map[string]uint64), byID: make(map[string]string), firsts: make(map[string]time.Time),
 		cur: &flushWait{done: make(chan struct{})}, kick: make(chan struct{}, 1),
 		flushNow: make(chan struct{}, 1), stopped: make(chan struct{})}
 	j.cond = sync.NewCond(&j.mu)
@@ -287,7 +287,7 @@ func (j *journal) add(r pairing.Registration, dbFirst bool) func() (bool, error)
 	binary.LittleEndian.PutUint32(j.buf[start:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(j.buf[start+4:], crc32.Checksum(payload, crcTable))
 	_, seen := j.firsts[r.DeviceID]
-	if old, pending := j.byDevice[r.DeviceID]; pending {
+	if old, pending := j.newest(r.DeviceID); pending {
 		seen = true
 		delete(j.byID, old.reg.ID)
 	}
@@ -296,7 +296,7 @@ func (j *journal) add(r pairing.Registration, dbFirst bool) func() (bool, error)
 		j.firsts[r.DeviceID] = r.RegisteredAt
 	}
 	j.backlog = append(j.backlog, rec)
-	j.byDevice[r.DeviceID] = &journaled{seq: rec.seq, reg: r}
+	j.byDevice[r.DeviceID] = rec.seq
 	j.byID[r.ID] = r.DeviceID
 	j.lastAdd = time.Now()
 	w := j.cur
@@ -448,7 +448,7 @@ func (j *journal) appliedUpTo(seq uint64) {
 	i := 0
 	for i < len(j.backlog) && j.backlog[i].seq <= seq {
 		r := j.backlog[i].reg
-		if p, ok := j.byDevice[r.DeviceID]; ok && p.seq == j.backlog[i].seq {
+		if seq, ok := j.byDevice[r.DeviceID]; ok && seq == j.backlog[i].seq {
 			delete(j.byDevice, r.DeviceID)
 			delete(j.byID, r.ID)
 		}
@@ -457,7 +457,11 @@ func (j *journal) appliedUpTo(seq uint64) {
 		}
 		i++
 	}
-	j.backlog = slices.Delete(j.backlog, 0, i)
+	clear(j.backlog[:i]) // let go of what they hold
+	j.backlog = j.backlog[i:]
+	if len(j.backlog) == 0 {
+		j.backlog = nil // the next storm grows a new one; this one's memory goes
+	}
 	j.applied = max(j.applied, seq)
 	j.cond.Broadcast()
 	j.mu.Unlock()
@@ -514,7 +518,7 @@ func (j *journal) waitApplied(seq uint64) error {
 func (j *journal) registrationOfDevice(deviceID string) (pairing.Registration, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if p, ok := j.byDevice[deviceID]; ok {
+	if p, ok := j.newest(deviceID); ok {
 		return cloneReg(p.reg), true
 	}
 	return pairing.Registration{}, false
@@ -526,11 +530,26 @@ func (j *journal) registration(id string) (pairing.Registration, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if dev, ok := j.byID[id]; ok {
-		if p, ok := j.byDevice[dev]; ok && p.reg.ID == id {
+		if p, ok := j.newest(dev); ok && p.reg.ID == id {
 			return cloneReg(p.reg), true
 		}
 	}
 	return pairing.Registration{}, false
+}
+
+// newest returns the device's newest journaled registration. The backlog
+// holds consecutive sequence numbers, so it is found by its number. The
+// caller holds mu.
+func (j *journal) newest(deviceID string) (*journaled, bool) {
+	seq, ok := j.byDevice[deviceID]
+	if !ok || len(j.backlog) == 0 || seq < j.backlog[0].seq {
+		return nil, false
+	}
+	i := seq - j.backlog[0].seq
+	if i >= uint64(len(j.backlog)) {
+		return nil, false
+	}
+	return &j.backlog[i], true
 }
 
 // expiredBy reports whether a journaled registration not yet applied
@@ -538,8 +557,8 @@ func (j *journal) registration(id string) (pairing.Registration, bool) {
 func (j *journal) expiredBy(now time.Time) bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for _, p := range j.byDevice {
-		if !p.reg.ExpiresAt.After(now) {
+	for _, p := range j.backlog {
+		if seq := j.byDevice[p.reg.DeviceID]; seq == p.seq && !p.reg.ExpiresAt.After(now) {
 			return true
 		}
 	}
