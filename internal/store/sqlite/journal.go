@@ -348,12 +348,12 @@ func signal(c chan struct{}) {
 // waitRoom waits while the backlog is full.
 func (j *journal) waitRoom() {
 	j.mu.Lock()
-	j.waiters++
 	for len(j.backlog) >= journalMaxBacklog && !j.closed && j.failed == nil {
+		j.waiters++
 		signal(j.kick)
 		j.cond.Wait()
+		j.waiters--
 	}
-	j.waiters--
 	j.mu.Unlock()
 }
 
