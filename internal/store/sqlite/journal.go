@@ -55,6 +55,8 @@ const (
 	// writer applies a smaller backlog: during a storm of Registers the
 	// processor time goes to answering them, and applying them waits.
 	compactQuiet = 50 * time.Millisecond
+	// journalAllocBytes is how much a journal file grows at a time.
+	journalAllocBytes = 1 << 20
 	// journalMaxRecord bounds one record, so that a corrupt length cannot
 	// make the replay allocate without limit.
 	journalMaxRecord = 1 << 20
@@ -110,7 +112,8 @@ type journal struct {
 	held     bool                 // guarded by mu: tests keep records from being applied
 	segs     []segment            // guarded by mu: the files, oldest first; the last is written to
 	file     *os.File             // the last segment, open for appending; owned by the flusher
-	size     int64                // its size; owned by the flusher
+	size     int64                // the bytes of records in it; owned by the flusher
+	alloc    int64                // its size: zeros after the records; owned by the flusher
 	kick     chan struct{}        // wakes the writer to apply records (capacity 1)
 	flushNow chan struct{}        // wakes the flusher (capacity 1)
 	stopped  chan struct{}        // closed when the flusher has ended
@@ -218,7 +221,7 @@ func (j *journal) newSegment(num uint64) error {
 	if j.file != nil {
 		j.file.Close()
 	}
-	j.file, j.size = f, 0
+	j.file, j.size, j.alloc = f, 0, 0
 	j.mu.Lock()
 	j.segs = append(j.segs, segment{num: num, path: path})
 	j.mu.Unlock()
@@ -388,11 +391,20 @@ func (j *journal) flusher() {
 
 // writeSync writes buf to the current segment, syncs it, and starts a new
 // segment when this one is full.
+//
+// The file is grown ahead of the records, with zeros, a MiB at a time and
+// synced whole then; a record is written over the zeros and synced with
+// fdatasync, which then has no size or block allocation to write to the
+// filesystem's own journal, so that it neither waits for the database's
+// syncs nor makes them wait.
 func (j *journal) writeSync(buf []byte, maxSeq uint64) error {
-	if _, err := j.file.Write(buf); err != nil {
+	if err := j.allocate(int64(len(buf))); err != nil {
+		return err
+	}
+	if _, err := j.file.WriteAt(buf, j.size); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	if err := j.file.Sync(); err != nil {
+	if err := fdatasync(j.file); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	j.size += int64(len(buf))
@@ -403,6 +415,25 @@ func (j *journal) writeSync(buf []byte, maxSeq uint64) error {
 	j.mu.Unlock()
 	if j.size >= journalSegmentBytes {
 		return j.newSegment(num + 1)
+	}
+	return nil
+}
+
+// allocate grows the file with zeros, and syncs it, until n more bytes
+// fit after what is written.
+func (j *journal) allocate(n int64) error {
+	if j.size+n <= j.alloc {
+		return nil
+	}
+	zeros := make([]byte, journalAllocBytes)
+	for j.size+n > j.alloc {
+		if _, err := j.file.WriteAt(zeros, j.alloc); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		j.alloc += journalAllocBytes
+	}
+	if err := j.file.Sync(); err != nil {
+		return fmt.Errorf("journal: %w", err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/binary"
 	"io"
 	"os"
 	"path/filepath"
@@ -98,11 +99,12 @@ func TestKillBetweenJournalAndApply(t *testing.T) {
 	image := crashImage(t, dir)
 	// A torn record at the end, as a kill in the middle of a write leaves.
 	segs, _ := listSegments(filepath.Join(image, journalDir))
-	f, err := os.OpenFile(segs[len(segs)-1].path, os.O_WRONLY|os.O_APPEND, 0)
+	last := segs[len(segs)-1].path
+	f, err := os.OpenFile(last, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Write([]byte{200, 0, 0, 0, 1, 2, 3, 4, 5})
+	f.WriteAt([]byte{200, 0, 0, 0, 1, 2, 3, 4, 5}, recordsEnd(t, last))
 	f.Close()
 
 	c := openAt(t, image)
@@ -193,6 +195,24 @@ func TestJournalBacklogBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.hold(false)
+}
+
+// recordsEnd returns the offset after the last whole record of a journal
+// file (the file goes on with zeros).
+func recordsEnd(t *testing.T, path string) int64 {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var off int64
+	for {
+		n := int64(binary.LittleEndian.Uint32(data[off:]))
+		if n == 0 {
+			return off
+		}
+		off += 8 + n
+	}
 }
 
 func openAt(t *testing.T, dir string) *Store {
