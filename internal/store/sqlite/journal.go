@@ -454,7 +454,7 @@ func (j *journal) due() (now bool, after time.Duration) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	switch {
-	case len(j.backlog) == 0 || j.held:
+	case len(j.backlog) == 0 || j.held || j.failed != nil: // a failed journal is not applied again and again
 		return false, 0
 	case j.waiters > 0 || j.closed || len(j.backlog) >= compactHighWater:
 		return true, 0
