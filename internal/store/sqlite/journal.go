@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,7 +15,7 @@ import (
 )
 
 // The registration journal: a Register is made durable by appending it to
-// a log file of its own (sequential writes, one fsync for every Register
+// a log file of its own (sequential writes, one sync for every Register
 // that waits for the same flush) instead of by a SQLite transaction, whose
 // WAL frames for a few random index pages per Register cost far more to
 // write and sync. The group commit's writer then applies the journaled
@@ -35,7 +33,9 @@ import (
 // A record is: length (uint32, of what follows the checksum), CRC-32C of
 // the payload, payload. The payload is the sequence number and the
 // registration's columns. A torn record (a crash while writing) fails its
-// checksum and ends the replay of its file: it was never acknowledged.
+// checksum and ends the replay of its file: it was never acknowledged. A
+// file is grown with zeros ahead of its records (journal_file.go); a
+// record of length zero ends it too.
 
 const (
 	// journalDir is the journal's directory inside the data directory.
@@ -154,120 +154,6 @@ func openJournal(dir string, applied uint64) (*journal, []journaled, error) {
 	return j, replay, nil
 }
 
-// start opens a new segment to append to and starts the flusher. The
-// records of the old segments must have been applied and made durable by
-// then: they are deleted.
-func (j *journal) start() error {
-	for _, sg := range j.segs {
-		if err := os.Remove(sg.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("journal: %w", err)
-		}
-	}
-	var next uint64 = 1
-	if n := len(j.segs); n > 0 {
-		next = j.segs[n-1].num + 1
-	}
-	j.segs = nil
-	if err := j.newSegment(next); err != nil {
-		return err
-	}
-	go j.flusher()
-	return nil
-}
-
-func listSegments(jdir string) ([]segment, error) {
-	ents, err := os.ReadDir(jdir)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err) // wraps fs.ErrNotExist for a missing one
-	}
-	var segs []segment
-	for _, e := range ents {
-		name, ok := strings.CutSuffix(e.Name(), ".log")
-		if !ok || e.IsDir() {
-			continue
-		}
-		n, err := strconv.ParseUint(name, 10, 64)
-		if err != nil {
-			continue
-		}
-		segs = append(segs, segment{num: n, path: filepath.Join(jdir, e.Name())})
-	}
-	slices.SortFunc(segs, func(a, b segment) int { return compareU64(a.num, b.num) })
-	return segs, nil
-}
-
-func compareU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// newSegment creates segment num and makes it the one appended to. Only
-// the flusher (or start, before it) calls it.
-func (j *journal) newSegment(num uint64) error {
-	path := filepath.Join(j.dir, fmt.Sprintf("%020d.log", num))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	if err := syncDir(j.dir); err != nil {
-		f.Close()
-		return err
-	}
-	if j.file != nil {
-		j.file.Close()
-	}
-	j.file, j.size, j.alloc = f, 0, 0
-	j.mu.Lock()
-	j.segs = append(j.segs, segment{num: num, path: path})
-	j.mu.Unlock()
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("journal: sync %s: %w", dir, err)
-	}
-	return nil
-}
-
-// readSegment reads the records of one file, up to the first that is torn
-// or corrupt.
-func readSegment(path string) ([]journaled, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err) // wraps fs.ErrNotExist for a missing one
-	}
-	var out []journaled
-	for len(data) >= 8 {
-		n := binary.LittleEndian.Uint32(data)
-		sum := binary.LittleEndian.Uint32(data[4:])
-		if n > journalMaxRecord || int(n) > len(data)-8 {
-			break
-		}
-		payload := data[8 : 8+n]
-		if crc32.Checksum(payload, crcTable) != sum {
-			break
-		}
-		r, err := decodeRecord(payload)
-		if err != nil {
-			break
-		}
-		out = append(out, r)
-		data = data[8+n:]
-	}
-	return out, nil
-}
-
 // add journals r and returns a function that waits until it is on disk
 // and reports whether this is the device's first registration. dbFirst
 // says whether the database holds none; the journal counts its own.
@@ -358,84 +244,6 @@ func (j *journal) waitRoom() {
 		j.waiters--
 	}
 	j.mu.Unlock()
-}
-
-// flusher writes what was appended and syncs it, one flush after another,
-// until the journal closes.
-func (j *journal) flusher() {
-	defer close(j.stopped)
-	for {
-		<-j.flushNow
-		j.mu.Lock()
-		buf, w, closed := j.buf, j.cur, j.closed
-		if len(buf) == 0 {
-			j.mu.Unlock()
-			if closed {
-				return
-			}
-			continue
-		}
-		j.buf = make([]byte, 0, cap(buf))
-		j.cur = &flushWait{done: make(chan struct{})}
-		maxSeq := j.seq
-		j.mu.Unlock()
-		if w.err = j.writeSync(buf, maxSeq); w.err != nil {
-			j.fail(w.err)
-		}
-		close(w.done)
-		if closed {
-			return
-		}
-	}
-}
-
-// writeSync writes buf to the current segment, syncs it, and starts a new
-// segment when this one is full.
-//
-// The file is grown ahead of the records, with zeros, a MiB at a time and
-// synced whole then; a record is written over the zeros and synced with
-// fdatasync, which then has no size or block allocation to write to the
-// filesystem's own journal, so that it neither waits for the database's
-// syncs nor makes them wait.
-func (j *journal) writeSync(buf []byte, maxSeq uint64) error {
-	if err := j.allocate(int64(len(buf))); err != nil {
-		return err
-	}
-	if _, err := j.file.WriteAt(buf, j.size); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	if err := fdatasync(j.file); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	j.size += int64(len(buf))
-	j.mu.Lock()
-	last := &j.segs[len(j.segs)-1]
-	last.maxSeq = max(last.maxSeq, maxSeq)
-	num := last.num
-	j.mu.Unlock()
-	if j.size >= journalSegmentBytes {
-		return j.newSegment(num + 1)
-	}
-	return nil
-}
-
-// allocate grows the file with zeros, and syncs it, until n more bytes
-// fit after what is written.
-func (j *journal) allocate(n int64) error {
-	if j.size+n <= j.alloc {
-		return nil
-	}
-	zeros := make([]byte, journalAllocBytes)
-	for j.size+n > j.alloc {
-		if _, err := j.file.WriteAt(zeros, j.alloc); err != nil {
-			return fmt.Errorf("journal: %w", err)
-		}
-		j.alloc += journalAllocBytes
-	}
-	if err := j.file.Sync(); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	return nil
 }
 
 // pending returns up to n records to apply, oldest first.
@@ -638,125 +446,4 @@ func (j *journal) removeAll() {
 func cloneReg(r pairing.Registration) pairing.Registration {
 	r.Objects = slices.Clone(r.Objects)
 	return r
-}
-
-// appendRecord encodes rec's payload after b.
-func appendRecord(b []byte, rec journaled) []byte {
-	r := rec.reg
-	b = binary.LittleEndian.AppendUint64(b, rec.seq)
-	for _, s := range []string{r.ID, r.DeviceID, r.Endpoint, r.Version, r.Binding, r.Addr, r.ContentFormat} {
-		b = appendString(b, s)
-	}
-	b = binary.AppendVarint(b, int64(r.Lifetime))
-	b = append(b, flags(r.QueueMode, r.Secure, r.Objects == nil))
-	b = binary.AppendUvarint(b, uint64(len(r.Objects)))
-	for _, o := range r.Objects {
-		b = appendString(b, o)
-	}
-	for _, t := range []time.Time{r.RegisteredAt, r.LastSeen, r.ExpiresAt} {
-		b = binary.AppendVarint(b, nanos(t))
-	}
-	return b
-}
-
-func flags(queue, secure, nilObjects bool) byte {
-	var f byte
-	if queue {
-		f |= 1
-	}
-	if secure {
-		f |= 2
-	}
-	if nilObjects {
-		f |= 4
-	}
-	return f
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-// errRecord is a record that does not decode.
-var errRecord = errors.New("journal: malformed record")
-
-// recordReader decodes a record's payload, remembering the first error.
-type recordReader struct {
-	b   []byte
-	err error
-}
-
-func (d *recordReader) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err, d.b = errRecord, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *recordReader) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err, d.b = errRecord, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *recordReader) string() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.err, d.b = errRecord, nil
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *recordReader) byte() byte {
-	if len(d.b) == 0 {
-		d.err = errRecord
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-// decodeRecord decodes a record's payload.
-func decodeRecord(b []byte) (journaled, error) {
-	if len(b) < 8 {
-		return journaled{}, errRecord
-	}
-	rec := journaled{seq: binary.LittleEndian.Uint64(b)}
-	d := &recordReader{b: b[8:]}
-	r := &rec.reg
-	for _, s := range []*string{&r.ID, &r.DeviceID, &r.Endpoint, &r.Version, &r.Binding, &r.Addr, &r.ContentFormat} {
-		*s = d.string()
-	}
-	r.Lifetime = int(d.varint())
-	f := d.byte()
-	r.QueueMode, r.Secure = f&1 != 0, f&2 != 0
-	n := d.uvarint()
-	if n > uint64(len(d.b)) { // each object takes a byte at least
-		return journaled{}, errRecord
-	}
-	if f&4 == 0 {
-		r.Objects = make([]string, 0, n)
-	}
-	for range n {
-		r.Objects = append(r.Objects, d.string())
-	}
-	for _, t := range []*time.Time{&r.RegisteredAt, &r.LastSeen, &r.ExpiresAt} {
-		*t = fromNanos(d.varint())
-	}
-	if d.err != nil || len(d.b) != 0 {
-		return journaled{}, errRecord
-	}
-	return rec, nil
 }
