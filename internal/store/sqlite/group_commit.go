@@ -88,7 +88,7 @@ func (s *Store) writer() {
 		batch, open := s.collect(buf[:0])
 		if len(batch) > 0 {
 			s.commit(batch)
-		} else if now, _ := s.j.due(); open && now {
+		} else if now, _ := s.j.due(s.lastUrgent); open && now {
 			s.compact() // nothing else waits: apply journaled Registers
 		}
 		s.wq.prepareWanted(context.Background())
@@ -107,7 +107,7 @@ func (s *Store) collect(batch []writeOp) ([]writeOp, bool) {
 	var timer <-chan time.Time // nil: blocks
 	if s.j != nil {
 		kick = s.j.kick
-		if now, after := s.j.due(); now {
+		if now, after := s.j.due(s.lastUrgent); now {
 			signal(kick) // do not block below
 		} else if after > 0 {
 			t := time.NewTimer(after)
@@ -217,6 +217,9 @@ func (s *Store) commit(batch []writeOp) {
 		}
 		s.j.durableUpTo(s.j.appliedSeq()) // a synced commit: what was applied before is durable
 	}
+	if countUrgent(batch) > 0 {
+		s.lastUrgent = time.Now()
+	}
 	s.commits.Add(1)
 	s.written.Add(int64(len(batch)))
 	for i, op := range batch {
@@ -304,4 +307,5 @@ type commitCounters struct {
 	commits, written atomic.Int64
 	busy             atomic.Bool // a batch is running
 	rolledBack       bool        // the writer's last batch rolled back; owned by the writer
+	lastUrgent       time.Time   // when the writer last committed an urgent write; owned by the writer
 }

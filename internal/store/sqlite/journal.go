@@ -257,8 +257,10 @@ func (j *journal) pending(n int) []journaled {
 }
 
 // due reports whether the writer should apply journaled registrations
-// now; if not, after says when to look again (0: when kicked).
-func (j *journal) due() (now bool, after time.Duration) {
+// now; if not, after says when to look again (0: when kicked). lastUrgent
+// is when the writer last committed an urgent write (a bind): applying
+// waits for the binds to pause as it waits for the Registers.
+func (j *journal) due(lastUrgent time.Time) (now bool, after time.Duration) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	switch {
@@ -267,7 +269,11 @@ func (j *journal) due() (now bool, after time.Duration) {
 	case j.waiters > 0 || j.closed || len(j.backlog) >= compactHighWater:
 		return true, 0
 	}
-	if quiet := time.Since(j.lastAdd); quiet < compactQuiet {
+	last := j.lastAdd
+	if lastUrgent.After(last) {
+		last = lastUrgent
+	}
+	if quiet := time.Since(last); quiet < compactQuiet {
 		return false, compactQuiet - quiet
 	}
 	return true, 0
