@@ -74,8 +74,9 @@ type journaled struct {
 // flushWait is one flush of the journal: every append that joined it
 // waits for done, then reads err.
 type flushWait struct {
-	done chan struct{}
-	err  error
+	done   chan struct{}
+	err    error
+	checks []*firstCheck // guarded by the journal's mu until done
 }
 
 // segment is one journal file.
@@ -96,27 +97,28 @@ type journal struct {
 	compactMu sync.RWMutex
 
 	mu       sync.Mutex
-	cond     *sync.Cond           // signalled when records are applied or the journal closes
-	seq      uint64               // guarded by mu: the last sequence number handed out
-	applied  uint64               // guarded by mu: everything up to it is in the database
-	backlog  []journaled          // guarded by mu: appended, not yet applied, in order
-	byDevice map[string]uint64    // guarded by mu: the sequence number of each device's newest in backlog
-	byID     map[string]string    // guarded by mu: registration ID → device ID, for byDevice
-	firsts   map[string]time.Time // guarded by mu: devices whose first registration is in backlog
-	buf      []byte               // guarded by mu: encoded records not yet written
-	cur      *flushWait           // guarded by mu: the flush the next append joins
-	failed   error                // guarded by mu: a write or sync failed; the journal takes no more
-	closed   bool                 // guarded by mu
-	waiters  int                  // guarded by mu: callers waiting for records to be applied
-	lastAdd  time.Time            // guarded by mu: when the last record was appended
-	held     bool                 // guarded by mu: tests keep records from being applied
-	segs     []segment            // guarded by mu: the files, oldest first; the last is written to
-	file     *os.File             // the last segment, open for appending; owned by the flusher
-	size     int64                // the bytes of records in it; owned by the flusher
-	alloc    int64                // its size: zeros after the records; owned by the flusher
-	kick     chan struct{}        // wakes the writer to apply records (capacity 1)
-	flushNow chan struct{}        // wakes the flusher (capacity 1)
-	stopped  chan struct{}        // closed when the flusher has ended
+	cond     *sync.Cond                                  // signalled when records are applied or the journal closes
+	seq      uint64                                      // guarded by mu: the last sequence number handed out
+	applied  uint64                                      // guarded by mu: everything up to it is in the database
+	backlog  []journaled                                 // guarded by mu: appended, not yet applied, in order
+	byDevice map[string]uint64                           // guarded by mu: the sequence number of each device's newest in backlog
+	byID     map[string]string                           // guarded by mu: registration ID → device ID, for byDevice
+	firsts   map[string]time.Time                        // guarded by mu: devices whose first registration is in backlog
+	buf      []byte                                      // guarded by mu: encoded records not yet written
+	cur      *flushWait                                  // guarded by mu: the flush the next append joins
+	failed   error                                       // guarded by mu: a write or sync failed; the journal takes no more
+	closed   bool                                        // guarded by mu
+	waiters  int                                         // guarded by mu: callers waiting for records to be applied
+	lastAdd  time.Time                                   // guarded by mu: when the last record was appended
+	held     bool                                        // guarded by mu: tests keep records from being applied
+	segs     []segment                                   // guarded by mu: the files, oldest first; the last is written to
+	file     *os.File                                    // the last segment, open for appending; owned by the flusher
+	size     int64                                       // the bytes of records in it; owned by the flusher
+	alloc    int64                                       // its size: zeros after the records; owned by the flusher
+	lookup   func(ids []string) (map[string]bool, error) // which devices exist, and whether each never registered
+	kick     chan struct{}                               // wakes the writer to apply records (capacity 1)
+	flushNow chan struct{}                               // wakes the flusher (capacity 1)
+	stopped  chan struct{}                               // closed when the flusher has ended
 }
 
 // openJournal reads the journal in dir (created if missing) and returns
@@ -155,9 +157,10 @@ func openJournal(dir string, applied uint64) (*journal, []journaled, error) {
 }
 
 // add journals r and returns a function that waits until it is on disk
-// and reports whether this is the device's first registration. dbFirst
-// says whether the database holds none; the journal counts its own.
-func (j *journal) add(r pairing.Registration, dbFirst bool) func() (bool, error) {
+// and reports whether this is the device's first registration, or that
+// the device does not exist (the flusher asks the database, once for all
+// the Registers of a flush: see decide).
+func (j *journal) add(r pairing.Registration) func() (bool, error) {
 	j.mu.Lock()
 	if j.failed != nil || j.closed {
 		err := j.failed
@@ -175,20 +178,17 @@ func (j *journal) add(r pairing.Registration, dbFirst bool) func() (bool, error)
 	payload := j.buf[start+8:]
 	binary.LittleEndian.PutUint32(j.buf[start:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(j.buf[start+4:], crc32.Checksum(payload, crcTable))
-	_, seen := j.firsts[r.DeviceID]
+	c := &firstCheck{seq: rec.seq, deviceID: r.DeviceID, regID: r.ID, at: r.RegisteredAt}
 	if old, pending := j.newest(r.DeviceID); pending {
-		seen = true
+		c.hadPending = true
 		delete(j.byID, old.reg.ID)
-	}
-	first := dbFirst && !seen
-	if first {
-		j.firsts[r.DeviceID] = r.RegisteredAt
 	}
 	j.backlog = append(j.backlog, rec)
 	j.byDevice[r.DeviceID] = rec.seq
 	j.byID[r.ID] = r.DeviceID
 	j.lastAdd = time.Now()
 	w := j.cur
+	w.checks = append(w.checks, c)
 	wake := len(j.backlog) == 1 || len(j.backlog) >= compactHighWater
 	j.mu.Unlock()
 	signal(j.flushNow)
@@ -197,7 +197,60 @@ func (j *journal) add(r pairing.Registration, dbFirst bool) func() (bool, error)
 	}
 	return func() (bool, error) {
 		<-w.done
-		return first, w.err
+		if w.err != nil {
+			return false, w.err
+		}
+		return c.first, c.err
+	}
+}
+
+// firstCheck is what a Register waits to learn after its flush: whether it
+// is its device's first registration, or that its device does not exist.
+type firstCheck struct {
+	seq        uint64
+	deviceID   string
+	regID      string
+	at         time.Time
+	hadPending bool // an earlier Register of the device was in the backlog
+	first      bool
+	err        error
+}
+
+// decide answers the checks of one flush, in the order of their records,
+// with one read of the database for all their devices. It holds compactMu
+// from before the read until it has decided, so that no record applied
+// meanwhile is forgotten between the read and the decision.
+func (j *journal) decide(checks []*firstCheck) {
+	if len(checks) == 0 {
+		return
+	}
+	ids := make([]string, len(checks))
+	for i, c := range checks {
+		ids[i] = c.deviceID
+	}
+	j.compactMu.RLock()
+	defer j.compactMu.RUnlock()
+	unregistered, err := j.lookup(ids)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, c := range checks {
+		never, exists := unregistered[c.deviceID]
+		switch {
+		case err != nil:
+			c.err = err
+		case !exists:
+			c.err = errNoDevice(c.deviceID)
+			if seq, ok := j.byDevice[c.deviceID]; ok && seq == c.seq { // its record is skipped when applied
+				delete(j.byDevice, c.deviceID)
+				delete(j.byID, c.regID)
+			}
+		default:
+			_, seen := j.firsts[c.deviceID]
+			c.first = never && !seen && !c.hadPending
+			if c.first {
+				j.firsts[c.deviceID] = c.at
+			}
+		}
 	}
 }
 

@@ -150,6 +150,8 @@ func (j *journal) flusher() {
 		j.mu.Unlock()
 		if w.err = j.writeSync(buf, maxSeq); w.err != nil {
 			j.fail(w.err)
+		} else {
+			j.decide(w.checks)
 		}
 		close(w.done)
 		if closed {

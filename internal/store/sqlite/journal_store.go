@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -25,22 +26,44 @@ const compactBatch = 256
 // registration replaces the device's one, and first reports whether the
 // device had never registered before.
 func (s *Store) Register(ctx context.Context, r pairing.Registration) (first bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	normalizeReg(&r)
 	s.j.waitRoom()
-	s.j.compactMu.RLock()
-	var dbFirst bool
-	err = s.rq.QueryRowContext(ctx, "SELECT first_registered_at IS NULL FROM devices WHERE id = ?", r.DeviceID).Scan(&dbFirst)
-	if err != nil {
-		s.j.compactMu.RUnlock()
-		return false, notFound(err, "device "+r.DeviceID)
-	}
-	wait := s.j.add(r, dbFirst)
-	s.j.compactMu.RUnlock()
-	first, err = wait()
+	first, err = s.j.add(r)()
 	if err != nil {
 		return false, fmt.Errorf("register %s: %w", r.DeviceID, err)
 	}
 	return first, nil
+}
+
+// errNoDevice is a Register's answer for a device that does not exist.
+func errNoDevice(id string) error { return notFound(sql.ErrNoRows, "device "+id) }
+
+// unregistered reads which of the devices exist and, for each, whether it
+// has never registered: one query for the Registers of a journal flush.
+func (s *Store) unregistered(ids []string) (map[string]bool, error) {
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.rq.QueryContext(context.Background(),
+		"SELECT id, first_registered_at IS NULL FROM devices WHERE id IN (SELECT value FROM json_each(?))", string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]bool, len(ids))
+	for rows.Next() {
+		var id string
+		var never bool
+		if err := rows.Scan(&id, &never); err != nil {
+			return nil, err
+		}
+		out[id] = never
+	}
+	return out, rows.Err()
 }
 
 // normalizeReg makes r what the tables give back: times in UTC to the
@@ -91,6 +114,7 @@ func (s *Store) openJournal(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
+	j.lookup = s.unregistered
 	for len(replay) > 0 {
 		n := min(len(replay), 4096)
 		if err := s.write(ctx, laneNormal, false, func(tx wtx) error { return applyRecords(tx, replay[:n]) }); err != nil {
