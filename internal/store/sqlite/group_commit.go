@@ -70,11 +70,16 @@ func (s *Store) startWriter() {
 	go s.writer()
 }
 
+// stopWriter marks the store closed, so that no write is queued any more,
+// and waits for the writer to commit what was queued before.
 func (s *Store) stopWriter() {
-	if s.ops != nil {
+	s.closeMu.Lock()
+	wasClosed := s.closed
+	s.closed = true
+	s.closeMu.Unlock()
+	if s.ops != nil && !wasClosed {
 		close(s.ops)
 		<-s.writerDone
-		s.ops = nil
 	}
 }
 
@@ -95,6 +100,11 @@ func (s *Store) writer() {
 			s.wq.prepareWanted(context.Background())
 		}
 		if !open {
+			// Closing: nothing is queued any more; commit what the urgent
+			// lane still holds.
+			for batch = s.drainUrgent(buf[:0]); len(batch) > 0; batch = s.drainUrgent(buf[:0]) {
+				s.commit(batch)
+			}
 			return
 		}
 		s.maybeCheckpoint(time.Now())

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -39,6 +40,11 @@ type Store struct {
 	ops        chan writeOp // writes waiting for the group commit; nil before Open ends
 	urgent     chan writeOp // the urgent lane: binds and activations
 	writerDone chan struct{}
+	// closeMu guards closed, and ops and urgent against being closed
+	// while a write is being queued: a write holds it shared until its op
+	// is queued, Close exclusively while it marks the store closed.
+	closeMu sync.RWMutex
+	closed  bool
 	commitCounters
 
 	dir  string
@@ -214,6 +220,11 @@ func (s *Store) inTx(ctx context.Context, fn func(wtx) error) error {
 // write runs fn in a write transaction through the given lane; alone is
 // for a write that needs no savepoint of its own (see writeOp).
 func (s *Store) write(ctx context.Context, l lane, alone bool, fn func(wtx) error) error {
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return errClosed
+	}
 	if s.ops != nil {
 		op := writeOp{ctx: ctx, fn: fn, alone: alone, urgent: l == laneUrgent, done: make(chan error, 1)}
 		q := s.ops
@@ -223,10 +234,13 @@ func (s *Store) write(ctx context.Context, l lane, alone bool, fn func(wtx) erro
 		select {
 		case q <- op:
 		case <-ctx.Done():
+			s.closeMu.RUnlock()
 			return ctx.Err()
 		}
+		s.closeMu.RUnlock()
 		return fullError(<-op.done) // a queued write is always answered, after its commit
 	}
+	s.closeMu.RUnlock()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fullError(err)
@@ -237,6 +251,9 @@ func (s *Store) write(ctx context.Context, l lane, alone bool, fn func(wtx) erro
 	}
 	return fullError(tx.Commit())
 }
+
+// errClosed answers a write made once Close has begun.
+var errClosed = errors.New("sqlite: the store is closed")
 
 // exec runs one statement as a write of its own through the group commit.
 func (s *Store) exec(ctx context.Context, l lane, query string, args ...any) (res sql.Result, err error) {
