@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // Defaults applied by New to the zero fields of a Config.

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // EventKind says what changed.

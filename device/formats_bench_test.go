@@ -5,7 +5,7 @@ import (
 
 	"github.com/plgd-dev/go-coap/v3/message"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // BenchmarkEncodeRead measures the answer to a Read of the Pairing object

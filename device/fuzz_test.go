@@ -6,7 +6,7 @@ import (
 
 	"github.com/plgd-dev/go-coap/v3/message"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // FuzzDecodeWrite feeds the decoder of the server's Writes (TLV, SenML

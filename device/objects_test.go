@@ -7,7 +7,7 @@ import (
 
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 const (

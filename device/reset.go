@@ -8,7 +8,7 @@ import (
 
 	"github.com/plgd-dev/go-coap/v3/message"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // ResetKind is the reset a device asks the cloud for: the value of the

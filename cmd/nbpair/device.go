@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/nbpair/nbpair/device"
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // eventTimeFormat is RFC 3339 with milliseconds.

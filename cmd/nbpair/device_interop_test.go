@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // stockServerDir holds the stock LwM2M server the interoperability test

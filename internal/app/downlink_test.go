@@ -11,7 +11,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 
 	"github.com/nbpair/nbpair/internal/apptest"
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // waitStackState waits until the emulated device's Pairing object holds want.

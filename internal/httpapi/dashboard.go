@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 	"github.com/nbpair/nbpair/internal/metrics"
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // The admin dashboard and what the web app needs besides: a user's running

@@ -10,7 +10,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
 
 	"github.com/nbpair/nbpair/internal/coapfront"
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // FuzzPlainRequest decodes arbitrary datagrams as the front does and

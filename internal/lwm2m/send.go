@@ -5,8 +5,8 @@ import (
 
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // send handles an LwM2M 1.1 Send (POST /dp) of SenML JSON or CBOR. The one

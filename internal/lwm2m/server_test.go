@@ -15,9 +15,9 @@ import (
 
 	"github.com/nbpair/nbpair/internal/coaptx"
 	"github.com/nbpair/nbpair/internal/events"
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 	"github.com/nbpair/nbpair/internal/pairing"
 	"github.com/nbpair/nbpair/internal/store/sqlite"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // counting counts accepted Registers; the rest it ignores.

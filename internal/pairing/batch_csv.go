@@ -12,7 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // Limits of a batch CSV.

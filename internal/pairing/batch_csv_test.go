@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 func imei(i int) string { return fmt.Sprintf("86800000%07d", i) }

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // Bounds of what downlinks teach the service about devices.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 func TestFormatOrder(t *testing.T) {

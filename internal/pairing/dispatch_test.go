@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/nbpair/nbpair/internal/events"
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 	"github.com/nbpair/nbpair/internal/pairing"
 	"github.com/nbpair/nbpair/internal/store/sqlite"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // newService starts a service on a new SQLite store and the in-process

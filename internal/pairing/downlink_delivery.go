@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // The audit log's entry of a dropped downlink.

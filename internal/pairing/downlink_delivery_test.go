@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // funcDevice is the CoAP side of downlinks as a function, with a record of

@@ -3,7 +3,7 @@ package pairing
 import (
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // HotView is what the hot index holds for a device, for the tests.

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // The "may be waiting" flags and the owner, on a single node. A write that

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // hotIndex is what the device path reads, kept in memory: for each device

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/nbpair/nbpair/internal/events"
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 	"github.com/nbpair/nbpair/internal/pairing"
 	"github.com/nbpair/nbpair/internal/store/sqlite"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // countingStore counts the reads of the device path that reach the store.

@@ -3,7 +3,7 @@ package pairing
 import (
 	"context"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // LabelText is what a device's printed label says: the text of its QR code

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // Product is a kind of device a maker builds.

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/nbpair/nbpair/internal/events"
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 	"github.com/nbpair/nbpair/internal/pairing"
 	"github.com/nbpair/nbpair/internal/store/sqlite"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // benchNode is a service on a real SQLite file and the in-process bus as

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // RegisterRequest is an LwM2M Register as the domain sees it.

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // Options tune the service. Zero values take the defaults noted.

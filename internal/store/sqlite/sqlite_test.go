@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 	"github.com/nbpair/nbpair/internal/pairing"
 	"github.com/nbpair/nbpair/internal/store/sqlite"
 	"github.com/nbpair/nbpair/internal/store/storetest"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 func TestConformance(t *testing.T) {

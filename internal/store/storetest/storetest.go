@@ -22,8 +22,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // test is one behaviour of the contract, checked on a fresh store.
