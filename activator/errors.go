@@ -82,9 +82,15 @@ const (
 	CodeQRCodeNotRecognised = 4100
 	// CodeQRCodeTooLong: the scanned text is too long to be a label.
 	CodeQRCodeTooLong = 4101
+	// CodeRateLimited: too many requests or failed logins; Retry-After
+	// (in the message) says when to try again.
+	CodeRateLimited = 4290
 	// CodeInternalError: a fault in the server; the request can be
 	// retried.
 	CodeInternalError = 5000
+	// CodeBusy: the server is doing as much of this as it allows at once
+	// (reading label photos, holding long-polls); try again shortly.
+	CodeBusy = 5031
 	// CodeNetwork is not a server code: the SDK could not reach the server
 	// or read its answer. It appears only in an ErrorModel (Discovery's
 	// delegate has no other way to say so); errors.Unwrap gives the cause.
@@ -116,7 +122,9 @@ var (
 	ErrActivationStopped     = &Error{Code: CodeActivationStopped, Name: "ActivationStopped"}
 	ErrQRCodeNotRecognised   = &Error{Code: CodeQRCodeNotRecognised, Name: "QRCodeNotRecognised"}
 	ErrQRCodeTooLong         = &Error{Code: CodeQRCodeTooLong, Name: "QRCodeTooLong"}
+	ErrRateLimited           = &Error{Code: CodeRateLimited, Name: "RateLimited"}
 	ErrInternalError         = &Error{Code: CodeInternalError, Name: "InternalError"}
+	ErrBusy                  = &Error{Code: CodeBusy, Name: "Busy"}
 	ErrNetwork               = &Error{Code: CodeNetwork, Name: "NetworkError"}
 )
 

@@ -26,6 +26,7 @@ import (
 	"github.com/nbpair/nbpair/internal/lwm2m"
 	"github.com/nbpair/nbpair/internal/metrics"
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/qr"
 	"github.com/nbpair/nbpair/internal/store/postgres"
 	"github.com/nbpair/nbpair/internal/store/sqlite"
 )
@@ -77,6 +78,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.http = &http.Server{
 		Handler: httpapi.New(a.svc, log.With("component", "http"), token, httpapi.Limits{
 			PerUser: cfg.RateLimitPerUser, PerAddr: cfg.RateLimitPerAddr, LoginFailures: cfg.LoginFailures,
+			Scan: qr.ReaderLimits{MaxDecodedBytes: int64(cfg.QRScanDecodeBytes), Concurrent: cfg.QRScanConcurrent, Queue: cfg.QRScanQueue},
 		}, a.metrics),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

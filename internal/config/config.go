@@ -55,6 +55,13 @@ type Config struct {
 	LoginFailures     int      `json:"loginFailures"`    // failed logins per 15 minutes per username and per address
 	ShutdownTimeout   Duration `json:"shutdownTimeout"`
 
+	// Label photos (POST /v1/qrcode:scan): the memory one photo's pixels
+	// may take decoded (from its header, before decoding), how many decode
+	// at once, and how many more may wait; beyond that the answer is 503.
+	QRScanDecodeBytes int `json:"qrScanDecodeBytes"`
+	QRScanConcurrent  int `json:"qrScanConcurrent"`
+	QRScanQueue       int `json:"qrScanQueue"`
+
 	CoAPSHandshakeTimeout Duration `json:"coapsHandshakeTimeout"`
 	CoAPSSessionIdle      Duration `json:"coapsSessionIdle"`
 	// CoAPSMaxHandshakes caps the DTLS handshakes in progress; over it,
@@ -99,6 +106,9 @@ func Default() Config {
 		RateLimitPerAddr:  60,
 		LoginFailures:     5,
 		ShutdownTimeout:   Duration(10 * time.Second),
+		QRScanDecodeBytes: 64 << 20,
+		QRScanConcurrent:  2,
+		QRScanQueue:       4,
 
 		CoAPSHandshakeTimeout: Duration(30 * time.Second),
 		CoAPSSessionIdle:      Duration(24*time.Hour + 5*time.Minute),
@@ -179,6 +189,9 @@ func (c *Config) fields() []field {
 		{"rate-limit-per-user", "QR parses and activation starts a minute per user (0: no limit)", (*intValue)(&c.RateLimitPerUser)},
 		{"rate-limit-per-addr", "QR parses and activation starts a minute per source address (0: no limit)", (*intValue)(&c.RateLimitPerAddr)},
 		{"login-failures", "failed logins allowed per 15 minutes per username and per address (0: no limit)", (*intValue)(&c.LoginFailures)},
+		{"qr-scan-decode-bytes", "memory in bytes one uploaded label photo's pixels may take once decoded, read from its header before decoding (a 16-bit PNG takes 8 bytes a pixel); larger photos are refused with 413", (*intValue)(&c.QRScanDecodeBytes)},
+		{"qr-scan-concurrent", "label photos decoded at once", (*intValue)(&c.QRScanConcurrent)},
+		{"qr-scan-queue", "label photos that may wait for a turn to decode; beyond it uploads are refused with 503 and Retry-After", (*intValue)(&c.QRScanQueue)},
 		{"shutdown-timeout", "how long a graceful shutdown may take", &c.ShutdownTimeout},
 	}
 }
@@ -291,6 +304,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RateLimitPerUser < 0 || c.RateLimitPerAddr < 0 || c.LoginFailures < 0 {
 		errs = append(errs, errors.New("rateLimitPerUser, rateLimitPerAddr and loginFailures must not be negative"))
+	}
+	if c.QRScanDecodeBytes < 1<<20 || c.QRScanConcurrent < 1 || c.QRScanConcurrent > 64 || c.QRScanQueue < 0 || c.QRScanQueue > 1024 {
+		errs = append(errs, errors.New("qrScanDecodeBytes/qrScanConcurrent/qrScanQueue: need at least 1 MiB, 1..64 at once and a queue of 0..1024"))
 	}
 	if c.CoAPSMaxHandshakes < 1 {
 		errs = append(errs, errors.New("coapsMaxHandshakes: need at least 1"))

@@ -62,6 +62,7 @@ var (
 	codeCSVRowInvalid    = errorCode{http.StatusBadRequest, 4201, "CSVRowInvalid"}
 	codeInternal         = errorCode{http.StatusInternalServerError, 5000, "InternalError"}
 	codeNotReady         = errorCode{http.StatusServiceUnavailable, 5030, "NotReady"}
+	codeBusy             = errorCode{http.StatusServiceUnavailable, 5031, "Busy"}
 )
 
 // sentinelCodes maps the domain's sentinels to API codes: the one place

@@ -12,14 +12,20 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/qr"
 )
 
 // Limits says how fast one user or one address may call the guarded routes
-// (QR parse and scan, starting activations) and fail to log in.
+// (QR parse and scan, starting activations) and fail to log in, and what
+// reading uploaded label photos may hold at once.
 type Limits struct {
 	PerUser       int // requests a minute per user; 0 turns the limit off
 	PerAddr       int // requests a minute per source address
 	LoginFailures int // failed logins per 15 minutes per username and per address
+
+	// Scan bounds the photos of POST /v1/qrcode:scan: each one's decoded
+	// size, how many decode at once and how many more may wait.
+	Scan qr.ReaderLimits
 }
 
 // keyedLimiter is a token bucket per key, forgetting keys idle for long.

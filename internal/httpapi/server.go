@@ -56,6 +56,7 @@ type Server struct {
 
 	perUser, perAddr     *keyedLimiter
 	loginUser, loginAddr *keyedLimiter
+	scanner              *qr.Reader
 }
 
 // New returns the API's handler set. adminToken is the bearer token of the
@@ -66,6 +67,7 @@ func New(svc *pairing.Service, log *slog.Logger, adminToken string, limits Limit
 		perAddr:   newKeyedLimiter(limits.PerAddr, time.Minute),
 		loginUser: newKeyedLimiter(limits.LoginFailures, 15*time.Minute),
 		loginAddr: newKeyedLimiter(limits.LoginFailures, 15*time.Minute),
+		scanner:   qr.NewReader(scanLimits(limits.Scan)),
 	}
 	s.routes()
 	return s

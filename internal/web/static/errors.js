@@ -30,6 +30,7 @@ const words = {
   4201: ['Some rows of the CSV file are wrong; nothing was imported.', 'Correct the rows named above and upload the file again.'],
   4290: ['Too many attempts.', 'Wait a minute and try again.'],
   5000: ['Something went wrong on the server.', 'Try again; if it keeps happening, tell the service\'s operator.'],
+  5031: ['The server is busy.', 'Wait a few seconds and try again.'],
 };
 
 /**
@@ -40,6 +41,6 @@ export function describe(err) {
   const code = err && typeof err.code === 'number' ? err.code : 5000;
   const [title, todo] = words[code] || [`Error ${code}.`, 'Try again.'];
   let t = todo;
-  if (code === 4290 && err.retryAfter) t = `Wait ${err.retryAfter} seconds and try again.`;
+  if ((code === 4290 || code === 5031) && err.retryAfter) t = `Wait ${err.retryAfter} seconds and try again.`;
   return { code, title, detail: err.message || '', todo: t };
 }
