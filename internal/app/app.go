@@ -78,7 +78,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.http = &http.Server{
 		Handler: httpapi.New(a.svc, log.With("component", "http"), token, httpapi.Limits{
 			PerUser: cfg.RateLimitPerUser, PerAddr: cfg.RateLimitPerAddr, LoginFailures: cfg.LoginFailures,
-			Scan: qr.ReaderLimits{MaxDecodedBytes: int64(cfg.QRScanDecodeBytes), Concurrent: cfg.QRScanConcurrent, Queue: cfg.QRScanQueue},
+			LoginFailuresPerAddr: cfg.LoginFailuresPerAddr,
+			Scan:                 qr.ReaderLimits{MaxDecodedBytes: int64(cfg.QRScanDecodeBytes), Concurrent: cfg.QRScanConcurrent, Queue: cfg.QRScanQueue},
 		}, a.metrics),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -52,8 +52,13 @@ type Config struct {
 	SessionTTL        Duration `json:"sessionTtl"`
 	RateLimitPerUser  int      `json:"rateLimitPerUser"` // QR parse/scan and activation starts a minute, per user
 	RateLimitPerAddr  int      `json:"rateLimitPerAddr"` // the same, per source address
-	LoginFailures     int      `json:"loginFailures"`    // failed logins per 15 minutes per username and per address
-	ShutdownTimeout   Duration `json:"shutdownTimeout"`
+	// LoginFailures is how many failed logins of one username from one
+	// address are free; each further one doubles the wait before the next
+	// (1 s up to 15 min). LoginFailuresPerAddr is the same for one address
+	// over all usernames. Failures are forgiven an hour after the last.
+	LoginFailures        int      `json:"loginFailures"`
+	LoginFailuresPerAddr int      `json:"loginFailuresPerAddr"`
+	ShutdownTimeout      Duration `json:"shutdownTimeout"`
 
 	// Label photos (POST /v1/qrcode:scan): the memory one photo's pixels
 	// may take decoded (from its header, before decoding), how many decode
@@ -87,28 +92,29 @@ type Config struct {
 // Default is the configuration `nbpair serve` runs with when told nothing.
 func Default() Config {
 	return Config{
-		Profile:           ProfileDevelopment,
-		NATSPrefix:        "nbpair",
-		DataDir:           "nbpair-data",
-		HTTPAddr:          ":8080",
-		CoAPAddr:          ":5683",
-		CoAPSAddr:         ":5684",
-		LogLevel:          "info",
-		LogFormat:         "text",
-		CoAPACKTimeout:    Duration(2 * time.Second),
-		CoAPMaxRetransmit: 4,
-		AwakeWindow:       Duration(93 * time.Second),
-		DownlinkAttempts:  5,
-		ActivationRecheck: Duration(2 * time.Second),
-		ExpiryGrace:       0,
-		SessionTTL:        Duration(30 * 24 * time.Hour),
-		RateLimitPerUser:  30,
-		RateLimitPerAddr:  60,
-		LoginFailures:     5,
-		ShutdownTimeout:   Duration(10 * time.Second),
-		QRScanDecodeBytes: 64 << 20,
-		QRScanConcurrent:  2,
-		QRScanQueue:       4,
+		Profile:              ProfileDevelopment,
+		NATSPrefix:           "nbpair",
+		DataDir:              "nbpair-data",
+		HTTPAddr:             ":8080",
+		CoAPAddr:             ":5683",
+		CoAPSAddr:            ":5684",
+		LogLevel:             "info",
+		LogFormat:            "text",
+		CoAPACKTimeout:       Duration(2 * time.Second),
+		CoAPMaxRetransmit:    4,
+		AwakeWindow:          Duration(93 * time.Second),
+		DownlinkAttempts:     5,
+		ActivationRecheck:    Duration(2 * time.Second),
+		ExpiryGrace:          0,
+		SessionTTL:           Duration(30 * 24 * time.Hour),
+		RateLimitPerUser:     30,
+		RateLimitPerAddr:     60,
+		LoginFailures:        5,
+		LoginFailuresPerAddr: 50,
+		ShutdownTimeout:      Duration(10 * time.Second),
+		QRScanDecodeBytes:    64 << 20,
+		QRScanConcurrent:     2,
+		QRScanQueue:          4,
 
 		CoAPSHandshakeTimeout: Duration(30 * time.Second),
 		CoAPSSessionIdle:      Duration(24*time.Hour + 5*time.Minute),
@@ -188,7 +194,8 @@ func (c *Config) fields() []field {
 		{"session-ttl", "how long a login lasts", &c.SessionTTL},
 		{"rate-limit-per-user", "QR parses and activation starts a minute per user (0: no limit)", (*intValue)(&c.RateLimitPerUser)},
 		{"rate-limit-per-addr", "QR parses and activation starts a minute per source address (0: no limit)", (*intValue)(&c.RateLimitPerAddr)},
-		{"login-failures", "failed logins allowed per 15 minutes per username and per address (0: no limit)", (*intValue)(&c.LoginFailures)},
+		{"login-failures", "failed logins of one username from one address before each further one doubles the wait, 1 s up to 15 min (0: no throttle); forgiven an hour after the last", (*intValue)(&c.LoginFailures)},
+		{"login-failures-per-addr", "the same for one address over all usernames; an address and username that logged in correctly in the last 30 days are not held back by it", (*intValue)(&c.LoginFailuresPerAddr)},
 		{"qr-scan-decode-bytes", "memory in bytes one uploaded label photo's pixels may take once decoded, read from its header before decoding (a 16-bit PNG takes 8 bytes a pixel); larger photos are refused with 413", (*intValue)(&c.QRScanDecodeBytes)},
 		{"qr-scan-concurrent", "label photos decoded at once", (*intValue)(&c.QRScanConcurrent)},
 		{"qr-scan-queue", "label photos that may wait for a turn to decode; beyond it uploads are refused with 503 and Retry-After", (*intValue)(&c.QRScanQueue)},
@@ -302,8 +309,8 @@ func (c *Config) Validate() error {
 	if c.CoAPBlock1Bytes < 64<<10 || c.CoAPBlock1Transfers < 1 {
 		errs = append(errs, errors.New("coapBlock1Bytes/coapBlock1Transfers: need at least 65536 bytes and 1 transfer"))
 	}
-	if c.RateLimitPerUser < 0 || c.RateLimitPerAddr < 0 || c.LoginFailures < 0 {
-		errs = append(errs, errors.New("rateLimitPerUser, rateLimitPerAddr and loginFailures must not be negative"))
+	if c.RateLimitPerUser < 0 || c.RateLimitPerAddr < 0 || c.LoginFailures < 0 || c.LoginFailuresPerAddr < 0 {
+		errs = append(errs, errors.New("rateLimitPerUser, rateLimitPerAddr, loginFailures and loginFailuresPerAddr must not be negative"))
 	}
 	if c.QRScanDecodeBytes < 1<<20 || c.QRScanConcurrent < 1 || c.QRScanConcurrent > 64 || c.QRScanQueue < 0 || c.QRScanQueue > 1024 {
 		errs = append(errs, errors.New("qrScanDecodeBytes/qrScanConcurrent/qrScanQueue: need at least 1 MiB, 1..64 at once and a queue of 0..1024"))

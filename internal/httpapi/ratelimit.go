@@ -19,9 +19,14 @@ import (
 // (QR parse and scan, starting activations) and fail to log in, and what
 // reading uploaded label photos may hold at once.
 type Limits struct {
-	PerUser       int // requests a minute per user; 0 turns the limit off
-	PerAddr       int // requests a minute per source address
-	LoginFailures int // failed logins per 15 minutes per username and per address
+	PerUser int // requests a minute per user; 0 turns the limit off
+	PerAddr int // requests a minute per source address
+	// LoginFailures is how many failed logins of one username from one
+	// source are free before each further one doubles the wait (0 turns
+	// the login throttle off); LoginFailuresPerAddr the same for one source
+	// over all usernames.
+	LoginFailures        int
+	LoginFailuresPerAddr int
 
 	// Scan bounds the photos of POST /v1/qrcode:scan: each one's decoded
 	// size, how many decode at once and how many more may wait.
@@ -82,37 +87,6 @@ func (k *keyedLimiter) take(key string) (bool, time.Duration) {
 		return false, d
 	}
 	return true, 0
-}
-
-// token is a token spent with reserve, which release can give back.
-type token struct {
-	r  *rate.Reservation
-	at time.Time
-}
-
-// reserve spends a token of key; without one it says how long to wait.
-func (k *keyedLimiter) reserve(key string) (*token, time.Duration) {
-	if k == nil {
-		return nil, 0
-	}
-	now := time.Now()
-	r := k.get(key, now).ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return nil, d
-	}
-	return &token{r, now}, 0
-}
-
-// release gives back tokens taken with reserve. A reservation can only be
-// cancelled as of the moment it was made (later, the limiter counts it as
-// used), hence the stored time.
-func release(ts ...*token) {
-	for _, t := range ts {
-		if t != nil {
-			t.r.CancelAt(t.at)
-		}
-	}
 }
 
 // rateLimited is the 429 answer, with Retry-After in whole seconds.

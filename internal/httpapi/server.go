@@ -54,20 +54,19 @@ type Server struct {
 	mux        *http.ServeMux
 	patterns   []string
 
-	perUser, perAddr     *keyedLimiter
-	loginUser, loginAddr *keyedLimiter
-	scanner              *qr.Reader
+	perUser, perAddr *keyedLimiter
+	login            *loginThrottle
+	scanner          *qr.Reader
 }
 
 // New returns the API's handler set. adminToken is the bearer token of the
 // admin API; m, which may be nil, records the requests.
 func New(svc *pairing.Service, log *slog.Logger, adminToken string, limits Limits, m Metrics) *Server {
 	s := &Server{svc: svc, log: log, metrics: m, adminToken: sha256.Sum256([]byte(adminToken)), mux: http.NewServeMux(),
-		perUser:   newKeyedLimiter(limits.PerUser, time.Minute),
-		perAddr:   newKeyedLimiter(limits.PerAddr, time.Minute),
-		loginUser: newKeyedLimiter(limits.LoginFailures, 15*time.Minute),
-		loginAddr: newKeyedLimiter(limits.LoginFailures, 15*time.Minute),
-		scanner:   qr.NewReader(scanLimits(limits.Scan)),
+		perUser: newKeyedLimiter(limits.PerUser, time.Minute),
+		perAddr: newKeyedLimiter(limits.PerAddr, time.Minute),
+		login:   newLoginThrottle(limits.LoginFailures, limits.LoginFailuresPerAddr),
+		scanner: qr.NewReader(scanLimits(limits.Scan)),
 	}
 	s.routes()
 	return s
