@@ -79,9 +79,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Handler: httpapi.New(a.svc, log.With("component", "http"), token, httpapi.Limits{
 			PerUser: cfg.RateLimitPerUser, PerAddr: cfg.RateLimitPerAddr, LoginFailures: cfg.LoginFailures,
 			LoginFailuresPerAddr: cfg.LoginFailuresPerAddr,
+			Streams:              httpapi.StreamLimits{Max: cfg.MaxStreams, PerUser: cfg.MaxStreamsPerUser, Duration: time.Duration(cfg.HTTPStreamMax)},
 			Scan:                 qr.ReaderLimits{MaxDecodedBytes: int64(cfg.QRScanDecodeBytes), Concurrent: cfg.QRScanConcurrent, Queue: cfg.QRScanQueue},
 		}, a.metrics),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: time.Duration(cfg.HTTPReadHeaderTimeout),
+		ReadTimeout:       time.Duration(cfg.HTTPReadTimeout),
+		WriteTimeout:      time.Duration(cfg.HTTPWriteTimeout),
+		IdleTimeout:       time.Duration(cfg.HTTPIdleTimeout),
+		MaxHeaderBytes:    cfg.HTTPMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return a, nil

@@ -67,6 +67,21 @@ type Config struct {
 	QRScanConcurrent  int `json:"qrScanConcurrent"`
 	QRScanQueue       int `json:"qrScanQueue"`
 
+	// The HTTP server: how long a request's header, and the whole request
+	// with its body, may take to arrive; how long writing an answer may
+	// take; how long a keep-alive connection may sit idle; the largest
+	// request header. Long-polls and event streams are exempt from the
+	// read and write timeouts but last at most HTTPStreamMax, and at most
+	// MaxStreams of them are open at once, MaxStreamsPerUser per user.
+	HTTPReadHeaderTimeout Duration `json:"httpReadHeaderTimeout"`
+	HTTPReadTimeout       Duration `json:"httpReadTimeout"`
+	HTTPWriteTimeout      Duration `json:"httpWriteTimeout"`
+	HTTPIdleTimeout       Duration `json:"httpIdleTimeout"`
+	HTTPMaxHeaderBytes    int      `json:"httpMaxHeaderBytes"`
+	HTTPStreamMax         Duration `json:"httpStreamMax"`
+	MaxStreams            int      `json:"maxStreams"`
+	MaxStreamsPerUser     int      `json:"maxStreamsPerUser"`
+
 	CoAPSHandshakeTimeout Duration `json:"coapsHandshakeTimeout"`
 	CoAPSSessionIdle      Duration `json:"coapsSessionIdle"`
 	// CoAPSMaxHandshakes caps the DTLS handshakes in progress; over it,
@@ -115,6 +130,15 @@ func Default() Config {
 		QRScanDecodeBytes:    64 << 20,
 		QRScanConcurrent:     2,
 		QRScanQueue:          4,
+
+		HTTPReadHeaderTimeout: Duration(10 * time.Second),
+		HTTPReadTimeout:       Duration(60 * time.Second),
+		HTTPWriteTimeout:      Duration(60 * time.Second),
+		HTTPIdleTimeout:       Duration(30 * time.Second),
+		HTTPMaxHeaderBytes:    32 << 10,
+		HTTPStreamMax:         Duration(10 * time.Minute),
+		MaxStreams:            1024,
+		MaxStreamsPerUser:     8,
 
 		CoAPSHandshakeTimeout: Duration(30 * time.Second),
 		CoAPSSessionIdle:      Duration(24*time.Hour + 5*time.Minute),
@@ -199,6 +223,14 @@ func (c *Config) fields() []field {
 		{"qr-scan-decode-bytes", "memory in bytes one uploaded label photo's pixels may take once decoded, read from its header before decoding (a 16-bit PNG takes 8 bytes a pixel); larger photos are refused with 413", (*intValue)(&c.QRScanDecodeBytes)},
 		{"qr-scan-concurrent", "label photos decoded at once", (*intValue)(&c.QRScanConcurrent)},
 		{"qr-scan-queue", "label photos that may wait for a turn to decode; beyond it uploads are refused with 503 and Retry-After", (*intValue)(&c.QRScanQueue)},
+		{"http-read-header-timeout", "how long a request's header may take to arrive", &c.HTTPReadHeaderTimeout},
+		{"http-read-timeout", "how long a whole request, with its body (a label photo, a batch CSV), may take to arrive", &c.HTTPReadTimeout},
+		{"http-write-timeout", "how long writing an answer may take (long-polls and event streams excepted)", &c.HTTPWriteTimeout},
+		{"http-idle-timeout", "how long a keep-alive connection may wait for its next request", &c.HTTPIdleTimeout},
+		{"http-max-header-bytes", "the largest request header in bytes; larger ones get 431", (*intValue)(&c.HTTPMaxHeaderBytes)},
+		{"http-stream-max", "how long an activation's event stream may stay open (clients then long-poll or reconnect)", &c.HTTPStreamMax},
+		{"max-streams", "long-polls and event streams open at once on this node; beyond it 503 (5031)", (*intValue)(&c.MaxStreams)},
+		{"max-streams-per-user", "long-polls and event streams open at once for one user; beyond it 429 (4290)", (*intValue)(&c.MaxStreamsPerUser)},
 		{"shutdown-timeout", "how long a graceful shutdown may take", &c.ShutdownTimeout},
 	}
 }
@@ -314,6 +346,12 @@ func (c *Config) Validate() error {
 	}
 	if c.QRScanDecodeBytes < 1<<20 || c.QRScanConcurrent < 1 || c.QRScanConcurrent > 64 || c.QRScanQueue < 0 || c.QRScanQueue > 1024 {
 		errs = append(errs, errors.New("qrScanDecodeBytes/qrScanConcurrent/qrScanQueue: need at least 1 MiB, 1..64 at once and a queue of 0..1024"))
+	}
+	if c.HTTPReadHeaderTimeout <= 0 || c.HTTPReadTimeout < c.HTTPReadHeaderTimeout || c.HTTPWriteTimeout <= 0 || c.HTTPIdleTimeout <= 0 || c.HTTPStreamMax <= 0 {
+		errs = append(errs, errors.New("httpReadHeaderTimeout, httpReadTimeout, httpWriteTimeout, httpIdleTimeout and httpStreamMax must be positive, httpReadTimeout at least httpReadHeaderTimeout"))
+	}
+	if c.HTTPMaxHeaderBytes < 4<<10 || c.MaxStreams < 1 || c.MaxStreamsPerUser < 1 {
+		errs = append(errs, errors.New("httpMaxHeaderBytes/maxStreams/maxStreamsPerUser: need at least 4096 bytes, 1 stream and 1 stream per user"))
 	}
 	if c.CoAPSMaxHandshakes < 1 {
 		errs = append(errs, errors.New("coapsMaxHandshakes: need at least 1"))

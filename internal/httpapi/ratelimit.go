@@ -28,6 +28,9 @@ type Limits struct {
 	LoginFailures        int
 	LoginFailuresPerAddr int
 
+	// Streams bounds the long-polls and event streams open at once.
+	Streams StreamLimits
+
 	// Scan bounds the photos of POST /v1/qrcode:scan: each one's decoded
 	// size, how many decode at once and how many more may wait.
 	Scan qr.ReaderLimits

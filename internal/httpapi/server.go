@@ -57,6 +57,7 @@ type Server struct {
 	perUser, perAddr *keyedLimiter
 	login            *loginThrottle
 	scanner          *qr.Reader
+	streams          *streams
 }
 
 // New returns the API's handler set. adminToken is the bearer token of the
@@ -67,6 +68,7 @@ func New(svc *pairing.Service, log *slog.Logger, adminToken string, limits Limit
 		perAddr: newKeyedLimiter(limits.PerAddr, time.Minute),
 		login:   newLoginThrottle(limits.LoginFailures, limits.LoginFailuresPerAddr),
 		scanner: qr.NewReader(scanLimits(limits.Scan)),
+		streams: newStreams(limits.Streams),
 	}
 	s.routes()
 	return s
