@@ -75,10 +75,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 	a.svc.SetDownlinker(a.coap)
 	a.metrics.CountOnline(a.svc.OnlineDevices)
+	proxies, err := httpapi.ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		a.closeOpened(ctx)
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
 	a.http = &http.Server{
 		Handler: httpapi.New(a.svc, log.With("component", "http"), token, httpapi.Limits{
 			PerUser: cfg.RateLimitPerUser, PerAddr: cfg.RateLimitPerAddr, LoginFailures: cfg.LoginFailures,
 			LoginFailuresPerAddr: cfg.LoginFailuresPerAddr,
+			TrustedProxies:       proxies,
 			Streams:              httpapi.StreamLimits{Max: cfg.MaxStreams, PerUser: cfg.MaxStreamsPerUser, Duration: time.Duration(cfg.HTTPStreamMax)},
 			Scan:                 qr.ReaderLimits{MaxDecodedBytes: int64(cfg.QRScanDecodeBytes), Concurrent: cfg.QRScanConcurrent, Queue: cfg.QRScanQueue},
 		}, a.metrics),

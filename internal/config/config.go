@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -73,6 +74,11 @@ type Config struct {
 	// request header. Long-polls and event streams are exempt from the
 	// read and write timeouts but last at most HTTPStreamMax, and at most
 	// MaxStreams of them are open at once, MaxStreamsPerUser per user.
+	// TrustedProxies are CIDRs (or addresses) of the reverse proxies in
+	// front of the HTTP API; only from them is X-Forwarded-For (or
+	// Forwarded) believed as the client's address.
+	TrustedProxies []string `json:"trustedProxies"`
+
 	HTTPReadHeaderTimeout Duration `json:"httpReadHeaderTimeout"`
 	HTTPReadTimeout       Duration `json:"httpReadTimeout"`
 	HTTPWriteTimeout      Duration `json:"httpWriteTimeout"`
@@ -223,6 +229,7 @@ func (c *Config) fields() []field {
 		{"qr-scan-decode-bytes", "memory in bytes one uploaded label photo's pixels may take once decoded, read from its header before decoding (a 16-bit PNG takes 8 bytes a pixel); larger photos are refused with 413", (*intValue)(&c.QRScanDecodeBytes)},
 		{"qr-scan-concurrent", "label photos decoded at once", (*intValue)(&c.QRScanConcurrent)},
 		{"qr-scan-queue", "label photos that may wait for a turn to decode; beyond it uploads are refused with 503 and Retry-After", (*intValue)(&c.QRScanQueue)},
+		{"trusted-proxies", "comma-separated CIDRs of the reverse proxies in front of the HTTP API, e.g. 10.0.0.0/8,::1; only from them is X-Forwarded-For (or Forwarded) taken as the client's address for rate limits, the login throttle and the audit log", (*listValue)(&c.TrustedProxies)},
 		{"http-read-header-timeout", "how long a request's header may take to arrive", &c.HTTPReadHeaderTimeout},
 		{"http-read-timeout", "how long a whole request, with its body (a label photo, a batch CSV), may take to arrive", &c.HTTPReadTimeout},
 		{"http-write-timeout", "how long writing an answer may take (long-polls and event streams excepted)", &c.HTTPWriteTimeout},
@@ -353,6 +360,11 @@ func (c *Config) Validate() error {
 	if c.HTTPMaxHeaderBytes < 4<<10 || c.MaxStreams < 1 || c.MaxStreamsPerUser < 1 {
 		errs = append(errs, errors.New("httpMaxHeaderBytes/maxStreams/maxStreamsPerUser: need at least 4096 bytes, 1 stream and 1 stream per user"))
 	}
+	for _, p := range c.TrustedProxies {
+		if !validCIDR(p) {
+			errs = append(errs, fmt.Errorf("trustedProxies: %q is not a CIDR such as 10.0.0.0/8 or an address", p))
+		}
+	}
 	if c.CoAPSMaxHandshakes < 1 {
 		errs = append(errs, errors.New("coapsMaxHandshakes: need at least 1"))
 	}
@@ -405,6 +417,29 @@ func (c *Config) PublicBase(boundHTTPAddr string) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port)
+}
+
+// validCIDR tells whether s is a CIDR or a single address.
+func validCIDR(s string) bool {
+	if _, err := netip.ParsePrefix(s); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+// listValue is a comma-separated list flag.
+type listValue []string
+
+func (l *listValue) String() string { return strings.Join(*l, ",") }
+func (l *listValue) Set(v string) error {
+	*l = nil
+	for s := range strings.SplitSeq(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
 }
 
 type stringValue string

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -27,6 +28,11 @@ type Limits struct {
 	// over all usernames.
 	LoginFailures        int
 	LoginFailuresPerAddr int
+
+	// TrustedProxies are the proxies whose forwarded client address
+	// (Forwarded, else X-Forwarded-For) is believed, for rate limits, the
+	// login throttle and the audit log; see ParseTrustedProxies.
+	TrustedProxies []netip.Prefix
 
 	// Streams bounds the long-polls and event streams open at once.
 	Streams StreamLimits
@@ -103,7 +109,11 @@ func (e rateLimited) apiError(what string) *Error {
 
 func (e rateLimited) seconds() int { return int(math.Ceil(e.wait.Seconds())) }
 
+// clientIP is the address of the client behind r (see clientAddrs).
 func clientIP(r *http.Request) string {
+	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
+		return ip
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

@@ -58,6 +58,7 @@ type Server struct {
 	login            *loginThrottle
 	scanner          *qr.Reader
 	streams          *streams
+	clients          clientAddrs
 }
 
 // New returns the API's handler set. adminToken is the bearer token of the
@@ -69,6 +70,7 @@ func New(svc *pairing.Service, log *slog.Logger, adminToken string, limits Limit
 		login:   newLoginThrottle(limits.LoginFailures, limits.LoginFailuresPerAddr),
 		scanner: qr.NewReader(scanLimits(limits.Scan)),
 		streams: newStreams(limits.Streams),
+		clients: clientAddrs{trusted: limits.TrustedProxies},
 	}
 	s.routes()
 	return s
@@ -154,14 +156,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.metrics.HTTPRequest(pattern, rec.status)
 		}
 		s.log.Info("http", "method", r.Method, "route", pattern, "status", rec.status,
-			"took", time.Since(start).Round(time.Microsecond), "remote_addr", r.RemoteAddr)
+			"took", time.Since(start).Round(time.Microsecond), "remote_addr", r.RemoteAddr, "client_addr", clientIP(r))
 	}()
 	limit, ok := bodyLimits[r.URL.Path]
 	if !ok {
 		limit = maxBody
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	r = r.WithContext(pairing.WithRemoteAddr(r.Context(), r.RemoteAddr))
+	ip, audit := s.clients.of(r)
+	r = r.WithContext(withClientIP(pairing.WithRemoteAddr(r.Context(), audit), ip))
 	s.mux.ServeHTTP(rec, r)
 }
 
