@@ -146,3 +146,15 @@ func TestSourceKey(t *testing.T) {
 		}
 	}
 }
+
+// The per-user and per-address limiters are capped too: a source that
+// sends from ever new addresses costs at most maxLimiterKeys buckets.
+func TestKeyedLimiterCapped(t *testing.T) {
+	k := newKeyedLimiter(5, time.Minute)
+	for i := range maxLimiterKeys + 1000 {
+		k.take(fmt.Sprintf("2001:db8::%x", i))
+	}
+	if n := len(k.buckets); n > maxLimiterKeys {
+		t.Errorf("%d buckets, want at most %d", n, maxLimiterKeys)
+	}
+}

@@ -42,7 +42,12 @@ type Limits struct {
 	Scan qr.ReaderLimits
 }
 
-// keyedLimiter is a token bucket per key, forgetting keys idle for long.
+// maxLimiterKeys caps the buckets of one keyedLimiter, whose keys (users,
+// addresses) come from requests: about 200 bytes each, 25 MiB in all.
+const maxLimiterKeys = 1 << 17
+
+// keyedLimiter is a token bucket per key, forgetting keys idle for long,
+// and one key when it holds maxLimiterKeys.
 type keyedLimiter struct {
 	every rate.Limit
 	burst int
@@ -77,6 +82,12 @@ func (k *keyedLimiter) get(key string, now time.Time) *rate.Limiter {
 	}
 	b, ok := k.buckets[key]
 	if !ok {
+		if len(k.buckets) >= maxLimiterKeys {
+			for old := range k.buckets { // full: forget one, the map's pick
+				delete(k.buckets, old)
+				break
+			}
+		}
 		b = &bucket{l: rate.NewLimiter(k.every, k.burst)}
 		k.buckets[key] = b
 	}
