@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/netutil"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/nbpair/nbpair/internal/coapfront"
@@ -205,7 +206,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(a.coap.Serve)
 	g.Go(func() error {
 		a.log.Info("http listening", "addr", a.HTTPAddr(), "public_url", a.cfg.PublicBase(a.HTTPAddr()))
-		if err := a.http.Serve(a.httpL); !errors.Is(err, http.ErrServerClosed) {
+		if err := a.http.Serve(netutil.LimitListener(a.httpL, a.cfg.HTTPMaxConns)); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil

@@ -84,9 +84,12 @@ type Config struct {
 	HTTPWriteTimeout      Duration `json:"httpWriteTimeout"`
 	HTTPIdleTimeout       Duration `json:"httpIdleTimeout"`
 	HTTPMaxHeaderBytes    int      `json:"httpMaxHeaderBytes"`
-	HTTPStreamMax         Duration `json:"httpStreamMax"`
-	MaxStreams            int      `json:"maxStreams"`
-	MaxStreamsPerUser     int      `json:"maxStreamsPerUser"`
+	// HTTPMaxConns caps the HTTP connections open at once; more wait to
+	// be accepted.
+	HTTPMaxConns      int      `json:"httpMaxConns"`
+	HTTPStreamMax     Duration `json:"httpStreamMax"`
+	MaxStreams        int      `json:"maxStreams"`
+	MaxStreamsPerUser int      `json:"maxStreamsPerUser"`
 
 	CoAPSHandshakeTimeout Duration `json:"coapsHandshakeTimeout"`
 	CoAPSSessionIdle      Duration `json:"coapsSessionIdle"`
@@ -142,6 +145,7 @@ func Default() Config {
 		HTTPWriteTimeout:      Duration(60 * time.Second),
 		HTTPIdleTimeout:       Duration(30 * time.Second),
 		HTTPMaxHeaderBytes:    32 << 10,
+		HTTPMaxConns:          10000,
 		HTTPStreamMax:         Duration(10 * time.Minute),
 		MaxStreams:            1024,
 		MaxStreamsPerUser:     8,
@@ -235,6 +239,7 @@ func (c *Config) fields() []field {
 		{"http-write-timeout", "how long writing an answer may take (long-polls and event streams excepted)", &c.HTTPWriteTimeout},
 		{"http-idle-timeout", "how long a keep-alive connection may wait for its next request", &c.HTTPIdleTimeout},
 		{"http-max-header-bytes", "the largest request header in bytes; larger ones get 431", (*intValue)(&c.HTTPMaxHeaderBytes)},
+		{"http-max-conns", "HTTP connections open at once (each costs about 16 KiB while open); more wait in the listen queue until one closes", (*intValue)(&c.HTTPMaxConns)},
 		{"http-stream-max", "how long an activation's event stream may stay open (clients then long-poll or reconnect)", &c.HTTPStreamMax},
 		{"max-streams", "long-polls and event streams open at once on this node; beyond it 503 (5031)", (*intValue)(&c.MaxStreams)},
 		{"max-streams-per-user", "long-polls and event streams open at once for one user; beyond it 429 (4290)", (*intValue)(&c.MaxStreamsPerUser)},
@@ -357,8 +362,8 @@ func (c *Config) Validate() error {
 	if c.HTTPReadHeaderTimeout <= 0 || c.HTTPReadTimeout < c.HTTPReadHeaderTimeout || c.HTTPWriteTimeout <= 0 || c.HTTPIdleTimeout <= 0 || c.HTTPStreamMax <= 0 {
 		errs = append(errs, errors.New("httpReadHeaderTimeout, httpReadTimeout, httpWriteTimeout, httpIdleTimeout and httpStreamMax must be positive, httpReadTimeout at least httpReadHeaderTimeout"))
 	}
-	if c.HTTPMaxHeaderBytes < 4<<10 || c.MaxStreams < 1 || c.MaxStreamsPerUser < 1 {
-		errs = append(errs, errors.New("httpMaxHeaderBytes/maxStreams/maxStreamsPerUser: need at least 4096 bytes, 1 stream and 1 stream per user"))
+	if c.HTTPMaxHeaderBytes < 4<<10 || c.HTTPMaxConns < 1 || c.MaxStreams < 1 || c.MaxStreamsPerUser < 1 {
+		errs = append(errs, errors.New("httpMaxHeaderBytes/httpMaxConns/maxStreams/maxStreamsPerUser: need at least 4096 bytes, 1 connection, 1 stream and 1 stream per user"))
 	}
 	for _, p := range c.TrustedProxies {
 		if !validCIDR(p) {

@@ -235,3 +235,41 @@ func TestStreamsOutlastTimeoutsUpToTheirMaximum(t *testing.T) {
 		t.Errorf("the stream after its first event: %d more events, %v; want a clean end at its maximum", events, sc.Err())
 	}
 }
+
+// Connections are capped: with three held open, a fourth is not served
+// until one of them closes.
+func TestConnectionsCapped(t *testing.T) {
+	n := apptest.Start(t, "", apptest.QuietLogs, func(c *config.Config) { c.HTTPMaxConns = 3 })
+	var held []net.Conn
+	for range 3 {
+		conn, err := net.Dial("tcp", n.HTTPAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprint(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		held = append(held, conn) // served, and kept alive
+	}
+	fourth, err := net.Dial("tcp", n.HTTPAddr()) // the kernel accepts it; the server does not yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fourth.Close()
+	fmt.Fprint(fourth, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	fourth.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := fourth.Read(make([]byte, 1)); err == nil {
+		t.Fatal("a fourth connection was served while three were open")
+	}
+	held[0].Close()
+	fourth.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(fourth), nil)
+	if err != nil {
+		t.Fatalf("the fourth connection once one closed: %v", err)
+	}
+	resp.Body.Close()
+}
