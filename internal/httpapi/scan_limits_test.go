@@ -1,10 +1,13 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -147,54 +150,55 @@ func TestScanDecompressionBomb(t *testing.T) {
 }
 
 // Uploads are read a few at a time: with one decoding and one waiting,
-// two uploads still sending their bodies hold both places, so a third is
+// two uploads still sending their bodies hold both places, so the next is
 // refused at once with 503 (5031) and Retry-After, not queued without
-// bound; once they finish, uploads are taken again.
+// bound; exactly two are read, and once they finish, uploads are taken
+// again.
 func TestScanQueueRefusesWhenFull(t *testing.T) {
 	n := apptest.Start(t, "", apptest.QuietLogs, func(c *config.Config) {
 		c.QRScanConcurrent, c.QRScanQueue, c.RateLimitPerUser, c.RateLimitPerAddr = 1, 1, 0, 0
 	})
 	tok := signUpToken(t, n, "photographer")
 	img := zeroPNG(t, 64, 64, 8, 0)
-	type result struct {
-		status int
-		err    error
-	}
-	var writers []*io.PipeWriter
-	results := make(chan result, 2)
-	for range 2 {
-		pr, pw := io.Pipe()
-		writers = append(writers, pw)
-		req, _ := http.NewRequest("POST", "http://"+n.HTTPAddr()+"/v1/qrcode:scan", pr)
-		req.Header.Set("Content-Type", "image/png")
-		req.Header.Set("Authorization", "Bearer "+tok)
-		go func() {
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				results <- result{err: err}
-				return
-			}
-			resp.Body.Close()
-			results <- result{status: resp.StatusCode}
-		}()
-		pw.Write(img[:20]) // the upload has begun and stalls
+	// Uploads on raw connections send their header and the first bytes
+	// of the image, then stall, holding their place. One more stalls
+	// before each probe, until the stalled ones hold both places and a
+	// probe is refused (a stalled upload that came while a probe held a
+	// place is refused itself).
+	var stalled []net.Conn
+	stall := func() {
+		conn, err := net.Dial("tcp", n.HTTPAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		fmt.Fprintf(conn, "POST /v1/qrcode:scan HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: image/png\r\nContent-Length: %d\r\n\r\n", tok, len(img))
+		conn.Write(img[:20])
+		stalled = append(stalled, conn)
 	}
 	var refused scanAnswer
 	apptest.WaitFor(t, "an upload refused while two are held", 20*time.Second, func() bool {
+		if len(stalled) < 20 {
+			stall()
+		}
 		refused = uploadAll(t, n, tok, [][]byte{img})[0]
 		return refused.status == http.StatusServiceUnavailable
 	})
 	if refused.code != 5031 || refused.retryAfter == "" {
 		t.Errorf("the refusal: %+v, want code 5031 with Retry-After", refused)
 	}
-	for _, pw := range writers {
-		pw.Write(img[20:])
-		pw.Close()
-	}
-	for range 2 {
-		if r := <-results; r.err != nil || r.status != http.StatusUnprocessableEntity {
-			t.Errorf("a held upload: %+v, want 422 (no code in a blank image)", r)
+	statuses := map[int]int{}
+	for _, conn := range stalled {
+		conn.Write(img[20:])
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
 		}
+		resp.Body.Close()
+		statuses[resp.StatusCode]++
+	}
+	if statuses[http.StatusUnprocessableEntity] != 2 || statuses[http.StatusServiceUnavailable] != len(stalled)-2 {
+		t.Errorf("the %d stalled uploads were answered %v; want two read (422, no code in a blank image), the rest 503", len(stalled), statuses)
 	}
 	if a := uploadAll(t, n, tok, [][]byte{img})[0]; a.status != http.StatusUnprocessableEntity {
 		t.Errorf("an upload after the queue emptied: %+v, want 422", a)
