@@ -20,7 +20,7 @@ import (
 // zeroPNG builds a PNG of w×h pixels of the given bit depth and colour
 // type (6: RGBA) whose pixels are all zero, row by row, so that even a
 // huge image costs the test only its compressed size: 8000×6000 at 16 bits
-// is 384 MB of pixels in about 370 KB of file.
+// is 384 MB of pixels in 2.4 MB of file.
 func zeroPNG(t testing.TB, w, h int, depth, colorType byte) []byte {
 	t.Helper()
 	var out bytes.Buffer
@@ -202,5 +202,35 @@ func TestScanQueueRefusesWhenFull(t *testing.T) {
 	}
 	if a := uploadAll(t, n, tok, [][]byte{img})[0]; a.status != http.StatusUnprocessableEntity {
 		t.Errorf("an upload after the queue emptied: %+v, want 422", a)
+	}
+}
+
+// The finding: photos decoded without a concurrency limit, so memory grew
+// with every upload at once. Eight 12-megapixel photos (within the
+// decoding budget each) sent at once now decode two at a time, with four
+// more waiting and the rest refused, so the server's peak memory is that
+// of two decodes, not eight.
+func TestScanConcurrentPhotosBounded(t *testing.T) {
+	n := apptest.Start(t, "", apptest.QuietLogs)
+	tok := signUpToken(t, n, "photographer")
+	photo := zeroPNG(t, 4000, 3000, 8, 0)
+	images := make([][]byte, 8)
+	for i := range images {
+		images[i] = photo
+	}
+	resetPeak(t)
+	before := residentBytes(t)
+	answers := uploadAll(t, n, tok, images)
+	peak := peakBytes(t) - before
+	codes := map[int]int{}
+	for _, a := range answers {
+		codes[a.code]++
+	}
+	t.Logf("eight 12-megapixel photos at once: answers by code %v; resident memory peak +%d MiB", codes, peak/mib)
+	if codes[4103]+codes[5031] != len(images) {
+		t.Errorf("answers other than 4103 (no code) and 5031 (busy): %v", codes)
+	}
+	if peak > 384*mib {
+		t.Errorf("the peak of resident memory rose by %d MiB, want at most 384 MiB (two decodes, under the race detector)", peak/mib)
 	}
 }
