@@ -134,6 +134,9 @@ const (
 	// CodeStoreFull: the server's disk is full, so it saved nothing; try
 	// again after the HTTP answer's Retry-After (a minute).
 	CodeStoreFull = 5031
+	// CodeBusy: the server is doing as much of this as it allows at once
+	// (reading label photos, holding long-polls); try again shortly.
+	CodeBusy = 5032
 	// CodeNetwork is not a server code: the SDK could not reach the server
 	// or read its answer. It appears only in an ErrorModel (Discovery's
 	// delegate has no other way to say so); errors.Unwrap gives the cause.
@@ -184,6 +187,7 @@ var (
 	ErrInternalError         = &Error{Code: CodeInternalError, Name: "InternalError"}
 	ErrNotReady              = &Error{Code: CodeNotReady, Name: "NotReady"}
 	ErrStoreFull             = &Error{Code: CodeStoreFull, Name: "StoreFull"}
+	ErrBusy                  = &Error{Code: CodeBusy, Name: "Busy"}
 	ErrNetwork               = &Error{Code: CodeNetwork, Name: "NetworkError"}
 )
 

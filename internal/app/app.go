@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/netutil"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/nbpair/nbpair/internal/coapfront"
@@ -26,6 +27,7 @@ import (
 	"github.com/nbpair/nbpair/internal/lwm2m"
 	"github.com/nbpair/nbpair/internal/metrics"
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/qr"
 	"github.com/nbpair/nbpair/internal/store/postgres"
 	"github.com/nbpair/nbpair/internal/store/sqlite"
 	"github.com/nbpair/nbpair/internal/webhooks"
@@ -80,13 +82,28 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.metrics.CountOnline(a.svc.OnlineDevices)
-	limits := httpapi.Limits{PerUser: cfg.RateLimitPerUser, PerAddr: cfg.RateLimitPerAddr, LoginFailures: cfg.LoginFailures}
+	proxies, err := httpapi.ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		a.closeOpened(ctx)
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
+	limits := httpapi.Limits{
+		PerUser: cfg.RateLimitPerUser, PerAddr: cfg.RateLimitPerAddr, LoginFailures: cfg.LoginFailures,
+		LoginFailuresPerAddr: cfg.LoginFailuresPerAddr,
+		TrustedProxies:       proxies,
+		Streams:              httpapi.StreamLimits{Max: cfg.MaxStreams, PerUser: cfg.MaxStreamsPerUser, Duration: time.Duration(cfg.HTTPStreamMax)},
+		Scan:                 qr.ReaderLimits{MaxDecodedBytes: int64(cfg.QRScanDecodeBytes), Concurrent: cfg.QRScanConcurrent, Queue: cfg.QRScanQueue},
+	}
 	if pg, ok := a.store.(*postgres.Store); ok { // the nodes on one database share the limits
 		limits.Shared = func(name string, n int, per time.Duration) httpapi.Limiter { return pg.RateLimiter(name, n, per) }
 	}
 	a.http = &http.Server{
 		Handler:           httpapi.New(a.svc, log.With("component", "http"), token, limits, a.metrics),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: time.Duration(cfg.HTTPReadHeaderTimeout),
+		ReadTimeout:       time.Duration(cfg.HTTPReadTimeout),
+		WriteTimeout:      time.Duration(cfg.HTTPWriteTimeout),
+		IdleTimeout:       time.Duration(cfg.HTTPIdleTimeout),
+		MaxHeaderBytes:    cfg.HTTPMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return a, nil
@@ -204,7 +221,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(a.coap.Serve)
 	g.Go(func() error {
 		a.log.Info("http listening", "addr", a.HTTPAddr(), "public_url", a.cfg.PublicBase(a.HTTPAddr()))
-		if err := a.http.Serve(a.httpL); !errors.Is(err, http.ErrServerClosed) {
+		if err := a.http.Serve(netutil.LimitListener(a.httpL, a.cfg.HTTPMaxConns)); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil

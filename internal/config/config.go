@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -53,8 +54,43 @@ type Config struct {
 	SessionTTL        Duration `json:"sessionTtl"`
 	RateLimitPerUser  int      `json:"rateLimitPerUser"` // QR parse/scan and activation starts a minute, per user
 	RateLimitPerAddr  int      `json:"rateLimitPerAddr"` // the same, per source address
-	LoginFailures     int      `json:"loginFailures"`    // failed logins per 15 minutes per username and per address
-	ShutdownTimeout   Duration `json:"shutdownTimeout"`
+	// LoginFailures is how many failed logins of one username from one
+	// address are free; each further one doubles the wait before the next
+	// (1 s up to 15 min). LoginFailuresPerAddr is the same for one address
+	// over all usernames. Failures are forgiven an hour after the last.
+	LoginFailures        int      `json:"loginFailures"`
+	LoginFailuresPerAddr int      `json:"loginFailuresPerAddr"`
+	ShutdownTimeout      Duration `json:"shutdownTimeout"`
+
+	// Label photos (POST /v1/qrcode:scan): the memory one photo's pixels
+	// may take decoded (from its header, before decoding), how many decode
+	// at once, and how many more may wait; beyond that the answer is 503.
+	QRScanDecodeBytes int `json:"qrScanDecodeBytes"`
+	QRScanConcurrent  int `json:"qrScanConcurrent"`
+	QRScanQueue       int `json:"qrScanQueue"`
+
+	// The HTTP server: how long a request's header, and the whole request
+	// with its body, may take to arrive; how long writing an answer may
+	// take; how long a keep-alive connection may sit idle; the largest
+	// request header. Long-polls and event streams are exempt from the
+	// read and write timeouts but last at most HTTPStreamMax, and at most
+	// MaxStreams of them are open at once, MaxStreamsPerUser per user.
+	// TrustedProxies are CIDRs (or addresses) of the reverse proxies in
+	// front of the HTTP API; only from them is X-Forwarded-For (or
+	// Forwarded) believed as the client's address.
+	TrustedProxies []string `json:"trustedProxies"`
+
+	HTTPReadHeaderTimeout Duration `json:"httpReadHeaderTimeout"`
+	HTTPReadTimeout       Duration `json:"httpReadTimeout"`
+	HTTPWriteTimeout      Duration `json:"httpWriteTimeout"`
+	HTTPIdleTimeout       Duration `json:"httpIdleTimeout"`
+	HTTPMaxHeaderBytes    int      `json:"httpMaxHeaderBytes"`
+	// HTTPMaxConns caps the HTTP connections open at once; more wait to
+	// be accepted.
+	HTTPMaxConns      int      `json:"httpMaxConns"`
+	HTTPStreamMax     Duration `json:"httpStreamMax"`
+	MaxStreams        int      `json:"maxStreams"`
+	MaxStreamsPerUser int      `json:"maxStreamsPerUser"`
 
 	// MinFreeDisk is the free space in bytes on the SQLite data directory's
 	// disk under which the node is not ready (0: no check).
@@ -90,27 +126,41 @@ type Config struct {
 // Default is the configuration `nbpair serve` runs with when told nothing.
 func Default() Config {
 	return Config{
-		Profile:           ProfileDevelopment,
-		NATSPrefix:        "nbpair",
-		DataDir:           "nbpair-data",
-		HTTPAddr:          ":8080",
-		CoAPAddr:          ":5683",
-		CoAPSAddr:         ":5684",
-		LogLevel:          "info",
-		LogFormat:         "text",
-		CoAPACKTimeout:    Duration(2 * time.Second),
-		CoAPMaxRetransmit: 4,
-		AwakeWindow:       Duration(93 * time.Second),
-		DownlinkAttempts:  5,
-		ActivationRecheck: Duration(2 * time.Second),
-		ExpiryGrace:       0,
-		SessionTTL:        Duration(30 * 24 * time.Hour),
-		RateLimitPerUser:  30,
-		RateLimitPerAddr:  60,
-		LoginFailures:     5,
-		ShutdownTimeout:   Duration(10 * time.Second),
-		MinFreeDisk:       64 << 20,
-		SQLiteCheckpoint:  Duration(10 * time.Second),
+		Profile:              ProfileDevelopment,
+		NATSPrefix:           "nbpair",
+		DataDir:              "nbpair-data",
+		HTTPAddr:             ":8080",
+		CoAPAddr:             ":5683",
+		CoAPSAddr:            ":5684",
+		LogLevel:             "info",
+		LogFormat:            "text",
+		CoAPACKTimeout:       Duration(2 * time.Second),
+		CoAPMaxRetransmit:    4,
+		AwakeWindow:          Duration(93 * time.Second),
+		DownlinkAttempts:     5,
+		ActivationRecheck:    Duration(2 * time.Second),
+		ExpiryGrace:          0,
+		SessionTTL:           Duration(30 * 24 * time.Hour),
+		RateLimitPerUser:     30,
+		RateLimitPerAddr:     60,
+		LoginFailures:        5,
+		LoginFailuresPerAddr: 50,
+		ShutdownTimeout:      Duration(10 * time.Second),
+		QRScanDecodeBytes:    64 << 20,
+		QRScanConcurrent:     2,
+		QRScanQueue:          4,
+		MinFreeDisk:          64 << 20,
+		SQLiteCheckpoint:     Duration(10 * time.Second),
+
+		HTTPReadHeaderTimeout: Duration(10 * time.Second),
+		HTTPReadTimeout:       Duration(60 * time.Second),
+		HTTPWriteTimeout:      Duration(60 * time.Second),
+		HTTPIdleTimeout:       Duration(30 * time.Second),
+		HTTPMaxHeaderBytes:    32 << 10,
+		HTTPMaxConns:          10000,
+		HTTPStreamMax:         Duration(10 * time.Minute),
+		MaxStreams:            1024,
+		MaxStreamsPerUser:     8,
 
 		CoAPSHandshakeTimeout: Duration(30 * time.Second),
 		CoAPSSessionIdle:      Duration(24*time.Hour + 5*time.Minute),
@@ -195,7 +245,21 @@ func (c *Config) fields() []field {
 		{"session-ttl", "how long a login lasts", &c.SessionTTL},
 		{"rate-limit-per-user", "QR parses and activation starts a minute per user (0: no limit)", (*intValue)(&c.RateLimitPerUser)},
 		{"rate-limit-per-addr", "QR parses and activation starts a minute per source address (0: no limit)", (*intValue)(&c.RateLimitPerAddr)},
-		{"login-failures", "failed logins allowed per 15 minutes per username and per address (0: no limit)", (*intValue)(&c.LoginFailures)},
+		{"login-failures", "failed logins of one username from one address before each further one doubles the wait, 1 s up to 15 min (0: no throttle); forgiven an hour after the last", (*intValue)(&c.LoginFailures)},
+		{"login-failures-per-addr", "the same for one address over all usernames; an address and username that logged in correctly in the last 30 days are not held back by it", (*intValue)(&c.LoginFailuresPerAddr)},
+		{"qr-scan-decode-bytes", "memory in bytes one uploaded label photo's pixels may take once decoded, read from its header before decoding (a 16-bit PNG takes 8 bytes a pixel); larger photos are refused with 413", (*intValue)(&c.QRScanDecodeBytes)},
+		{"qr-scan-concurrent", "label photos decoded at once", (*intValue)(&c.QRScanConcurrent)},
+		{"qr-scan-queue", "label photos that may wait for a turn to decode; beyond it uploads are refused with 503 and Retry-After", (*intValue)(&c.QRScanQueue)},
+		{"trusted-proxies", "comma-separated CIDRs of the reverse proxies in front of the HTTP API, e.g. 10.0.0.0/8,::1; only from them is X-Forwarded-For (or Forwarded) taken as the client's address for rate limits, the login throttle and the audit log", (*listValue)(&c.TrustedProxies)},
+		{"http-read-header-timeout", "how long a request's header may take to arrive", &c.HTTPReadHeaderTimeout},
+		{"http-read-timeout", "how long a whole request, with its body (a label photo, a batch CSV), may take to arrive", &c.HTTPReadTimeout},
+		{"http-write-timeout", "how long writing an answer may take (long-polls and event streams excepted)", &c.HTTPWriteTimeout},
+		{"http-idle-timeout", "how long a keep-alive connection may wait for its next request", &c.HTTPIdleTimeout},
+		{"http-max-header-bytes", "the largest request header in bytes; larger ones get 431", (*intValue)(&c.HTTPMaxHeaderBytes)},
+		{"http-max-conns", "HTTP connections open at once (each costs about 16 KiB while open); more wait in the listen queue until one closes", (*intValue)(&c.HTTPMaxConns)},
+		{"http-stream-max", "how long an activation's event stream may stay open (clients then long-poll or reconnect)", &c.HTTPStreamMax},
+		{"max-streams", "long-polls and event streams open at once on this node; beyond it 503 (5032)", (*intValue)(&c.MaxStreams)},
+		{"max-streams-per-user", "long-polls and event streams open at once for one user; beyond it 429 (4290)", (*intValue)(&c.MaxStreamsPerUser)},
 		{"shutdown-timeout", "how long a graceful shutdown may take", &c.ShutdownTimeout},
 		{"min-free-disk", "free bytes on the SQLite data directory's disk under which /readyz answers 503 (0: no check)", (*intValue)(&c.MinFreeDisk)},
 		{"sqlite-checkpoint", "how often SQLite's WAL is copied into the database file and truncated, when something was written", &c.SQLiteCheckpoint},
@@ -323,8 +387,22 @@ func (c *Config) Validate() error {
 	if c.CoAPBlock1Bytes < 64<<10 || c.CoAPBlock1Transfers < 1 {
 		errs = append(errs, errors.New("coapBlock1Bytes/coapBlock1Transfers: need at least 65536 bytes and 1 transfer"))
 	}
-	if c.RateLimitPerUser < 0 || c.RateLimitPerAddr < 0 || c.LoginFailures < 0 {
-		errs = append(errs, errors.New("rateLimitPerUser, rateLimitPerAddr and loginFailures must not be negative"))
+	if c.RateLimitPerUser < 0 || c.RateLimitPerAddr < 0 || c.LoginFailures < 0 || c.LoginFailuresPerAddr < 0 {
+		errs = append(errs, errors.New("rateLimitPerUser, rateLimitPerAddr, loginFailures and loginFailuresPerAddr must not be negative"))
+	}
+	if c.QRScanDecodeBytes < 1<<20 || c.QRScanConcurrent < 1 || c.QRScanConcurrent > 64 || c.QRScanQueue < 0 || c.QRScanQueue > 1024 {
+		errs = append(errs, errors.New("qrScanDecodeBytes/qrScanConcurrent/qrScanQueue: need at least 1 MiB, 1..64 at once and a queue of 0..1024"))
+	}
+	if c.HTTPReadHeaderTimeout <= 0 || c.HTTPReadTimeout < c.HTTPReadHeaderTimeout || c.HTTPWriteTimeout <= 0 || c.HTTPIdleTimeout <= 0 || c.HTTPStreamMax <= 0 {
+		errs = append(errs, errors.New("httpReadHeaderTimeout, httpReadTimeout, httpWriteTimeout, httpIdleTimeout and httpStreamMax must be positive, httpReadTimeout at least httpReadHeaderTimeout"))
+	}
+	if c.HTTPMaxHeaderBytes < 4<<10 || c.HTTPMaxConns < 1 || c.MaxStreams < 1 || c.MaxStreamsPerUser < 1 {
+		errs = append(errs, errors.New("httpMaxHeaderBytes/httpMaxConns/maxStreams/maxStreamsPerUser: need at least 4096 bytes, 1 connection, 1 stream and 1 stream per user"))
+	}
+	for _, p := range c.TrustedProxies {
+		if !validCIDR(p) {
+			errs = append(errs, fmt.Errorf("trustedProxies: %q is not a CIDR such as 10.0.0.0/8 or an address", p))
+		}
 	}
 	if c.MinFreeDisk < 0 {
 		errs = append(errs, errors.New("minFreeDisk: must not be negative (0 turns the check off)"))
@@ -385,6 +463,29 @@ func (c *Config) PublicBase(boundHTTPAddr string) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port)
+}
+
+// validCIDR tells whether s is a CIDR or a single address.
+func validCIDR(s string) bool {
+	if _, err := netip.ParsePrefix(s); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+// listValue is a comma-separated list flag.
+type listValue []string
+
+func (l *listValue) String() string { return strings.Join(*l, ",") }
+func (l *listValue) Set(v string) error {
+	*l = nil
+	for s := range strings.SplitSeq(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
 }
 
 type stringValue string

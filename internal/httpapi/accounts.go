@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -15,17 +16,26 @@ type credentials struct {
 	Password string `json:"password"`
 }
 
+// signUp creates an account and answers with its first session as well,
+// so that the client is logged in by the same request.
 func (s *Server) signUp(w http.ResponseWriter, r *http.Request) error {
 	var req credentials
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	u, err := s.svc.SignUp(r.Context(), req.Username, req.Password)
+	u, tok, se, err := s.svc.SignUpAndLogIn(r.Context(), req.Username, req.Password)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, u)
+	writeJSON(w, http.StatusCreated, signUpResponse{User: u, Token: tok, ExpiresAt: se.ExpiresAt})
 	return nil
+}
+
+// signUpResponse is the new user and their first session.
+type signUpResponse struct {
+	pairing.User
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 type sessionResponse struct {
@@ -34,39 +44,67 @@ type sessionResponse struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
+// maxAuditedName bounds a client-chosen username quoted in the audit log.
+const maxAuditedName = 64
+
+// clipName bounds a client-chosen name for the audit log and logs.
+func clipName(name string) string {
+	if len(name) > maxAuditedName {
+		name = strings.ToValidUTF8(name[:maxAuditedName], "") + "…"
+	}
+	return name
+}
+
+// logIn checks a username and password. A username that cannot exist is
+// refused before anything is kept for it; the throttle (loginThrottle)
+// counts failures per username and source, and per source.
 func (s *Server) logIn(w http.ResponseWriter, r *http.Request) error {
 	var req credentials
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	// A login spends a token of its username and of its address before the
-	// password is checked, so that parallel guesses cannot all slip in;
-	// only failures keep it spent.
-	name, ip := strings.ToLower(req.Username), clientIP(r)
-	byName, wait := s.loginUser.reserve(name)
-	byAddr := (*token)(nil)
-	if wait == 0 {
-		if byAddr, wait = s.loginAddr.reserve(ip); wait > 0 {
-			release(byName)
+	if req.Username == "" || req.Password == "" {
+		return apiError(codeParamLoss, "username and password are required")
+	}
+	source := clientIP(r)
+	if pairing.ValidUsername(req.Username) != nil {
+		if wait := s.login.refuseUnknown(source); wait > 0 {
+			return s.loginThrottled(w, r, req.Username, wait)
 		}
+		s.loginFailed(r, req.Username)
+		return pairing.ErrBadCredentials
 	}
-	if wait > 0 {
-		s.svc.Audit(r.Context(), pairing.AuditEntry{Action: pairing.AuditLogin, Outcome: pairing.OutcomeRefused,
-			Actor: "user", Detail: "login throttled after failed attempts"})
-		return s.tooMany(w, rateLimited{wait}, "failed logins")
-	}
-	tok, se, err := s.svc.LogIn(r.Context(), req.Username, req.Password)
-	if errors.Is(err, pairing.ErrBadCredentials) {
-		s.svc.Audit(r.Context(), pairing.AuditEntry{Action: pairing.AuditLogin, Outcome: pairing.OutcomeRefused,
-			Actor: "user", Detail: "wrong username or password"})
-	} else {
-		release(byName, byAddr)
-	}
+	attempt, wait, err := s.login.begin(r.Context(), req.Username, source)
 	if err != nil {
 		return err
 	}
+	if wait > 0 {
+		return s.loginThrottled(w, r, req.Username, wait)
+	}
+	tok, se, err := s.svc.LogIn(r.Context(), req.Username, req.Password)
+	switch {
+	case errors.Is(err, pairing.ErrBadCredentials):
+		attempt.failed()
+		s.loginFailed(r, req.Username)
+		return err
+	case err != nil:
+		attempt.ended()
+		return err
+	}
+	attempt.succeeded()
 	writeJSON(w, http.StatusCreated, sessionResponse{Token: tok, UID: se.UserID, ExpiresAt: se.ExpiresAt})
 	return nil
+}
+
+func (s *Server) loginFailed(r *http.Request, username string) {
+	s.svc.Audit(r.Context(), pairing.AuditEntry{Action: pairing.AuditLogin, Outcome: pairing.OutcomeRefused,
+		Actor: "user", Detail: fmt.Sprintf("wrong username or password for %q", clipName(username))})
+}
+
+func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, username string, wait time.Duration) error {
+	s.svc.Audit(r.Context(), pairing.AuditEntry{Action: pairing.AuditLogin, Outcome: pairing.OutcomeRefused,
+		Actor: "user", Detail: fmt.Sprintf("login for %q throttled after failed attempts", clipName(username))})
+	return s.tooMany(w, rateLimited{wait}, "failed logins")
 }
 
 func (s *Server) logOutEverywhere(w http.ResponseWriter, r *http.Request) error {

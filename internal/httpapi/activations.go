@@ -78,7 +78,13 @@ func (s *Server) getActivation(w http.ResponseWriter, r *http.Request) error {
 		if perr != nil || wait < 0 {
 			return apiError(codeParamIllegal, "wait must be a duration such as 30s")
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), min(wait, maxWait))
+		wait = min(wait, maxWait)
+		release, err := s.stream(w, r, wait)
+		if err != nil {
+			return err
+		}
+		defer release()
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
 		defer cancel()
 		a, err = s.svc.WaitActivation(ctx, uid, id)
 	} else {
@@ -110,7 +116,9 @@ func (s *Server) stopActivation(w http.ResponseWriter, r *http.Request) error {
 
 // activationEvents streams the activation as server-sent events: an
 // "activation" event with its state now, then one when it ends, then the
-// stream closes. Comments keep idle proxies from closing it meanwhile.
+// stream closes. Comments keep idle proxies from closing it meanwhile. A
+// stream lasts at most StreamLimits.Duration; then it closes and the client
+// follows up with a long-poll or a new stream.
 func (s *Server) activationEvents(w http.ResponseWriter, r *http.Request) error {
 	uid, id := userID(r.Context()), r.PathValue("id")
 	a, err := s.svc.Activation(r.Context(), uid, id)
@@ -121,6 +129,11 @@ func (s *Server) activationEvents(w http.ResponseWriter, r *http.Request) error 
 	if !ok {
 		return fmt.Errorf("streaming unsupported")
 	}
+	release, err := s.stream(w, r, s.streams.limits.Duration)
+	if err != nil {
+		return err
+	}
+	defer release()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -141,6 +154,8 @@ func (s *Server) activationEvents(w http.ResponseWriter, r *http.Request) error 
 	}()
 	keepalive := time.NewTicker(15 * time.Second)
 	defer keepalive.Stop()
+	end := time.NewTimer(s.streams.limits.Duration)
+	defer end.Stop()
 	for {
 		select {
 		case res := <-done:
@@ -154,6 +169,8 @@ func (s *Server) activationEvents(w http.ResponseWriter, r *http.Request) error 
 		case <-keepalive.C:
 			fmt.Fprint(w, ": keepalive\n\n")
 			flusher.Flush()
+		case <-end.C: // the longest a stream stays open; the client long-polls or reconnects
+			return nil
 		case <-r.Context().Done():
 			return nil
 		}

@@ -178,6 +178,15 @@ func (s *Server) dashboardEvents(w http.ResponseWriter, r *http.Request) error {
 		return apiError(codeRateLimited, fmt.Sprintf("%d dashboards are open on this server already; close one and try again", maxDashboardStreams))
 	}
 	defer stop()
+	// A long-lived answer: exempt from the write timeout, and ended after
+	// the longest a stream stays open (the page reconnects).
+	release, err := s.stream(w, r, s.streams.limits.Duration)
+	if err != nil {
+		return err
+	}
+	defer release()
+	end := time.NewTimer(s.streams.limits.Duration)
+	defer end.Stop()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -194,6 +203,8 @@ func (s *Server) dashboardEvents(w http.ResponseWriter, r *http.Request) error {
 				return nil
 			}
 			flusher.Flush()
+		case <-end.C:
+			return nil
 		case <-r.Context().Done():
 			return nil
 		}

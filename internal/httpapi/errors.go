@@ -76,6 +76,7 @@ var (
 	codeInternal         = errorCode{http.StatusInternalServerError, 5000, "InternalError"}
 	codeNotReady         = errorCode{http.StatusServiceUnavailable, 5030, "NotReady"}
 	codeStoreFull        = errorCode{http.StatusServiceUnavailable, 5031, "StoreFull"}
+	codeBusy             = errorCode{http.StatusServiceUnavailable, 5032, "Busy"}
 )
 
 // sentinelCodes maps the domain's sentinels to API codes: the one place

@@ -48,8 +48,30 @@ type scanResult struct {
 	Code string `json:"code"`
 }
 
+// scanLimits fills in what l leaves zero: qr's default decoding budget
+// and two images decoding at once.
+func scanLimits(l qr.ReaderLimits) qr.ReaderLimits {
+	if l.MaxDecodedBytes <= 0 {
+		l.MaxDecodedBytes = qr.DefaultMaxDecodedBytes
+	}
+	if l.Concurrent <= 0 {
+		l.Concurrent = 2
+	}
+	if l.Queue < 0 {
+		l.Queue = 0
+	}
+	return l
+}
+
+// scanRetryAfter is the Retry-After, in seconds, of a scan refused because
+// the reader is full: about what one large photo takes to read.
+const scanRetryAfter = "2"
+
 // scanQRCode reads the QR code in an uploaded photo or image of a label
-// (the body: image/png, image/jpeg or image/gif, up to 10 MiB) and parses it.
+// (the body: image/png, image/jpeg or image/gif, up to 10 MiB, its pixels
+// within the decoding budget) and parses it. Photos are read a few at a
+// time; when as many are waiting as may, the answer is 503 (5032) with
+// Retry-After.
 func (s *Server) scanQRCode(w http.ResponseWriter, r *http.Request) error {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch mt {
@@ -57,9 +79,12 @@ func (s *Server) scanQRCode(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return apiError(codeNotAnImage, "send the photo of the label as the body, with Content-Type image/png, image/jpeg or image/gif")
 	}
-	text, err := qr.Decode(r.Body)
+	text, err := s.scanner.Decode(r.Context(), r.Body)
 	var tooBig *http.MaxBytesError
 	switch {
+	case errors.Is(err, qr.ErrBusy):
+		w.Header().Set("Retry-After", scanRetryAfter)
+		return apiError(codeBusy, "the server is reading as many label photos as it can at once; try again in "+scanRetryAfter+" s")
 	case errors.As(err, &tooBig):
 		return apiError(codeBodyTooLarge, "the image is larger than 10 MiB; send a smaller photo")
 	case errors.Is(err, qr.ErrNoCode):

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -14,14 +15,34 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/qr"
 )
 
 // Limits says how fast one user or one address may call the guarded routes
-// (QR parse and scan, starting activations) and fail to log in.
+// (QR parse and scan, starting activations) and fail to log in, and what
+// reading uploaded label photos may hold at once.
 type Limits struct {
-	PerUser       int // requests a minute per user; 0 turns the limit off
-	PerAddr       int // requests a minute per source address
-	LoginFailures int // failed logins per 15 minutes per username and per address
+	PerUser int // requests a minute per user; 0 turns the limit off
+	PerAddr int // requests a minute per source address
+	// LoginFailures is how many failed logins of one username from one
+	// source are free before each further one doubles the wait (0 turns
+	// the login throttle off); LoginFailuresPerAddr the same for one source
+	// over all usernames.
+	LoginFailures        int
+	LoginFailuresPerAddr int
+
+	// TrustedProxies are the proxies whose forwarded client address
+	// (Forwarded, else X-Forwarded-For) is believed, for rate limits, the
+	// login throttle and the audit log; see ParseTrustedProxies.
+	TrustedProxies []netip.Prefix
+
+	// Streams bounds the long-polls and event streams open at once.
+	Streams StreamLimits
+
+	// Scan bounds the photos of POST /v1/qrcode:scan: each one's decoded
+	// size, how many decode at once and how many more may wait.
+	Scan qr.ReaderLimits
+
 	// Shared, when set, makes the per-user and per-address limits shared
 	// by every node of a cluster: it returns the limiter of n requests per
 	// period for the keys of the limit called name. Nil: each node counts
@@ -71,7 +92,12 @@ func (l *requestLimit) take(ctx context.Context, key string) (bool, time.Duratio
 	return l.local.take(key)
 }
 
-// keyedLimiter is a token bucket per key, forgetting keys idle for long.
+// maxLimiterKeys caps the buckets of one keyedLimiter, whose keys (users,
+// addresses) come from requests: about 200 bytes each, 25 MiB in all.
+const maxLimiterKeys = 1 << 17
+
+// keyedLimiter is a token bucket per key, forgetting keys idle for long,
+// and one key when it holds maxLimiterKeys.
 type keyedLimiter struct {
 	every rate.Limit
 	burst int
@@ -106,6 +132,12 @@ func (k *keyedLimiter) get(key string, now time.Time) *rate.Limiter {
 	}
 	b, ok := k.buckets[key]
 	if !ok {
+		if len(k.buckets) >= maxLimiterKeys {
+			for old := range k.buckets { // full: forget one, the map's pick
+				delete(k.buckets, old)
+				break
+			}
+		}
 		b = &bucket{l: rate.NewLimiter(k.every, k.burst)}
 		k.buckets[key] = b
 	}
@@ -127,37 +159,6 @@ func (k *keyedLimiter) take(key string) (bool, time.Duration) {
 	return true, 0
 }
 
-// token is a token spent with reserve, which release can give back.
-type token struct {
-	r  *rate.Reservation
-	at time.Time
-}
-
-// reserve spends a token of key; without one it says how long to wait.
-func (k *keyedLimiter) reserve(key string) (*token, time.Duration) {
-	if k == nil {
-		return nil, 0
-	}
-	now := time.Now()
-	r := k.get(key, now).ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return nil, d
-	}
-	return &token{r, now}, 0
-}
-
-// release gives back tokens taken with reserve. A reservation can only be
-// cancelled as of the moment it was made (later, the limiter counts it as
-// used), hence the stored time.
-func release(ts ...*token) {
-	for _, t := range ts {
-		if t != nil {
-			t.r.CancelAt(t.at)
-		}
-	}
-}
-
 // rateLimited is the 429 answer, with Retry-After in whole seconds.
 type rateLimited struct{ wait time.Duration }
 
@@ -169,7 +170,11 @@ func (e rateLimited) apiError(what string) *Error {
 
 func (e rateLimited) seconds() int { return int(math.Ceil(e.wait.Seconds())) }
 
+// clientIP is the address of the client behind r (see clientAddrs).
 func clientIP(r *http.Request) string {
+	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
+		return ip
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

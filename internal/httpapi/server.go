@@ -54,18 +54,23 @@ type Server struct {
 	mux        *http.ServeMux
 	patterns   []string
 
-	perUser, perAddr     *requestLimit
-	loginUser, loginAddr *keyedLimiter
+	perUser, perAddr *requestLimit
+	login            *loginThrottle
+	scanner          *qr.Reader
+	streams          *streams
+	clients          clientAddrs
 }
 
 // New returns the API's handler set. adminToken is the bearer token of the
 // admin API; m, which may be nil, records the requests.
 func New(svc *pairing.Service, log *slog.Logger, adminToken string, limits Limits, m Metrics) *Server {
 	s := &Server{svc: svc, log: log, metrics: m, adminToken: sha256.Sum256([]byte(adminToken)), mux: http.NewServeMux(),
-		perUser:   newRequestLimit(limits.Shared, "user", limits.PerUser, time.Minute, log),
-		perAddr:   newRequestLimit(limits.Shared, "addr", limits.PerAddr, time.Minute, log),
-		loginUser: newKeyedLimiter(limits.LoginFailures, 15*time.Minute),
-		loginAddr: newKeyedLimiter(limits.LoginFailures, 15*time.Minute),
+		perUser: newRequestLimit(limits.Shared, "user", limits.PerUser, time.Minute, log),
+		perAddr: newRequestLimit(limits.Shared, "addr", limits.PerAddr, time.Minute, log),
+		login:   newLoginThrottle(limits.LoginFailures, limits.LoginFailuresPerAddr),
+		scanner: qr.NewReader(scanLimits(limits.Scan)),
+		streams: newStreams(limits.Streams),
+		clients: clientAddrs{trusted: limits.TrustedProxies},
 	}
 	s.routes()
 	return s
@@ -162,14 +167,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.metrics.HTTPRequest(pattern, rec.status)
 		}
 		s.log.Info("http", "method", r.Method, "route", pattern, "status", rec.status,
-			"took", time.Since(start).Round(time.Microsecond), "remote_addr", r.RemoteAddr)
+			"took", time.Since(start).Round(time.Microsecond), "remote_addr", r.RemoteAddr, "client_addr", clientIP(r))
 	}()
 	limit, ok := bodyLimits[r.URL.Path]
 	if !ok {
 		limit = maxBody
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	r = r.WithContext(pairing.WithUserAgent(pairing.WithRemoteAddr(r.Context(), r.RemoteAddr), r.UserAgent()))
+	ip, audit := s.clients.of(r)
+	r = r.WithContext(pairing.WithUserAgent(withClientIP(pairing.WithRemoteAddr(r.Context(), audit), ip), r.UserAgent()))
 	s.mux.ServeHTTP(rec, r)
 }
 

@@ -66,10 +66,26 @@ func (s *Service) LogIn(ctx context.Context, username, password string) (token s
 	if !ok || u.ID == "" {
 		return "", Session{}, ErrBadCredentials
 	}
-	token = "nbs_" + base64.RawURLEncoding.EncodeToString(randomBytes(32))
+	return s.newSession(ctx, u.ID)
+}
+
+// SignUpAndLogIn creates an account and its first session at once, so
+// that a client never holds an account it could not log in to.
+func (s *Service) SignUpAndLogIn(ctx context.Context, username, password string) (User, string, Session, error) {
+	u, err := s.SignUp(ctx, username, password)
+	if err != nil {
+		return User{}, "", Session{}, err
+	}
+	token, se, err := s.newSession(ctx, u.ID)
+	return u, token, se, err
+}
+
+// newSession starts a session of the user; only the token's hash is kept.
+func (s *Service) newSession(ctx context.Context, userID string) (string, Session, error) {
+	token := "nbs_" + base64.RawURLEncoding.EncodeToString(randomBytes(32))
 	now := s.now().UTC()
 	ua, addr := newSessionClient(ctx)
-	se = Session{TokenHash: hashToken(token), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL),
+	se := Session{TokenHash: hashToken(token), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL),
 		LastUsedAt: now, UserAgent: ua, Addr: addr}
 	if err := s.store.CreateSession(ctx, se); err != nil {
 		return "", Session{}, err
@@ -145,6 +161,11 @@ func checkPassword(phc, password string) bool {
 	got := argon2.IDKey([]byte(password), salt, t, mem, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
+
+// ValidUsername says why u cannot be a username (3 to 64 letters, digits
+// and . _ - @ +), or nil when it can. An edge checks it before keeping
+// anything for a name a client sent.
+func ValidUsername(u string) error { return validUsername(u) }
 
 func validUsername(u string) error {
 	switch n := utf8.RuneCountInString(u); {

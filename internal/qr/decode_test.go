@@ -83,20 +83,21 @@ func TestDecodeRejects(t *testing.T) {
 		data []byte
 		want error
 	}{
-		"empty":                                  {data: nil, want: ErrNotImage},
-		"random bytes":                           {data: random, want: ErrNotImage},
-		"BMP, an unsupported format":             {data: append([]byte("BM"), make([]byte, 60)...), want: ErrNotImage},
-		"truncated PNG":                          {data: label[:len(label)/2], want: ErrNotImage},
-		"truncated JPEG":                         {data: truncate(jpeg70(t, labelImage(t, labelURL, 0)), 2), want: ErrNotImage},
-		"PNG without a code":                     {data: encodePNG(t, noise(mapPixels(400, 300, grid), 10, 5)), want: ErrNoCode},
-		"1×1 PNG":                                {data: encodePNG(t, image.NewGray(image.Rect(0, 0, 1, 1))), want: ErrNoCode},
-		"code cut in half":                       {data: encodePNG(t, labelImage(t, labelURL, 0).SubImage(image.Rect(0, 0, 320, 160))), want: ErrNoCode},
-		"PNG header of 50000×50000":              {data: pngHeader(50000, 50000), want: ErrTooLarge},
-		"PNG header of 8001×1":                   {data: pngHeader(MaxDimension+1, 1), want: ErrTooLarge},
-		"PNG header of 7000×7000 (49 MP)":        {data: pngHeader(7000, 7000), want: ErrTooLarge},
-		"8000×6000 (48 MP) PNG, short of pixels": {data: pngHeader(8000, 6000), want: ErrNotImage},
-		"10 MiB of zeros, the most read":         {data: make([]byte, MaxImageBytes), want: ErrNotImage},
-		"10 MiB and one byte":                    {data: make([]byte, MaxImageBytes+1), want: ErrTooLarge},
+		"empty":                           {data: nil, want: ErrNotImage},
+		"random bytes":                    {data: random, want: ErrNotImage},
+		"BMP, an unsupported format":      {data: append([]byte("BM"), make([]byte, 60)...), want: ErrNotImage},
+		"truncated PNG":                   {data: label[:len(label)/2], want: ErrNotImage},
+		"truncated JPEG":                  {data: truncate(jpeg70(t, labelImage(t, labelURL, 0)), 2), want: ErrNotImage},
+		"PNG without a code":              {data: encodePNG(t, noise(mapPixels(400, 300, grid), 10, 5)), want: ErrNoCode},
+		"1×1 PNG":                         {data: encodePNG(t, image.NewGray(image.Rect(0, 0, 1, 1))), want: ErrNoCode},
+		"code cut in half":                {data: encodePNG(t, labelImage(t, labelURL, 0).SubImage(image.Rect(0, 0, 320, 160))), want: ErrNoCode},
+		"PNG header of 50000×50000":       {data: pngHeader(50000, 50000), want: ErrTooLarge},
+		"PNG header of 8001×1":            {data: pngHeader(MaxDimension+1, 1), want: ErrTooLarge},
+		"PNG header of 7000×7000 (49 MP)": {data: pngHeader(7000, 7000), want: ErrTooLarge},
+		"8000×6000 (48 MP) grey PNG, 92 MiB decoded": {data: pngHeader(8000, 6000), want: ErrTooLarge},
+		"6000×5000 (30 MP) PNG, short of pixels":     {data: pngHeader(6000, 5000), want: ErrNotImage},
+		"10 MiB of zeros, the most read":             {data: make([]byte, MaxImageBytes), want: ErrNotImage},
+		"10 MiB and one byte":                        {data: make([]byte, MaxImageBytes+1), want: ErrTooLarge},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -76,3 +76,57 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodedBytes checks that DecodedBytes never says less than what the
+// decoders really allocate for the pixels of an image they accept, so that
+// the budget checked before decoding holds. Progressive and baseline JPEGs,
+// interlaced and plain PNGs and GIFs are among the seeds.
+func FuzzDecodedBytes(f *testing.F) {
+	img := labelImage(f, "https://pair.example.com/nb/0123", 0)
+	png, err := EncodePNG("x", 29)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range [][]byte{png, encodeGIF(f, img), encodeJPEG(f, img, 50), {0xFF, 0xD8, 0xFF, 0xC2, 0, 2}} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, format, err := checkHeader(data, 1<<40)
+		if err != nil || cfg.Width*cfg.Height > 1<<20 {
+			return
+		}
+		want := DecodedBytes(cfg, format, data)
+		img, err := decodePixels(data, cfg, format)
+		if err != nil {
+			return
+		}
+		if got := pixelBytes(img) + int64(cfg.Width*cfg.Height); got > want {
+			t.Fatalf("%s %d×%d %T: pixels take %d bytes, DecodedBytes says %d", format, cfg.Width, cfg.Height, img, got, want)
+		}
+	})
+}
+
+// pixelBytes is the memory of img's pixel buffers.
+func pixelBytes(img image.Image) int64 {
+	switch m := img.(type) {
+	case *image.YCbCr:
+		return int64(len(m.Y) + len(m.Cb) + len(m.Cr))
+	case *image.Gray:
+		return int64(len(m.Pix))
+	case *image.Gray16:
+		return int64(len(m.Pix))
+	case *image.RGBA:
+		return int64(len(m.Pix))
+	case *image.NRGBA:
+		return int64(len(m.Pix))
+	case *image.RGBA64:
+		return int64(len(m.Pix))
+	case *image.NRGBA64:
+		return int64(len(m.Pix))
+	case *image.Paletted:
+		return int64(len(m.Pix))
+	case *image.CMYK:
+		return int64(len(m.Pix))
+	}
+	return 0
+}

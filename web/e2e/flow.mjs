@@ -169,11 +169,18 @@ try {
   });
 
   await step('sign up', async () => {
+    // One request signs up and logs in: the answer carries the session.
+    const posts = [];
+    const seen = (req) => { if (req.method() === 'POST') posts.push(new URL(req.url()).pathname); };
+    page.on('request', seen);
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill(password);
     await page.getByRole('button', { name: 'Sign up' }).click();
     await screen('Your homes');
     await page.getByText('You have no home yet').waitFor();
+    page.off('request', seen);
+    assert.deepEqual(posts.filter((p) => p.startsWith('/v1/users') || p.startsWith('/v1/sessions')), ['/v1/users'],
+      'sign-up is one request, with no separate login');
   });
 
   let token = await sessionToken();

@@ -42,6 +42,7 @@ const words = {
   4407: ['The device changed hands since it was offered.', 'The offer has ended; ask its present owner.'],
   5000: ['Something went wrong on the server.', 'Try again; if it keeps happening, tell the service\'s operator.'],
   5031: ['The server cannot save anything right now.', 'Nothing was changed. Wait a minute and try again; if it keeps happening, tell the service\'s operator.'],
+  5032: ['The server is busy.', 'Wait a few seconds and try again.'],
 };
 
 /**
@@ -52,6 +53,6 @@ export function describe(err) {
   const code = err && typeof err.code === 'number' ? err.code : 5000;
   const [title, todo] = words[code] || [`Error ${code}.`, 'Try again.'];
   let t = todo;
-  if ((code === 4290 || code === 5031) && err.retryAfter) t = `Wait ${err.retryAfter} seconds and try again.`;
+  if ((code === 4290 || code === 5031 || code === 5032) && err.retryAfter) t = `Wait ${err.retryAfter} seconds and try again.`;
   return { code, title, detail: err.message || '', todo: t };
 }

@@ -35,8 +35,9 @@ function credentialsForm(signingUp, query) {
     password: checkPassword(pw.input.value, signingUp),
   }), async () => {
     const creds = { username: name.input.value.trim(), password: pw.input.value };
-    if (signingUp) await call('POST', '/v1/users', { body: creds });
-    const s = await call('POST', '/v1/sessions', { body: creds });
+    // Sign-up answers with the new account's session too: one request,
+    // so there is no account left without a login when the second fails.
+    const s = await call('POST', signingUp ? '/v1/users' : '/v1/sessions', { body: creds });
     setSession({ token: s.token, uid: s.uid, username: creds.username, expiresAt: s.expiresAt });
     const next = query.get('next');
     go(next && next.startsWith('/') && !next.startsWith('//') ? next : '/', { replace: true, say: signingUp ? 'Welcome! Your account is ready.' : 'You are logged in.' });
