@@ -73,11 +73,20 @@ func (c *Client) Token() string {
 	return c.token
 }
 
-// SignUp creates an account. It does not log in.
+// SignUp creates an account and logs in to it: the Client keeps the
+// token of the session the server starts with the account, as LogIn does.
 func (c *Client) SignUp(ctx context.Context, username, password string) (User, error) {
-	var u User
-	err := c.do(ctx, http.MethodPost, "/v1/users", credentials{username, password}, &u)
-	return u, err
+	var u struct {
+		User
+		Token string `json:"token"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/v1/users", credentials{username, password}, &u); err != nil {
+		return User{}, err
+	}
+	if u.Token != "" { // the server starts the first session with the account
+		c.SetToken(u.Token)
+	}
+	return u.User, nil
 }
 
 type credentials struct {

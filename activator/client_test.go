@@ -24,14 +24,18 @@ func TestAccounts(t *testing.T) {
 	if err != nil || u.UID == "" || u.Username != "alice" || u.CreatedAt.IsZero() {
 		t.Fatalf("SignUp = %+v, %v", u, err)
 	}
+	// SignUp logs in: the Client holds the account's first session.
+	if hs, err := c.Homes(ctx); err != nil || len(hs) != 0 || c.Token() == "" {
+		t.Errorf("Homes right after SignUp = %+v, %v; want none, through the new session", hs, err)
+	}
 	if _, err := c.SignUp(ctx, "alice", "another password"); !errors.Is(err, activator.ErrAlreadyExists) {
 		t.Errorf("second SignUp: %v; want 4009", err)
 	}
 	if _, err := c.LogIn(ctx, "alice", "wrong password"); !errors.Is(err, activator.ErrInvalidCredentials) {
 		t.Errorf("LogIn with a wrong password: %v; want 4010", err)
 	}
-	if _, err := c.Homes(ctx); !errors.Is(err, activator.ErrUserSessionLoss) {
-		t.Errorf("Homes before LogIn: %v; want 3720", err)
+	if _, err := activator.NewClient("http://"+n.HTTPAddr()).Homes(ctx); !errors.Is(err, activator.ErrUserSessionLoss) {
+		t.Errorf("Homes without a session: %v; want 3720", err)
 	}
 	se, err := c.LogIn(ctx, "alice", "correct horse battery")
 	if err != nil || se.UID != u.UID || se.Token == "" || !se.ExpiresAt.After(time.Now()) || c.Token() != se.Token {

@@ -38,24 +38,21 @@ type user struct {
 	home string
 }
 
-// newUser signs up name on n, logs in and creates a home, with a Client
+// newUser signs up name on n (which logs in) and creates a home, with a Client
 // built with opts.
 func newUser(t *testing.T, n *apptest.Node, name string, opts ...activator.Option) user {
 	t.Helper()
 	ctx := testCtx(t)
 	c := activator.NewClient("http://"+n.HTTPAddr(), opts...)
-	if _, err := c.SignUp(ctx, name, "correct horse battery"); err != nil {
-		t.Fatalf("sign up %s: %v", name, err)
-	}
-	se, err := c.LogIn(ctx, name, "correct horse battery")
+	u, err := c.SignUp(ctx, name, "correct horse battery") // and logs in
 	if err != nil {
-		t.Fatalf("log in %s: %v", name, err)
+		t.Fatalf("sign up %s: %v", name, err)
 	}
 	h, err := c.CreateHome(ctx, name+"'s home")
 	if err != nil {
 		t.Fatalf("create home: %v", err)
 	}
-	return user{c: c, uid: se.UID, home: h.ID}
+	return user{c: c, uid: u.UID, home: h.ID}
 }
 
 // nbType is the TypeModel of pairing the device nbID into u's home.

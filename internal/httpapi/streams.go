@@ -46,18 +46,23 @@ func (s *streams) acquire(uid string) (func(), error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
-	case s.perUser[uid] >= s.limits.PerUser:
+	case uid != "" && s.perUser[uid] >= s.limits.PerUser: // admin streams ("") have caps of their own
 		return nil, rateLimited{streamRetryAfter * time.Second}.apiError(
 			fmt.Sprintf("long-polls and event streams open at once (at most %d a user)", s.limits.PerUser))
 	case s.open >= s.limits.Max:
 		return nil, apiError(codeBusy, fmt.Sprintf("the server holds as many long-polls and event streams as it may; try again in %d s", streamRetryAfter))
 	}
 	s.open++
-	s.perUser[uid]++
+	if uid != "" {
+		s.perUser[uid]++
+	}
 	return func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.open--
+		if uid == "" {
+			return
+		}
 		if s.perUser[uid]--; s.perUser[uid] == 0 {
 			delete(s.perUser, uid)
 		}
