@@ -34,7 +34,7 @@ func TestAccounts(t *testing.T) {
 	if _, err := c.LogIn(ctx, "alice", "wrong password"); !errors.Is(err, activator.ErrInvalidCredentials) {
 		t.Errorf("LogIn with a wrong password: %v; want 4010", err)
 	}
-	if _, err := activator.NewClient("http://"+n.HTTPAddr()).Homes(ctx); !errors.Is(err, activator.ErrUserSessionLoss) {
+	if _, err := activator.NewClient("http://" + n.HTTPAddr()).Homes(ctx); !errors.Is(err, activator.ErrUserSessionLoss) {
 		t.Errorf("Homes without a session: %v; want 3720", err)
 	}
 	se, err := c.LogIn(ctx, "alice", "correct horse battery")
