@@ -22,12 +22,9 @@ type user struct {
 func signUp(t *testing.T, n *apptest.Node, name string) user {
 	t.Helper()
 	creds := map[string]string{"username": name, "password": "correct horse battery"}
-	if code := n.Call(t, "", "POST", "/v1/users", creds, nil); code != http.StatusCreated {
-		t.Fatalf("sign up %s: HTTP %d", name, code)
-	}
-	var se struct{ Token, UID string }
-	if code := n.Call(t, "", "POST", "/v1/sessions", creds, &se); code != http.StatusCreated || se.Token == "" {
-		t.Fatalf("log in %s: HTTP %d", name, code)
+	var se struct{ Token, UID string } // sign-up answers with the account's first session
+	if code := n.Call(t, "", "POST", "/v1/users", creds, &se); code != http.StatusCreated || se.Token == "" || se.UID == "" {
+		t.Fatalf("sign up %s: HTTP %d %+v", name, code, se)
 	}
 	var h struct{ ID string }
 	if code := n.Call(t, se.Token, "POST", "/v1/homes", map[string]string{"name": name + "'s home"}, &h); code != http.StatusCreated {

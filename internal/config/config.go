@@ -502,6 +502,8 @@ func (i *intValue) String() string { return strconv.Itoa(int(*i)) }
 
 // Type names the flag's value in help texts.
 func (i *intValue) Type() string { return "int" }
+
+func (l *listValue) Type() string { return "list" }
 func (i *intValue) Set(v string) error {
 	n, err := strconv.Atoi(v)
 	*i = intValue(n)

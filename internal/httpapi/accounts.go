@@ -96,14 +96,32 @@ func (s *Server) logIn(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// loginFailed audits a failed login: a wrong password under the account's
+// ID (so that the entry is pseudonymised with the account when it is
+// deleted), an unknown username by the name tried.
 func (s *Server) loginFailed(r *http.Request, username string) {
-	s.svc.Audit(r.Context(), pairing.AuditEntry{Action: pairing.AuditLogin, Outcome: pairing.OutcomeRefused,
-		Actor: "user", Detail: fmt.Sprintf("wrong username or password for %q", clipName(username))})
+	e := pairing.AuditEntry{Action: pairing.AuditLogin, Outcome: pairing.OutcomeRefused, Actor: "user"}
+	if pairing.ValidUsername(username) != nil {
+		e.Detail = fmt.Sprintf("no account named %q", clipName(username))
+	} else if uid, ok := s.svc.UserIDByName(r.Context(), username); ok {
+		e.UserID, e.Detail = uid, "wrong password"
+	} else {
+		e.Detail = fmt.Sprintf("no account named %q", clipName(username))
+	}
+	s.svc.Audit(r.Context(), e)
 }
 
 func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, username string, wait time.Duration) error {
-	s.svc.Audit(r.Context(), pairing.AuditEntry{Action: pairing.AuditLogin, Outcome: pairing.OutcomeRefused,
-		Actor: "user", Detail: fmt.Sprintf("login for %q throttled after failed attempts", clipName(username))})
+	e := pairing.AuditEntry{Action: pairing.AuditLogin, Outcome: pairing.OutcomeRefused, Actor: "user"}
+	if pairing.ValidUsername(username) == nil {
+		if uid, ok := s.svc.UserIDByName(r.Context(), username); ok { // under the account, as loginFailed does
+			e.UserID, e.Detail = uid, "login throttled after failed attempts"
+		}
+	}
+	if e.Detail == "" {
+		e.Detail = fmt.Sprintf("login for %q throttled after failed attempts", clipName(username))
+	}
+	s.svc.Audit(r.Context(), e)
 	return s.tooMany(w, rateLimited{wait}, "failed logins")
 }
 

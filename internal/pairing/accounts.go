@@ -69,6 +69,13 @@ func (s *Service) LogIn(ctx context.Context, username, password string) (token s
 	return s.newSession(ctx, u.ID)
 }
 
+// UserIDByName returns the ID of the account named username, if there is
+// one (for the audit of a failed login; it tells nothing to the client).
+func (s *Service) UserIDByName(ctx context.Context, username string) (string, bool) {
+	u, err := s.store.UserByName(ctx, username)
+	return u.ID, err == nil && u.ID != ""
+}
+
 // SignUpAndLogIn creates an account and its first session at once, so
 // that a client never holds an account it could not log in to.
 func (s *Service) SignUpAndLogIn(ctx context.Context, username, password string) (User, string, Session, error) {
