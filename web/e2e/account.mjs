@@ -220,7 +220,7 @@ try {
     await page.getByLabel('Username of the new owner').fill(friend);
     await page.getByRole('button', { name: 'Offer the device' }).click();
     await screen('Boiler');
-    await page.getByText(`Offered to ${friend} until`).waitFor();
+    await page.getByText(`Offered to ${friend}; the offer ends`).waitFor();
     await page.getByRole('button', { name: 'Withdraw the offer' }).waitFor();
   });
 
@@ -236,6 +236,26 @@ try {
     assert.equal(d.spaceId, cabin.id, 'the device moved to the friend\'s home');
     assert.equal((await api('GET', '/v1/devices/' + deviceID, await token(page))).status, 404, 'the owner no longer has it');
   }, other);
+
+  await step('decline an offer, and withdraw one', async () => {
+    // The friend offers the device back; the owner declines it.
+    let r = await api('POST', `/v1/devices/${deviceID}/transfers`, friendToken, { username: owner });
+    assert.equal(r.status, 201);
+    await page.goto(base + '/shared');
+    await screen('Shared with you');
+    await page.getByRole('heading', { name: 'Offered to you (1)' }).waitFor();
+    await page.getByText('Nobody shares a device with you.').waitFor(); // the share ended with the transfer
+    await page.getByRole('button', { name: 'Decline Boiler' }).click();
+    await page.getByRole('heading', { name: 'Offered to you (0)' }).waitFor();
+    assert.equal((await api('GET', `/v1/transfers/${r.body.id}`, friendToken)).body.status, 'declined');
+    // Offered again, the friend withdraws it from their own list.
+    r = await api('POST', `/v1/devices/${deviceID}/transfers`, friendToken, { username: owner });
+    await other.goto(base + '/shared');
+    await screen('Shared with you', other);
+    await other.getByRole('button', { name: 'Withdraw the offer of Boiler' }).click();
+    await other.getByRole('heading', { name: 'Your offers' }).waitFor({ state: 'detached' });
+    assert.equal((await api('GET', `/v1/transfers/${r.body.id}`, friendToken)).body.status, 'cancelled');
+  });
 
   await step('delete a home', async () => {
     await page.goto(base + '/');

@@ -231,7 +231,8 @@ function sharesSection(d, shares) {
   const name = field({ label: 'Username to share with', name: 'username', autocomplete: 'off', autocapitalize: 'none', spellcheck: false });
   const access = field({
     label: 'What they may do', name: 'access', tag: 'select',
-    options: [['read', 'Look only: see the device and its state'], ['control', 'Control: also rename it']],
+    options: [['read', 'Look only'], ['control', 'Look and rename']],
+    hint: 'Either way only you may remove, reset, share or give it away.',
   });
   const addBox = alertBox();
   const form = h('form', { 'aria-labelledby': 'add-share' }, h('h3', { id: 'add-share' }, 'Share with someone'), name, access, addBox,
@@ -257,7 +258,7 @@ function transferSection(d, pending) {
   const head = h('h2', { id: 'transfer' }, 'Give this device to someone');
   if (pending) {
     return h('section', { 'aria-labelledby': 'transfer' }, head,
-      h('p', {}, `Offered to ${pending.toUsername} until `, when(pending.deadline), '. It stays yours until they accept it.'),
+      h('p', {}, `Offered to ${pending.toUsername}; the offer ends `, when(pending.deadline), '. It stays yours until they accept it.'),
       h('button', {
         type: 'button', class: 'danger',
         onclick: async (ev) => {
@@ -323,7 +324,7 @@ function offerIn(t, targets) {
   const box = alertBox();
   const card = h('li', { class: 'card offer', 'data-transfer-id': t.id },
     h('span', { class: 'card-title' }, label),
-    h('p', {}, `${t.fromUsername} offers you this device, until `, when(t.deadline), '.'));
+    h('p', {}, `${t.fromUsername} offers you this device; the offer ends `, when(t.deadline), '.'));
   if (!targets.length) {
     card.append(h('p', {}, 'Create a home first to accept it: ', h('a', { href: '/' }, 'your homes')));
   } else {
@@ -353,7 +354,7 @@ function offerOut(t) {
   const box = alertBox();
   return h('li', { class: 'card offer', 'data-transfer-id': t.id },
     h('a', { href: `/devices/${enc(t.devId)}`, class: 'card-title' }, label),
-    h('p', {}, `Offered to ${t.toUsername}, until `, when(t.deadline), '.'),
+    h('p', {}, `Offered to ${t.toUsername}; the offer ends `, when(t.deadline), '.'),
     h('button', {
       type: 'button', class: 'danger', 'aria-label': `Withdraw the offer of ${label}`,
       onclick: async (ev) => {
