@@ -216,3 +216,67 @@ func TestAccountUsageErrorsExit2(t *testing.T) {
 		})
 	}
 }
+
+// On a terminal, password asks for each password without echoing it and
+// for the new one twice.
+func TestPasswordOnATerminal(t *testing.T) {
+	script, err := exec.LookPath("script") // util-linux: runs a command on a new pseudo-terminal
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("script(1) (Debian package util-linux) is needed to give nbpair a terminal")
+		}
+		t.Skip("no script(1) (Debian package util-linux) to give nbpair a terminal")
+	}
+	s := startUserServer(t, "868000000000053")
+	other := logIn(t, s, "login", "alice", "a long password")
+	cmd := exec.Command(script, "-qec", binary+" password --session-file "+s.session, "/dev/null")
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	chunks := make(chan string, 100)
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := out.Read(b)
+			if n > 0 {
+				chunks <- string(b[:n])
+			}
+			if err != nil {
+				close(chunks)
+				return
+			}
+		}
+	}()
+	var seen strings.Builder
+	waitFor := func(text string) {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for !strings.Contains(seen.String(), text) {
+			select {
+			case c, ok := <-chunks:
+				if !ok {
+					t.Fatalf("output ended before %q:\n%s", text, seen.String())
+				}
+				seen.WriteString(c)
+			case <-timeout:
+				t.Fatalf("no %q within 20 s:\n%s", text, seen.String())
+			}
+		}
+	}
+	// Each answer is typed only once its prompt is shown, when the echo is off.
+	for _, qa := range [][2]string{{"Current password: ", "a long password"}, {"New password: ", "terminal secret 2"}, {"New password again: ", "terminal secret 2"}} {
+		waitFor(qa[0])
+		in.Write([]byte(qa[1] + "\r"))
+	}
+	waitFor("password changed")
+	if strings.Contains(seen.String(), "a long password") || strings.Contains(seen.String(), "terminal secret") {
+		t.Errorf("a password was echoed:\n%s", seen.String())
+	}
+	if r := runBinary(t, append([]string{"homes"}, other...)...); r.code != 1 || !strings.Contains(r.stderr, "3720") {
+		t.Errorf("the other session after the change: exit %d:\n%s", r.code, r.stderr)
+	}
+	logIn(t, s, "login", "alice", "terminal secret 2")
+}
