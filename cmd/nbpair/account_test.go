@@ -72,6 +72,14 @@ func TestShareTransferAndDeleteHome(t *testing.T) {
 	if r := runBinary(t, append([]string{"unshare", s.dev.ID, "bob"}, alice...)...); r.code != 1 || !strings.Contains(r.stderr, "is not shared with") {
 		t.Errorf("unshare again: exit %d:\n%s", r.code, r.stderr)
 	}
+	// Shared again with control, bob leaves the share himself.
+	runCLI(t, append([]string{"share", s.dev.ID, "bob", "--access", "control"}, alice...)...)
+	if out := runCLI(t, append([]string{"unshare", "Boiler", "bob"}, bob...)...); !strings.Contains(out, "bob no longer shares device "+s.dev.ID) {
+		t.Errorf("bob leaving the share printed:\n%s", out)
+	}
+	if r := runBinary(t, append([]string{"unshare", s.dev.ID, "bob"}, alice...)...); r.code != 1 || !strings.Contains(r.stderr, "is not shared with") {
+		t.Errorf("after bob left, the share is still there: exit %d:\n%s", r.code, r.stderr)
+	}
 
 	out = runCLI(t, append([]string{"transfer", "boiler", "bob"}, alice...)...)
 	id := regexp.MustCompile(`transfer (\S+), open until`).FindStringSubmatch(out)
