@@ -211,6 +211,19 @@ try {
     assert.equal(r.body.code, 4403, 'the API refuses a rename too');
   }, other);
 
+  await step('with control, the friend renames it', async () => {
+    const ownerToken = await token(page);
+    assert.equal((await api('POST', `/v1/devices/${deviceID}/shares`, ownerToken, { username: friend, access: 'control' })).status, 200);
+    await other.reload();
+    await screen('Boiler', other);
+    await other.getByText('with control: you may rename it').waitFor();
+    await other.getByLabel('New name').fill('Big boiler');
+    await other.getByRole('button', { name: 'Rename device' }).click();
+    await screen('Big boiler', other);
+    assert.equal((await api('GET', '/v1/devices/' + deviceID, ownerToken)).body.name, 'Big boiler');
+    assert.equal((await api('PATCH', '/v1/devices/' + deviceID, ownerToken, { name: 'Boiler' })).status, 200);
+  }, other);
+
   await step('offer the device to the friend', async () => {
     await page.goto(base + '/devices/' + deviceID);
     await screen('Boiler');
