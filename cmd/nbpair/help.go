@@ -105,8 +105,55 @@ the commands homes, pair, devices --home and remove.`},
 	"login": {"nbpair login --username NAME --password-file FILE [flags]", `
 Logs in to an nbpair server; the session is kept (mode 0600) for the commands
 homes, pair, devices --home and remove.`},
-	"homes": {"nbpair homes [--create NAME] [flags]", `
-Lists your homes with your role in each, or creates one.`},
+	"homes": {"nbpair homes [--create NAME] [flags]\nnbpair homes delete NAME|ID [flags]", `
+Lists your homes with your role in each, or creates one. 'nbpair help homes
+delete' for deleting one.`},
+	"homes delete": {"nbpair homes delete NAME|ID [flags]", `
+Deletes a home you own: every device in it is unbound (each is told the next
+time it is awake) and its members lose it. NAME is matched as for pair --home.`},
+	"share": {"nbpair share DEVICE USER [--access read|control] [flags]", `
+Shares a device you own with the user named USER, or changes the access of
+their share. With read access they see the device and its state; with control
+they may also rename it. It stays yours: only you may remove, reset, share or
+transfer it. DEVICE is a device ID or the name of a device in your homes.`},
+	"unshare": {"nbpair unshare DEVICE USER [flags]", `
+Ends the share of a device you own with USER; or, with your own username as
+USER, leaves a device someone shares with you.`},
+	"transfer": {"nbpair transfer DEVICE USER [--expires DURATION] [flags]", `
+Offers a device you own to the user named USER. Nothing changes until they
+accept it into one of their homes ('nbpair transfers accept ID'); then the
+device is theirs, its shares end and it is told its new owner when next
+awake. Cancel the offer with 'nbpair transfers cancel ID'.`},
+	"transfers": {"nbpair transfers [flags]\nnbpair transfers accept ID [--home NAME] [flags]\nnbpair transfers decline|cancel ID [flags]", `
+Lists the pending transfer offers to you and from you. accept takes a device
+offered to you into one of your homes (--home; not needed when you own one
+home), decline refuses it, cancel withdraws an offer you made.`},
+	"transfers accept": {"nbpair transfers accept ID [--home NAME] [flags]", `
+Accepts a transfer offered to you: the device moves into your home and is
+yours.`},
+	"transfers decline": {"nbpair transfers decline ID [flags]", `
+Declines a transfer offered to you; the device stays with its owner.`},
+	"transfers cancel": {"nbpair transfers cancel ID [flags]", `
+Withdraws a transfer you offered.`},
+	"sessions": {"nbpair sessions [flags]\nnbpair sessions revoke ID [flags]", `
+Lists your logged-in sessions, most recently used first, with where and with
+what they logged in; * marks this one. 'nbpair sessions revoke ID' logs one out.`},
+	"sessions revoke": {"nbpair sessions revoke ID [flags]", `
+Ends one of your sessions (an ID from 'nbpair sessions'): whoever holds it is
+logged out.`},
+	"password": {"nbpair password [flags]", `
+Changes your password. On a terminal it asks for the current password and the
+new one twice, without echo; otherwise it reads two lines from standard input:
+the current password, then the new one. Every other session of yours ends;
+this one stays.`},
+	"account": {"nbpair account delete [flags]", `
+Your account. 'nbpair account delete' deletes it.`},
+	"account delete": {"nbpair account delete [flags]", `
+Deletes your account: the homes you own are deleted and every device in them
+unbound (each is told when next awake), your shares and transfer offers end,
+and you are logged out; homes of others you are a member of stay. It asks for
+your password and for your username as a confirmation: on a terminal without
+echo, otherwise as two lines of standard input.`},
 	"pair": {"nbpair pair --home NAME (--qr-image FILE | --code TEXT) [flags]", `
 Pairs a device into one of your homes, as an app does: reads its label (a
 photo with --qr-image, or --code with the label's URL or the short code

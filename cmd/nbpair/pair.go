@@ -24,6 +24,9 @@ func appClient(sessionFile string) (*activator.Client, savedSession, error) {
 }
 
 func runHomes(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "delete" {
+		return runHomesDelete(ctx, args[1:], stdout)
+	}
 	fs := newFlagSet("homes")
 	sessionFile := sessionFlag(fs)
 	create := fs.String("create", "", "create a home with this `NAME`")

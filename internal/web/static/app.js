@@ -6,6 +6,7 @@ import { h, announce, alertBox } from './ui.js';
 import * as screens from './user.js';
 import { addDevice, labelLink } from './pair.js';
 import * as adminScreens from './admin.js';
+import * as accountScreens from './account.js';
 
 // [pattern, screen, who may see it]: 'user' screens send others to /login.
 const routes = [
@@ -15,6 +16,8 @@ const routes = [
   [/^\/homes\/([^/]+)$/, screens.home, 'user'],
   [/^\/homes\/([^/]+)\/add$/, addDevice, 'user'],
   [/^\/devices\/([^/]+)$/, screens.device, 'user'],
+  [/^\/account$/, accountScreens.account, 'user'],
+  [/^\/shared$/, accountScreens.shared, 'user'],
   [/^\/nb\/([0-9a-fA-F]{32})$/, labelLink, 'user'],
   [/^\/admin$/, adminScreens.start],
   [/^\/admin\/products$/, adminScreens.products, 'admin'],
@@ -95,7 +98,8 @@ function renderNav() {
   if (s) {
     nav.replaceChildren(
       h('a', { href: '/' }, 'Homes'),
-      h('span', { class: 'who' }, s.username),
+      h('a', { href: '/shared' }, 'Shared'),
+      h('a', { href: '/account', class: 'who', 'aria-label': `Account of ${s.username}` }, s.username),
       h('button', { type: 'button', class: 'link', onclick: logOut }, 'Log out'));
   } else {
     nav.replaceChildren(h('a', { href: '/login' }, 'Log in'), h('a', { href: '/signup' }, 'Sign up'));

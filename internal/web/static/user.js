@@ -4,6 +4,7 @@
 import { call, session, setSession, user } from './api.js';
 import { go } from './app.js';
 import { h, field, alertBox, onSubmit, checkName, when, announce, fieldError } from './ui.js';
+import { deleteHomeSection, myShare, sharedNote, ownerSections } from './account.js';
 
 const usernameRe = /^[A-Za-z0-9._\-@+]+$/;
 
@@ -108,7 +109,8 @@ export async function home({ args: [id], signal }) {
       manage ? h('p', {}, h('a', { class: 'button primary', href: `/homes/${enc}/add` }, 'Add a device')) : null,
       deviceList(devices)),
     manage ? renameHomeForm(hm) : null,
-    membersSection(hm, members, manage));
+    membersSection(hm, members, manage),
+    hm.role === 'owner' ? deleteHomeSection(hm, devices) : null);
   return { title: hm.name, body };
 }
 
@@ -179,17 +181,22 @@ export async function device({ args: [id], signal }) {
   const d = await user('GET', `/v1/devices/${enc}`, { signal });
   const hm = await findHome(d.spaceId, signal).catch(() => null);
   const manage = hm && (hm.role === 'owner' || hm.role === 'admin');
+  const owner = d.ownerUid === session()?.uid;
+  const share = !manage && !owner ? await myShare(d.devId, signal) : null;
   const body = h('div', {},
     h('p', {}, h('span', { class: d.online ? 'badge online' : 'badge offline' }, d.online ? 'Online' : 'Offline')),
     h('dl', { class: 'facts wide' },
-      h('dt', {}, 'Home'), h('dd', {}, hm ? h('a', { href: `/homes/${encodeURIComponent(hm.id)}` }, hm.name) : d.spaceId),
+      hm ? [h('dt', {}, 'Home'), h('dd', {}, h('a', { href: `/homes/${encodeURIComponent(hm.id)}` }, hm.name))]
+        : [h('dt', {}, 'Owner'), h('dd', {}, share ? share.sharedBy : d.ownerUid)],
       h('dt', {}, 'IMEI'), h('dd', {}, d.uniqueId),
       h('dt', {}, 'Device ID'), h('dd', {}, d.devId),
       h('dt', {}, 'Product'), h('dd', {}, d.productId),
       h('dt', {}, 'Last seen'), h('dd', {}, when(d.lastSeen)),
       h('dt', {}, 'Added'), h('dd', {}, when(d.boundAt)),
       d.timeZone ? [h('dt', {}, 'Time zone'), h('dd', {}, d.timeZone)] : null),
-    manage ? renameDeviceForm(d) : null,
+    share ? sharedNote(share) : null,
+    manage || share?.access === 'control' ? renameDeviceForm(d) : null,
+    owner ? await ownerSections(d, signal) : null,
     manage ? removeDeviceSection(d) : null);
   return { title: d.name || d.uniqueId, body };
 }
