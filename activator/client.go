@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // maxAnswer bounds the answers the client reads.
@@ -76,17 +77,24 @@ func (c *Client) Token() string {
 // SignUp creates an account and logs in to it: the Client keeps the
 // token of the session the server starts with the account, as LogIn does.
 func (c *Client) SignUp(ctx context.Context, username, password string) (User, error) {
+	u, _, err := c.SignUpSession(ctx, username, password)
+	return u, err
+}
+
+// SignUpSession is SignUp that also returns the account's first session.
+func (c *Client) SignUpSession(ctx context.Context, username, password string) (User, Session, error) {
 	var u struct {
 		User
-		Token string `json:"token"`
+		Token     string    `json:"token"`
+		ExpiresAt time.Time `json:"expiresAt"`
 	}
 	if err := c.do(ctx, http.MethodPost, "/v1/users", credentials{username, password}, &u); err != nil {
-		return User{}, err
+		return User{}, Session{}, err
 	}
 	if u.Token != "" { // the server starts the first session with the account
 		c.SetToken(u.Token)
 	}
-	return u.User, nil
+	return u.User, Session{Token: u.Token, UID: u.UID, ExpiresAt: u.ExpiresAt}, nil
 }
 
 type credentials struct {

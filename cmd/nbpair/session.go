@@ -117,14 +117,13 @@ func accountCommand(ctx context.Context, name string, args []string, stdout io.W
 		return err
 	}
 	c := activator.NewClient(*f.server)
-	if signUp {
-		if _, err := c.SignUp(ctx, *f.username, password); err != nil {
+	var se activator.Session
+	if signUp { // sign-up starts the first session too
+		if _, se, err = c.SignUpSession(ctx, *f.username, password); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "signed up as %s\n", *f.username)
-	}
-	se, err := c.LogIn(ctx, *f.username, password)
-	if err != nil {
+	} else if se, err = c.LogIn(ctx, *f.username, password); err != nil {
 		return err
 	}
 	saved := savedSession{Server: *f.server, Username: *f.username, UID: se.UID, Token: se.Token, ExpiresAt: se.ExpiresAt}
