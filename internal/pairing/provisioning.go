@@ -118,6 +118,8 @@ type DeviceStatus struct {
 	ShortCode    string        `json:"shortCode"` // ShortCode of the nbId, printed under the QR
 	Online       bool          `json:"online"`
 	Registration *Registration `json:"registration,omitempty"`
+	// Blocked is the device's block, if the device maker blocked it.
+	Blocked *DeviceBlock `json:"blocked,omitempty"`
 }
 
 // DeviceStatus returns the device with the given ID (or IMEI) and its
@@ -138,6 +140,9 @@ func (s *Service) DeviceStatus(ctx context.Context, idOrIMEI string) (DeviceStat
 
 func (s *Service) statusOf(ctx context.Context, d Device) (DeviceStatus, error) {
 	st := DeviceStatus{Device: d, QR: s.QRText(d), ShortCode: ShortCode(d.NbID)}
+	if bl, ok := s.blocks.get(d.ID); ok {
+		st.Blocked = &bl
+	}
 	r, err := s.store.RegistrationOfDevice(ctx, d.ID)
 	switch {
 	case err == nil:

@@ -71,6 +71,7 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (Registrati
 		run  func(context.Context, *registerContext) error
 	}{
 		{"resolve device", s.resolveDevice},
+		{"check block", s.checkBlocked},
 		{"check transport", s.checkTransport},
 		{"build registration", s.buildRegistration},
 		{"store registration", s.storeRegistration},
@@ -170,6 +171,12 @@ func (s *Service) buildRegistration(_ context.Context, rc *registerContext) erro
 
 func (s *Service) storeRegistration(ctx context.Context, rc *registerContext) error {
 	first, err := s.storeRegister(ctx, rc)
+	if isNotFound(err) {
+		// Deprovisioned since the index learnt it (on another node, whose
+		// notice this node missed): the next Register resolves afresh.
+		s.hot.forget(rc.device.ID)
+		return fmt.Errorf("%w: the device was deprovisioned; register again", ErrUnknownEndpoint)
+	}
 	rc.first = first
 	return err
 }
