@@ -95,6 +95,16 @@ func cancelledContext(t *testing.T, s pairing.Store) {
 		}},
 		{"Bind", func(ctx context.Context) error { _, _, err := s.Bind(ctx, pending.ID, at(time.Hour)); return err }},
 		{"Unbind", func(ctx context.Context) error { _, err := s.Unbind(ctx, d.ID, ""); return err }},
+		{"BlockDevice", func(ctx context.Context) error {
+			return s.BlockDevice(ctx, pairing.DeviceBlock{DeviceID: d.ID, At: at(time.Hour)})
+		}},
+		{"UnblockDevice", func(ctx context.Context) error { return s.UnblockDevice(ctx, d.ID) }},
+		{"DeviceBlock", func(ctx context.Context) error { _, err := s.DeviceBlock(ctx, d.ID); return err }},
+		{"DeviceBlocks", func(ctx context.Context) error { _, err := s.DeviceBlocks(ctx); return err }},
+		{"DeprovisionDevice", func(ctx context.Context) error {
+			_, err := s.DeprovisionDevice(ctx, d.ID, pairing.Notes{})
+			return err
+		}},
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
