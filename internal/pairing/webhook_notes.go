@@ -112,7 +112,7 @@ type (
 		UserID       string `json:"uid,omitempty"`
 		HomeID       string `json:"homeId,omitempty"`
 		ActivationID string `json:"activationId,omitempty"`
-		By           string `json:"by,omitempty"` // unbound: removed, reset or factory-reset
+		By           string `json:"by,omitempty"` // unbound: removed, reset, factory-reset, admin or deprovisioned
 	}
 	resetData struct {
 		DeviceID string `json:"deviceId"`
