@@ -41,4 +41,6 @@ type DeviceAdminStore interface {
 	// entries. It returns the device as it was; ErrNotFound if there is
 	// no such device.
 	DeprovisionDevice(ctx context.Context, deviceID string, n Notes) (Device, error)
+
+	PSKRotationStore
 }

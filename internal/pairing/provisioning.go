@@ -76,20 +76,6 @@ func (s *Service) newDevice(ctx context.Context, req ProvisionRequest) (Device, 
 	return d, nil
 }
 
-// DevicePSK returns the PSK of the device whose DTLS PSK identity (its
-// endpoint name) is given.
-func (s *Service) DevicePSK(ctx context.Context, identity string) ([]byte, error) {
-	imei, ok := wire.IMEIFromEndpoint(identity)
-	if !ok {
-		return nil, fmt.Errorf("%w: identity %q is not urn:imei:<IMEI>", ErrUnknownEndpoint, identity)
-	}
-	d, err := s.store.DeviceByIMEI(ctx, imei)
-	if err != nil {
-		return nil, err
-	}
-	return s.sealer.open(d.ID, d.SealedPSK)
-}
-
 // CreateProduct creates a product.
 func (s *Service) CreateProduct(ctx context.Context, p Product) (Product, error) {
 	if p.ID == "" || p.Name == "" {

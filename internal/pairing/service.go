@@ -106,6 +106,7 @@ type Service struct {
 
 	subs       subscriptions  // the event types webhooks want
 	blocks     deviceBlocks   // every blocked device
+	keys       rotatingKeys   // the keys offered to devices under PSK rotation
 	hookCaller BindHookCaller // guarded by downMu
 }
 

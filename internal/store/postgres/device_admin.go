@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -57,6 +58,7 @@ func (s *Store) DeviceBlocks(ctx context.Context) ([]pairing.DeviceBlock, error)
 // itself.
 var deprovisionDeletes = []string{
 	"DELETE FROM device_blocks WHERE device_id = $1",
+	"DELETE FROM device_psk_rotations WHERE device_id = $1",
 	"DELETE FROM device_shares WHERE device_id = $1",
 	"DELETE FROM device_transfers WHERE device_id = $1",
 	"DELETE FROM registrations WHERE device_id = $1",
@@ -85,4 +87,38 @@ func (s *Store) DeprovisionDevice(ctx context.Context, deviceID string, n pairin
 		return writeNotes(ctx, tx, n.Events)
 	})
 	return d, err
+}
+
+// StartPSKRotation implements pairing.Store.
+func (s *Store) StartPSKRotation(ctx context.Context, r pairing.PSKRotation) error {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO device_psk_rotations (device_id, sealed_psk, started_at, deadline)
+		SELECT id, $1, $2, $3 FROM devices WHERE id = $4
+		ON CONFLICT (device_id) DO UPDATE SET sealed_psk = excluded.sealed_psk, started_at = excluded.started_at,
+			deadline = excluded.deadline`,
+		r.SealedPSK, nanos(r.StartedAt), nanos(r.Deadline), r.DeviceID)
+	return affectedOne(tag, err, "device "+r.DeviceID)
+}
+
+// PSKRotation implements pairing.Store.
+func (s *Store) PSKRotation(ctx context.Context, deviceID string) (pairing.PSKRotation, error) {
+	r := pairing.PSKRotation{DeviceID: deviceID}
+	var started, deadline int64
+	err := s.pool.QueryRow(ctx, "SELECT sealed_psk, started_at, deadline FROM device_psk_rotations WHERE device_id = $1", deviceID).
+		Scan(&r.SealedPSK, &started, &deadline)
+	r.StartedAt, r.Deadline = fromNanos(started), fromNanos(deadline)
+	return r, notFound(err, "psk rotation of device "+deviceID)
+}
+
+// FinishPSKRotation implements pairing.Store.
+func (s *Store) FinishPSKRotation(ctx context.Context, deviceID string, startedAt time.Time) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		var sealed []byte
+		err := tx.QueryRow(ctx, `DELETE FROM device_psk_rotations WHERE device_id = $1 AND started_at = $2 RETURNING sealed_psk`,
+			deviceID, nanos(startedAt)).Scan(&sealed)
+		if err != nil {
+			return notFound(err, "psk rotation of device "+deviceID)
+		}
+		tag, err := tx.Exec(ctx, "UPDATE devices SET psk_sealed = $1 WHERE id = $2", sealed, deviceID)
+		return affectedOne(tag, err, "device "+deviceID)
+	})
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"time"
 
 	"github.com/nbpair/nbpair/internal/pairing"
 )
@@ -58,6 +59,7 @@ func (s *Store) DeviceBlocks(ctx context.Context) ([]pairing.DeviceBlock, error)
 // itself.
 var deprovisionDeletes = []string{
 	"DELETE FROM device_blocks WHERE device_id = ?",
+	"DELETE FROM device_psk_rotations WHERE device_id = ?",
 	"DELETE FROM device_shares WHERE device_id = ?",
 	"DELETE FROM device_transfers WHERE device_id = ?",
 	"DELETE FROM registrations WHERE device_id = ?",
@@ -86,4 +88,41 @@ func (s *Store) DeprovisionDevice(ctx context.Context, deviceID string, n pairin
 		return writeNotes(ctx, tx, n.Events)
 	})
 	return d, err
+}
+
+// StartPSKRotation implements pairing.Store.
+func (s *Store) StartPSKRotation(ctx context.Context, r pairing.PSKRotation) error {
+	return s.inTx(ctx, func(tx wtx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO device_psk_rotations (device_id, sealed_psk, started_at, deadline)
+			SELECT id, ?, ?, ? FROM devices WHERE id = ?
+			ON CONFLICT (device_id) DO UPDATE SET sealed_psk = excluded.sealed_psk, started_at = excluded.started_at,
+				deadline = excluded.deadline`,
+			r.SealedPSK, nanos(r.StartedAt), nanos(r.Deadline), r.DeviceID)
+		return affectedOne(res, err, "device "+r.DeviceID)
+	})
+}
+
+// PSKRotation implements pairing.Store.
+func (s *Store) PSKRotation(ctx context.Context, deviceID string) (pairing.PSKRotation, error) {
+	r := pairing.PSKRotation{DeviceID: deviceID}
+	var started, deadline int64
+	err := s.rq.QueryRowContext(ctx, "SELECT sealed_psk, started_at, deadline FROM device_psk_rotations WHERE device_id = ?", deviceID).
+		Scan(&r.SealedPSK, &started, &deadline)
+	r.StartedAt, r.Deadline = fromNanos(started), fromNanos(deadline)
+	return r, notFound(err, "psk rotation of device "+deviceID)
+}
+
+// FinishPSKRotation implements pairing.Store.
+func (s *Store) FinishPSKRotation(ctx context.Context, deviceID string, startedAt time.Time) error {
+	return s.inTx(ctx, func(tx wtx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE devices SET psk_sealed = (SELECT sealed_psk FROM device_psk_rotations
+				WHERE device_id = ? AND started_at = ?)
+			WHERE id = ? AND EXISTS (SELECT 1 FROM device_psk_rotations WHERE device_id = ? AND started_at = ?)`,
+			deviceID, nanos(startedAt), deviceID, deviceID, nanos(startedAt))
+		if err := affectedOne(res, err, "psk rotation of device "+deviceID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM device_psk_rotations WHERE device_id = ?", deviceID)
+		return err
+	})
 }

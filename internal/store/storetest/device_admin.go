@@ -12,6 +12,52 @@ import (
 var deviceAdminTests = []test{
 	{"BlockAndUnblock", blockAndUnblock},
 	{"Deprovision", deprovision},
+	{"PSKRotation", pskRotation},
+}
+
+// pskRotation: a rotation replaces an earlier one; finishing it makes its
+// key the device's, only if it is still the rotation that started then.
+func pskRotation(t *testing.T, s pairing.Store) {
+	ctx := t.Context()
+	d := createDevices(t, s, 1)[0]
+	d.SealedPSK = []byte("old key")
+	wantErr(t, "StartPSKRotation of an unknown device", s.StartPSKRotation(ctx, pairing.PSKRotation{DeviceID: "dev_unknown",
+		SealedPSK: []byte("x"), StartedAt: epoch, Deadline: at(time.Hour)}), pairing.ErrNotFound)
+	_, err := s.PSKRotation(ctx, d.ID)
+	wantErr(t, "PSKRotation before one started", err, pairing.ErrNotFound)
+	r1 := pairing.PSKRotation{DeviceID: d.ID, SealedPSK: []byte("new key 1"), StartedAt: at(time.Second), Deadline: at(time.Hour)}
+	r2 := pairing.PSKRotation{DeviceID: d.ID, SealedPSK: []byte("new key 2"), StartedAt: at(2 * time.Second), Deadline: at(2 * time.Hour)}
+	for _, r := range []pairing.PSKRotation{r1, r2} {
+		if err := s.StartPSKRotation(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.PSKRotation(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEqual(t, "PSKRotation after a second start", got, r2)
+	wantErr(t, "FinishPSKRotation of the replaced rotation", s.FinishPSKRotation(ctx, d.ID, r1.StartedAt), pairing.ErrNotFound)
+	if err := s.FinishPSKRotation(ctx, d.ID, r2.StartedAt); err != nil {
+		t.Fatal(err)
+	}
+	dev, err := s.Device(ctx, d.ID)
+	if err != nil || string(dev.SealedPSK) != "new key 2" {
+		t.Errorf("the device's key after the rotation: %q, %v; want the rotation's", dev.SealedPSK, err)
+	}
+	_, err = s.PSKRotation(ctx, d.ID)
+	wantErr(t, "PSKRotation after it finished", err, pairing.ErrNotFound)
+	wantErr(t, "FinishPSKRotation again", s.FinishPSKRotation(ctx, d.ID, r2.StartedAt), pairing.ErrNotFound)
+
+	// Deprovisioning takes a rotation with it.
+	if err := s.StartPSKRotation(ctx, r1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeprovisionDevice(ctx, d.ID, pairing.Notes{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.PSKRotation(ctx, d.ID)
+	wantErr(t, "PSKRotation of a deprovisioned device", err, pairing.ErrNotFound)
 }
 
 func blockAndUnblock(t *testing.T, s pairing.Store) {
