@@ -92,7 +92,7 @@ type Config struct {
 	// the client's Finished did not open with that key. Not rate-limited:
 	// it is for a key rotation to learn which key a device holds.
 	OnKeyUsed func(identity string, key []byte, ok bool)
-	Log             *slog.Logger
+	Log       *slog.Logger
 	// Registerer, if set, gets the gate's nbpair_dtls_* metrics.
 	Registerer prometheus.Registerer
 }
