@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"encoding/hex"
 	"net/http"
+	"time"
 )
 
 // The device maker's actions on one device: block and unblock,
@@ -11,6 +13,44 @@ func (s *Server) deviceAdminRoutes() {
 	s.handle("DELETE /v1/admin/devices/{id}/block", s.admin(s.unblockDevice))
 	s.handle("POST /v1/admin/devices/{id}/unbind", s.admin(s.forceUnbind))
 	s.handle("DELETE /v1/admin/devices/{id}", s.admin(s.deprovision))
+	s.handle("POST /v1/admin/devices/{id}/psk", s.admin(s.rotatePSK))
+}
+
+type rotatePSKRequest struct {
+	// Deadline is how long the old key stays valid at most, as a Go
+	// duration ("168h"); seven days when empty.
+	Deadline string `json:"deadline"`
+}
+
+// rotatedView is a new key, shown this once.
+type rotatedView struct {
+	ID          string    `json:"id"`
+	PSKIdentity string    `json:"pskIdentity"`
+	PSK         string    `json:"psk"` // hex
+	Deadline    time.Time `json:"deadline"`
+}
+
+func (s *Server) rotatePSK(w http.ResponseWriter, r *http.Request) error {
+	var req rotatePSKRequest
+	if r.ContentLength != 0 { // the body is optional
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+	}
+	var deadline time.Duration
+	if req.Deadline != "" {
+		d, err := time.ParseDuration(req.Deadline)
+		if err != nil || d <= 0 {
+			return apiError(codeParamIllegal, "deadline must be a duration such as 168h or 30m")
+		}
+		deadline = d
+	}
+	rot, err := s.svc.RotatePSK(r.Context(), r.PathValue("id"), deadline)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rotatedView{ID: rot.DeviceID, PSKIdentity: rot.PSKIdentity, PSK: hex.EncodeToString(rot.PSK), Deadline: rot.Deadline})
+	return nil
 }
 
 type blockRequest struct {

@@ -50,6 +50,22 @@ func stepDeviceAdmin(a *apiClient, w *world) {
 	}
 	a.fail(del(w.admin, block), http.StatusNotFound, 4004)
 
+	psk := "/v1/admin/devices/" + w.meter.ID + "/psk"
+	var rot struct{ ID, PSKIdentity, PSK string }
+	a.do(post(w.admin, psk, map[string]string{"deadline": "1h"}), http.StatusOK, &rot)
+	if rot.ID != w.meter.ID || len(rot.PSK) != 32 || rot.PSK == w.meter.PSK {
+		a.t.Errorf("the rotation answered %+v", rot)
+	}
+	var pending struct{ PSKRotation *struct{ Deadline string } }
+	if a.do(get(w.admin, "/v1/admin/devices/"+w.meter.ID), http.StatusOK, &pending); pending.PSKRotation == nil {
+		a.t.Errorf("the device shows no rotation under way")
+	}
+	a.do(call{method: "POST", path: psk, token: w.admin}, http.StatusOK, nil) // no body: seven days
+	a.fail(post(w.admin, psk, map[string]string{"deadline": "soon"}), http.StatusBadRequest, 3723)
+	a.fail(post(w.admin, psk, map[string]string{"deadline": "10000h"}), http.StatusBadRequest, 3723)
+	a.fail(post(w.admin, psk, []byte(`{"when":"1h"}`)), http.StatusBadRequest, 3724)
+	a.fail(post(w.admin, "/v1/admin/devices/dev_nope/psk", nil), http.StatusNotFound, 4004)
+
 	path := "/v1/admin/devices/" + w.meter.ID
 	var gone struct{ ID, IMEI string }
 	a.do(del(w.admin, path), http.StatusOK, &gone)

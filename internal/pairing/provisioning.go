@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/nbpair/nbpair/internal/lwm2m/wire"
@@ -106,6 +107,15 @@ type DeviceStatus struct {
 	Registration *Registration `json:"registration,omitempty"`
 	// Blocked is the device's block, if the device maker blocked it.
 	Blocked *DeviceBlock `json:"blocked,omitempty"`
+	// PSKRotation is the rotation of its key under way, if any (only
+	// when one device is asked for, not in lists).
+	PSKRotation *PendingPSK `json:"pskRotation,omitempty"`
+}
+
+// PendingPSK is a rotation of a device's key as the admin sees it.
+type PendingPSK struct {
+	StartedAt time.Time `json:"startedAt"`
+	Deadline  time.Time `json:"deadline"`
 }
 
 // DeviceStatus returns the device with the given ID (or IMEI) and its
@@ -121,7 +131,17 @@ func (s *Service) DeviceStatus(ctx context.Context, idOrIMEI string) (DeviceStat
 	if err != nil {
 		return DeviceStatus{}, err
 	}
-	return s.statusOf(ctx, d)
+	st, err := s.statusOf(ctx, d)
+	if err != nil {
+		return DeviceStatus{}, err
+	}
+	switch r, err := s.store.PSKRotation(ctx, d.ID); {
+	case err == nil:
+		st.PSKRotation = &PendingPSK{StartedAt: r.StartedAt, Deadline: r.Deadline}
+	case !isNotFound(err):
+		return DeviceStatus{}, err
+	}
+	return st, nil
 }
 
 func (s *Service) statusOf(ctx context.Context, d Device) (DeviceStatus, error) {
