@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"time"
 )
 
 // runDeviceAdmin is `nbpair device-admin block|unblock|unbind|deprovision`.
 func runDeviceAdmin(ctx context.Context, args []string, stdout io.Writer) error {
 	subs := map[string]func(context.Context, []string, io.Writer) error{
 		"block": runBlock, "unblock": runUnblock, "unbind": runForceUnbind, "deprovision": runDeprovision,
+		"rotate-psk": runRotatePSK,
 	}
 	return runSubcommand(ctx, "device-admin", subs, args, stdout)
 }
@@ -101,4 +103,24 @@ func reasonSuffix(reason string) string {
 		return ""
 	}
 	return " (" + reason + ")"
+}
+
+func runRotatePSK(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("device-admin rotate-psk")
+	server, tokenFile := adminFlags(fs)
+	deadline := fs.Duration("deadline", 7*24*time.Hour, "how long the old key stays valid at most, if the device does not use the new one before")
+	c, path, err := deviceAdminArgs(func() ([]string, error) { return parseExactly(fs, args, 1, "one device ID or IMEI") }, server, tokenFile)
+	if err != nil {
+		return err
+	}
+	var r struct {
+		ID, PSKIdentity, PSK string
+		Deadline             time.Time
+	}
+	if err := c.do(ctx, "POST", path+"/psk", map[string]string{"deadline": deadline.String()}, &r); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "device ID:    %s\nPSK identity: %s\nnew PSK (hex): %s\nold key valid until the device uses the new one, or %s\n(the new key is shown only now)\n",
+		r.ID, r.PSKIdentity, r.PSK, r.Deadline.Local().Format(time.DateTime))
+	return err
 }

@@ -35,6 +35,10 @@ func TestDeviceAdminCommands(t *testing.T) {
 	if out := runCLI(t, append([]string{"device-admin", "unblock", id[1]}, admin...)...); strings.Contains(out, "blocked") {
 		t.Errorf("unblock printed:\n%s", out)
 	}
+	out = runCLI(t, append([]string{"device-admin", "rotate-psk", "--deadline", "2h", imei}, admin...)...)
+	if !regexp.MustCompile(`new PSK \(hex\): [0-9a-f]{32}\n`).MatchString(out) {
+		t.Errorf("rotate-psk printed:\n%s", out)
+	}
 	r := runBinary(t, append([]string{"device-admin", "unbind", id[1]}, admin...)...)
 	if r.code != exitError || !strings.Contains(r.stderr, "4501") {
 		t.Errorf("unbind of an unbound device: exit %d, stderr %q; want 1 and 4501", r.code, r.stderr)
