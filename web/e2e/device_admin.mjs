@@ -92,6 +92,18 @@ try {
     assert.equal((await api('GET', `/v1/admin/devices/${id}`)).body.blocked, undefined, 'the API shows no block');
   });
 
+  await step('rotate its DTLS key: shown once', async () => {
+    await page.getByLabel('The old key works at most').selectOption('24h');
+    await page.getByRole('button', { name: 'Rotate key' }).click();
+    const psk = await page.locator('code[data-psk]').innerText();
+    assert.match(psk, /^[0-9a-f]{32}$/, 'the new key is shown');
+    const d = (await api('GET', `/v1/admin/devices/${id}`)).body;
+    assert.ok(d.pskRotation, 'the API shows the rotation under way');
+    await devicePage();
+    await page.locator('dd', { hasText: /^new key given / }).waitFor();
+    assert.equal(await page.locator('code[data-psk]').count(), 0, 'the key is not shown again');
+  });
+
   await step('unbind: cancel the confirm step, then confirm', async () => {
     await page.getByRole('button', { name: 'Unbind device' }).click();
     await page.getByRole('button', { name: 'Cancel' }).first().click();

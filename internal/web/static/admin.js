@@ -6,7 +6,7 @@ import { admin, adminToken, setAdminToken, download, call } from './api.js';
 import { go } from './app.js';
 import { h, field, checkbox, alertBox, onSubmit, when, table, bytes, fieldError } from './ui.js';
 import { dashboard as dashboardScreen } from './dashboard.js';
-import { deviceActions, blockWords } from './device_admin.js';
+import { deviceActions, blockWords, rotationWords } from './device_admin.js';
 
 export const dashboard = (ctx) => dashboardScreen(ctx, page);
 
@@ -222,6 +222,7 @@ export async function device({ args: [id], signal }) {
       fact('IMEI', d.imei), fact('Device ID', d.id), fact('Product', d.productId), fact('Pairing ID', d.nbId),
       fact('Binding', d.ownerUid ? `bound to ${d.ownerUid} in home ${d.homeId}` : 'unbound'),
       fact('Block', blockWords(d)),
+      ...(d.pskRotation ? fact('Key rotation', rotationWords(d)) : []),
       fact('Provisioned', when(d.createdAt))),
     h('section', { 'aria-labelledby': 'reg-h' }, h('h2', { id: 'reg-h' }, 'Registration'),
       r ? h('dl', { class: 'facts wide' },
@@ -240,7 +241,7 @@ export async function device({ args: [id], signal }) {
     h('p', {}, h('a', { href: '/admin/devices' }, 'All devices')));
 }
 
-const actions = ['', 'provision', 'export-keys', 'parse', 'bind', 'unbind', 'rename', 'reset', 'rate-limited', 'login', 'dtls-handshake', 'downlink', 'block', 'unblock', 'deprovision'];
+const actions = ['', 'provision', 'export-keys', 'parse', 'bind', 'unbind', 'rename', 'reset', 'rate-limited', 'login', 'dtls-handshake', 'downlink', 'block', 'unblock', 'deprovision', 'psk-rotate', 'psk-rotated'];
 
 export async function audit({ signal, query }) {
   const q = new URLSearchParams({ limit: '50' });

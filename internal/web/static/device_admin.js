@@ -55,6 +55,31 @@ function blockForm(d, path) {
   return form;
 }
 
+/** The words for a rotation of a device's key under way, or null. */
+export const rotationWords = (d) => d.pskRotation
+  ? h('span', {}, 'new key given ', when(d.pskRotation.startedAt), '; the old one works until the device uses the new one, or ', when(d.pskRotation.deadline))
+  : null;
+
+// rotateForm gives the device a new DTLS key and shows it this once.
+function rotateForm(d, path) {
+  const deadline = field({ label: 'The old key works at most', name: 'deadline', tag: 'select',
+    options: [['168h', '7 days'], ['24h', '1 day'], ['720h', '30 days'], ['1h', '1 hour']] });
+  const box = alertBox();
+  const shown = h('div', { class: 'secret', hidden: true });
+  const form = h('form', { 'aria-labelledby': 'rotate-h' }, h('h3', { id: 'rotate-h' }, 'Rotate its DTLS key'),
+    h('p', {}, 'A new pre-shared key for the device, shown only once. Its old key keeps working until the device completes a handshake with the new one, or until the time below.'),
+    deadline, box, h('button', { type: 'submit' }, 'Rotate key'), shown);
+  onSubmit(form, box, () => ({}), async () => {
+    const r = await admin('POST', `${path}/psk`, { body: { deadline: deadline.input.value } });
+    shown.replaceChildren(h('p', {}, 'New key (hex), shown only now; copy it for the device:'),
+      h('p', {}, h('code', { 'data-psk': '' }, r.psk)),
+      h('p', {}, 'The old key works until the device uses the new one, or ', when(r.deadline), '.'));
+    shown.hidden = false;
+    announce('The new key is shown below the button.');
+  });
+  return form;
+}
+
 /** The actions section of a device's admin page. */
 export function deviceActions(d) {
   const path = `/v1/admin/devices/${encodeURIComponent(d.id)}`;
@@ -74,5 +99,6 @@ export function deviceActions(d) {
       await admin('DELETE', path);
       go('/admin/devices', { replace: true, say: `Device ${d.imei} deprovisioned.` });
     }), goneBox);
-  return h('section', { 'aria-labelledby': 'actions-h' }, h('h2', { id: 'actions-h' }, 'Actions'), blockForm(d, path), unbind, deprovision);
+  return h('section', { 'aria-labelledby': 'actions-h' }, h('h2', { id: 'actions-h' }, 'Actions'),
+    blockForm(d, path), rotateForm(d, path), unbind, deprovision);
 }
