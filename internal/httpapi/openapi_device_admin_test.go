@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nbpair/nbpair/internal/apptest"
@@ -41,6 +42,7 @@ func stepDeviceAdmin(a *apiClient, w *world) {
 	a.do(call{method: "PUT", path: block, token: w.admin}, http.StatusOK, nil) // no body: no reason
 	a.fail(put(w.admin, block, []byte(`{"why":"x"}`)), http.StatusBadRequest, 3724)
 	a.fail(put(w.admin, block, map[string]string{"reason": "bad\x00reason"}), http.StatusBadRequest, 3723)
+	a.fail(put(w.admin, block, map[string]string{"reason": strings.Repeat("x", 201)}), http.StatusBadRequest, 3723)
 	a.fail(put(w.admin, "/v1/admin/devices/dev_nope/block", nil), http.StatusNotFound, 4004)
 	a.fail(post(w.alice.token, "/v1/activations", startBody(w.meter.NbID, w.alice.home, 60)), http.StatusForbidden, 4500)
 	st.Blocked = nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nbpair/nbpair/internal/lwm2m/wire"
 )
@@ -35,7 +36,7 @@ func (s *Service) adminDevice(ctx context.Context, idOrIMEI string) (Device, err
 // replaces the reason.
 func (s *Service) BlockDevice(ctx context.Context, idOrIMEI, reason string) (DeviceBlock, error) {
 	reason = strings.TrimSpace(reason)
-	if len(reason) > maxBlockReason || !validText(reason) {
+	if utf8.RuneCountInString(reason) > maxBlockReason || !validText(reason) {
 		return DeviceBlock{}, fmt.Errorf("%w: reason must be at most %d printable characters", ErrInvalid, maxBlockReason)
 	}
 	d, err := s.adminDevice(ctx, idOrIMEI)
