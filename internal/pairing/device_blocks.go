@@ -78,7 +78,7 @@ func (s *Service) refreshBlock(ctx context.Context, deviceID string) {
 }
 
 // checkBlocked refuses a blocked device, from memory.
-func (s *Service) checkBlocked(_ context.Context, rc *registerContext) error {
+func (s *Service) checkBlocked(rc *registerContext) error {
 	if bl, ok := s.blocks.get(rc.device.ID); ok {
 		return blockedError(bl)
 	}

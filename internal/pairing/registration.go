@@ -71,7 +71,6 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (Registrati
 		run  func(context.Context, *registerContext) error
 	}{
 		{"resolve device", s.resolveDevice},
-		{"check block", s.checkBlocked},
 		{"check transport", s.checkTransport},
 		{"build registration", s.buildRegistration},
 		{"store registration", s.storeRegistration},
@@ -94,7 +93,7 @@ func (s *Service) resolveDevice(ctx context.Context, rc *registerContext) error 
 	ref, err := s.hot.deviceByIMEI(ctx, imei)
 	if err == nil {
 		rc.device = Device{ID: ref.ID, ProductID: ref.ProductID, IMEI: imei}
-		return nil
+		return s.checkBlocked(rc) // a step of its own would cost an allocation per Register
 	}
 	if !isNotFound(err) {
 		return err
