@@ -105,7 +105,7 @@ type (
 	offlineData struct {
 		DeviceID string `json:"deviceId"`
 		Endpoint string `json:"endpoint"`
-		Reason   string `json:"reason"` // deregistered or expired
+		Reason   string `json:"reason"` // deregistered, expired, blocked or deprovisioned
 	}
 	bindData struct {
 		DeviceID     string `json:"deviceId"`
