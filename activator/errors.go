@@ -125,6 +125,12 @@ const (
 	CodeTransferFinished = 4406
 	// CodeTransferVoid: the device changed hands since it was offered.
 	CodeTransferVoid = 4407
+	// CodeDeviceBlocked: the device maker has blocked the device; nobody
+	// may add it until an admin unblocks it.
+	CodeDeviceBlocked = 4500
+	// CodeDeviceNotBound: an admin's force-unbind of a device that has no
+	// owner; nothing was changed.
+	CodeDeviceNotBound = 4501
 	// CodeInternalError: a fault in the server; the request can be
 	// retried.
 	CodeInternalError = 5000
@@ -184,6 +190,8 @@ var (
 	ErrTransferExpired       = &Error{Code: CodeTransferExpired, Name: "TransferExpired"}
 	ErrTransferFinished      = &Error{Code: CodeTransferFinished, Name: "TransferFinished"}
 	ErrTransferVoid          = &Error{Code: CodeTransferVoid, Name: "TransferVoid"}
+	ErrDeviceBlocked         = &Error{Code: CodeDeviceBlocked, Name: "DeviceBlocked"}
+	ErrDeviceNotBound        = &Error{Code: CodeDeviceNotBound, Name: "DeviceNotBound"}
 	ErrInternalError         = &Error{Code: CodeInternalError, Name: "InternalError"}
 	ErrNotReady              = &Error{Code: CodeNotReady, Name: "NotReady"}
 	ErrStoreFull             = &Error{Code: CodeStoreFull, Name: "StoreFull"}

@@ -77,6 +77,39 @@ Deletes a webhook and drops what it had still to deliver.`},
 	"webhooks deliveries": {"nbpair webhooks deliveries ID [--limit N] [flags]", `
 Shows a webhook's delivery log, newest first: every attempt with its event,
 device, status code or error, outcome (delivered, retry, expired) and time.`},
+	"device-admin": {"nbpair device-admin block|unblock|unbind|deprovision|rotate-psk [flags] DEVICE", `
+The device maker's actions on one device (admin API). DEVICE is a device ID
+or an IMEI. Each is in the audit log.
+
+  nbpair device-admin block [--reason TEXT] DEVICE   refuse its Registers (CoAP 4.03) and its binds (4500)
+  nbpair device-admin unblock DEVICE                 lift the block
+  nbpair device-admin unbind DEVICE                  unbind it from its owner; it is told at its next wake-up
+  nbpair device-admin deprovision --yes DEVICE       remove it for good; its IMEI may be provisioned again
+  nbpair device-admin rotate-psk [--deadline D] DEVICE  a new DTLS key, shown once; the old one works until the device uses it
+
+Run 'nbpair help device-admin SUBCOMMAND' for a subcommand's flags.`},
+	"device-admin block": {"nbpair device-admin block [--reason TEXT] DEVICE [flags]", `
+Blocks the device: its Registers are refused with CoAP 4.03 Forbidden and its
+live registration ends, and nobody may bind it (error 4500 DeviceBlocked),
+until it is unblocked. Blocking it again replaces the reason. Prints the
+device's state.`},
+	"device-admin unblock": {"nbpair device-admin unblock DEVICE [flags]", `
+Lifts the device's block: it may register and be bound again.`},
+	"device-admin unbind": {"nbpair device-admin unbind DEVICE [flags]", `
+Unbinds the device from its owner, as a normal reset would: it keeps its data,
+is told it is unbound at its next wake-up, and anyone holding its label may
+pair it. Exits 1 with DeviceNotBound (4501) if it has no owner.`},
+	"device-admin rotate-psk": {"nbpair device-admin rotate-psk [--deadline D] DEVICE [flags]", `
+Gives the device a new DTLS pre-shared key, printed only now, for the device
+maker to deliver to the device. The old key stays valid until the device
+completes a handshake with the new one, or until --deadline passes; meanwhile
+both work (a device's first handshake with the new key is refused once and
+its retry completes). Rotating again replaces a rotation under way.`},
+	"device-admin deprovision": {"nbpair device-admin deprovision --yes DEVICE [flags]", `
+Removes the device for good: its registration, binding, DTLS key, queued
+downlinks and activations. Its IMEI may then be provisioned again, with a new
+device ID, pairing ID and key; the audit log keeps its history. It cannot be
+undone, so --yes is required.`},
 	"audit": {"nbpair audit [--device ID] [--user UID] [--action ACTION] [--outcome OUTCOME] [flags]", `
 Reads the audit log of a running server (admin API), newest first: every
 provision, key export, bind, unbind, reset, refused attempt and rate-limit hit,

@@ -29,6 +29,7 @@ func commands() []command {
 		{"batch", "factory batches: import a CSV of IMEIs, export keys for flashing, print label sheets", runBatch},
 		{"audit", "read the audit log (provisions, binds, unbinds, resets, refusals), by device or user", runAudit},
 		{"webhooks", "the device maker's webhooks: add, list, rm, and the deliveries of one", runWebhooks},
+		{"device-admin", "act on one device: block, unblock, unbind (force), deprovision, rotate its DTLS key", runDeviceAdmin},
 		{"device", "simulate an NB-IoT device: register, wake up, print each state change", runDevice},
 		{"fleet", "load generator: N simulated devices (register|update|deregister storms) and bare baselines", runFleet},
 		{"signup", "create an app account and log in", runSignUp},

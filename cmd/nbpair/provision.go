@@ -14,14 +14,19 @@ import (
 
 // deviceView is what the admin API answers for a device.
 type deviceView struct {
-	ID           string `json:"id"`
-	ProductID    string `json:"productId"`
-	IMEI         string `json:"imei"`
-	NbID         string `json:"nbId"`
-	Name         string `json:"name"`
-	QR           string `json:"qr"`
-	ShortCode    string `json:"shortCode"`
-	Online       bool   `json:"online"`
+	ID        string `json:"id"`
+	ProductID string `json:"productId"`
+	IMEI      string `json:"imei"`
+	NbID      string `json:"nbId"`
+	Name      string `json:"name"`
+	QR        string `json:"qr"`
+	ShortCode string `json:"shortCode"`
+	Online    bool   `json:"online"`
+	OwnerUID  string `json:"ownerUid"`
+	Blocked   *struct {
+		At     time.Time `json:"at"`
+		Reason string    `json:"reason"`
+	} `json:"blocked"`
 	Registration *struct {
 		ID        string    `json:"id"`
 		Endpoint  string    `json:"endpoint"`
@@ -142,6 +147,12 @@ func printDevice(w io.Writer, raw json.RawMessage, asJSON bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "device ID\t%s\nproduct\t%s\nIMEI\t%s\nnbId\t%s\nshort code\t%s\nQR text\t%s\nonline\t%v\n",
 		d.ID, d.ProductID, d.IMEI, d.NbID, d.ShortCode, d.QR, d.Online)
+	if d.OwnerUID != "" {
+		fmt.Fprintf(tw, "owner\t%s\n", d.OwnerUID)
+	}
+	if b := d.Blocked; b != nil {
+		fmt.Fprintf(tw, "blocked\tsince %s%s\n", b.At.Local().Format(time.DateTime), reasonSuffix(b.Reason))
+	}
 	if r := d.Registration; r != nil {
 		fmt.Fprintf(tw, "endpoint\t%s\nregistration\trd/%s\nLwM2M\t%s\nbinding\t%s (queue mode %v)\nlifetime\t%d s (expires %s)\nlast seen\t%s from %s\nobjects\t%v\n",
 			r.Endpoint, r.ID, r.Version, r.Binding, r.QueueMode, r.Lifetime,

@@ -87,7 +87,12 @@ type Config struct {
 	// unknown identities cannot crowd the audit of wrong keys out.
 	OnRefused       func(Refusal)
 	RefusalInterval time.Duration
-	Log             *slog.Logger
+	// OnKeyUsed, if set, is called after every handshake in which PSK
+	// gave a key: with ok set when the handshake completed, unset when
+	// the client's Finished did not open with that key. Not rate-limited:
+	// it is for a key rotation to learn which key a device holds.
+	OnKeyUsed func(identity string, key []byte, ok bool)
+	Log       *slog.Logger
 	// Registerer, if set, gets the gate's nbpair_dtls_* metrics.
 	Registerer prometheus.Registerer
 }

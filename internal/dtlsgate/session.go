@@ -30,6 +30,7 @@ type session struct {
 	identity    atomic.Pointer[string] // the PSK identity the client named
 	unknownID   atomic.Bool            // the PSK lookup failed
 	wrongKey    atomic.Bool            // the client's Finished did not verify
+	key         atomic.Pointer[[]byte] // the key PSK gave
 	established atomic.Bool
 	closeOnce   sync.Once
 
@@ -99,6 +100,7 @@ func (s *session) psk(identity []byte) ([]byte, error) {
 		return nil, err
 	}
 	s.pc.keyed()
+	s.key.Store(&key)
 	return key, nil
 }
 
@@ -130,12 +132,24 @@ func (s *session) handshake(ctx context.Context) {
 	s.l.stats.handshaking.Add(-1)
 	if err != nil {
 		s.l.stats.failed.Add(1)
+		s.keyUsed(false)
 		s.refused(err)
 		s.close()
 		return
 	}
 	s.l.stats.completed.Add(1)
+	s.keyUsed(true)
 	s.establish()
+}
+
+// keyUsed tells OnKeyUsed how the key PSK gave fared: the handshake
+// completed with it (ok), or the client's Finished did not open with it.
+func (s *session) keyUsed(ok bool) {
+	f, kp, idp := s.l.cfg.OnKeyUsed, s.key.Load(), s.identity.Load()
+	if f == nil || kp == nil || idp == nil || (!ok && !s.wrongKey.Load()) {
+		return
+	}
+	f(*idp, *kp, ok)
 }
 
 // establish makes the session the one of its identity, closing the one

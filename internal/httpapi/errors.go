@@ -12,7 +12,7 @@ import (
 )
 
 // Error is the one JSON error shape of the API. Codes 1512 and 37xx are the
-// seed SDK's ThingSmartActivatorDiscoveryError codes; 40xx to 44xx and 50xx are
+// seed SDK's ThingSmartActivatorDiscoveryError codes; 40xx to 45xx and 50xx are
 // nbpair's own (docs/errors.md).
 type Error struct {
 	Status  int    `json:"-"`
@@ -73,6 +73,8 @@ var (
 	codeTransferExpired  = errorCode{http.StatusGone, 4405, "TransferExpired"}
 	codeTransferFinished = errorCode{http.StatusConflict, 4406, "TransferFinished"}
 	codeTransferVoid     = errorCode{http.StatusConflict, 4407, "TransferVoid"}
+	codeDeviceBlocked    = errorCode{http.StatusForbidden, 4500, "DeviceBlocked"}
+	codeDeviceNotBound   = errorCode{http.StatusConflict, 4501, "DeviceNotBound"}
 	codeInternal         = errorCode{http.StatusInternalServerError, 5000, "InternalError"}
 	codeNotReady         = errorCode{http.StatusServiceUnavailable, 5030, "NotReady"}
 	codeStoreFull        = errorCode{http.StatusServiceUnavailable, 5031, "StoreFull"}
@@ -121,6 +123,8 @@ var sentinelCodes = []struct {
 	{pairing.ErrTransferExpired, codeTransferExpired},
 	{pairing.ErrTransferFinished, codeTransferFinished},
 	{pairing.ErrTransferVoid, codeTransferVoid},
+	{pairing.ErrDeviceBlocked, codeDeviceBlocked},
+	{pairing.ErrNotBound, codeDeviceNotBound},
 	{pairing.ErrNotFound, codeNotFound},
 	{pairing.ErrDeviceExists, codeAlreadyExists},
 	{pairing.ErrProductExists, codeAlreadyExists},

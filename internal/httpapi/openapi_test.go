@@ -836,6 +836,7 @@ func TestOpenAPIShapes(t *testing.T) {
 		{"account lifecycle, sharing and transfers", stepLifecycle},
 		{"bound device", stepBoundDevice},
 		{"audit log", stepAudit},
+		{"admin actions on a device", stepDeviceAdmin},
 		{"log out", stepLogOut},
 		{"log out everywhere", stepLogOutEverywhere},
 	}

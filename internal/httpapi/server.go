@@ -125,6 +125,7 @@ func (s *Server) routes() {
 	s.lifecycleRoutes()
 	s.sharingRoutes()
 	s.dashboardRoutes()
+	s.deviceAdminRoutes()
 	notFound := func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apiError(codeNotFound, "no such API route: "+r.Method+" "+r.URL.Path))
 	}

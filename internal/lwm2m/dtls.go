@@ -41,6 +41,7 @@ func (s *Server) listenDTLS() (*secureListener, error) {
 		MaxHandshakes:        s.cfg.MaxHandshakes,
 		HandshakeTimeout:     s.cfg.HandshakeTimeout,
 		OnRefused:            s.dtlsRefused,
+		OnKeyUsed:            s.keyUsed,
 		Log:                  s.log,
 		Registerer:           s.cfg.Registerer,
 	})
@@ -60,6 +61,17 @@ func (s *Server) dtlsRefused(r dtlsgate.Refusal) {
 	ctx, cancel := context.WithTimeout(context.Background(), pskLookupTimeout)
 	defer cancel()
 	s.svc.AuditDTLSRefused(ctx, dtlsgate.ClipIdentity(r.Identity), r.RemoteAddr, "wrong key: "+r.Err.Error())
+}
+
+// keyUsed tells the service how a handshake fared with the key psk gave,
+// for a PSK rotation to learn which key the device holds.
+func (s *Server) keyUsed(identity string, key []byte, ok bool) {
+	if s.svc == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pskLookupTimeout)
+	defer cancel()
+	s.svc.KeyUsed(ctx, identity, key, ok)
 }
 
 // psk answers a handshake's PSK identity (the endpoint name) with the

@@ -173,7 +173,8 @@ func codeOf(err error) codes.Code {
 	case errors.Is(err, wire.ErrBadQuery), errors.Is(err, wire.ErrBadLinkFormat), errors.Is(err, wire.ErrBadSenML),
 		errors.Is(err, pairing.ErrInvalid):
 		return codes.BadRequest
-	case errors.Is(err, pairing.ErrUnknownEndpoint), errors.Is(err, pairing.ErrPlainRefused):
+	case errors.Is(err, pairing.ErrUnknownEndpoint), errors.Is(err, pairing.ErrPlainRefused),
+		errors.Is(err, pairing.ErrDeviceBlocked):
 		return codes.Forbidden
 	case errors.Is(err, pairing.ErrNotFound):
 		return codes.NotFound

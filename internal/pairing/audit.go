@@ -36,7 +36,7 @@ const (
 // check a filter against.
 func AuditActions() []string {
 	return []string{AuditProvision, AuditExportKeys, AuditParse, AuditBind, AuditUnbind, AuditRename, AuditReset,
-		AuditRateLimited, AuditLogin, AuditDTLS, AuditDownlink}
+		AuditRateLimited, AuditLogin, AuditDTLS, AuditDownlink, AuditBlock, AuditUnblock, AuditDeprovision, AuditPSKRotate, AuditPSKRotated}
 }
 
 // AuditOutcomes are the outcomes of audited actions.

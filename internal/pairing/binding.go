@@ -132,6 +132,10 @@ func (s *Service) checkDevice(ctx context.Context, ac *activationContext) error 
 	} else if err != nil {
 		return err
 	}
+	ac.device = d // for the audit entry of a refusal
+	if bl, ok := s.blocks.get(d.ID); ok {
+		return blockedError(bl)
+	}
 	if d.OwnerID != "" && d.OwnerID != ac.userID {
 		return fmt.Errorf("%w: its owner must remove it, or the device must be reset", ErrAlreadyBound)
 	}

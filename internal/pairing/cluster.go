@@ -31,6 +31,12 @@ const (
 	// NoticeDownlinkQueued: the device with Notice.ID has queued
 	// downlinks; the node that last heard it sends them.
 	NoticeDownlinkQueued NoticeKind = "downlink-queued"
+	// NoticeDeviceBlocked: the device with Notice.ID was blocked or
+	// unblocked; every node reads its block again.
+	NoticeDeviceBlocked NoticeKind = "device-blocked"
+	// NoticeDeviceDeprovisioned: the device with Notice.ID is gone for
+	// good; every node forgets it.
+	NoticeDeviceDeprovisioned NoticeKind = "device-deprovisioned"
 )
 
 // Notice is one message between the nodes of a cluster.
@@ -82,6 +88,11 @@ func (s *Service) onNotice(ctx context.Context, n Notice) {
 		if s.heard.has(n.ID) {
 			s.startDelivery(ctx, n.ID)
 		}
+	case NoticeDeviceBlocked:
+		go s.refreshBlock(ctx, n.ID)
+	case NoticeDeviceDeprovisioned:
+		s.hot.forget(n.ID)
+		s.blocks.drop(n.ID)
 	}
 }
 

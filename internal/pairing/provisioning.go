@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/nbpair/nbpair/internal/wire"
@@ -76,20 +77,6 @@ func (s *Service) newDevice(ctx context.Context, req ProvisionRequest) (Device, 
 	return d, nil
 }
 
-// DevicePSK returns the PSK of the device whose DTLS PSK identity (its
-// endpoint name) is given.
-func (s *Service) DevicePSK(ctx context.Context, identity string) ([]byte, error) {
-	imei, ok := wire.IMEIFromEndpoint(identity)
-	if !ok {
-		return nil, fmt.Errorf("%w: identity %q is not urn:imei:<IMEI>", ErrUnknownEndpoint, identity)
-	}
-	d, err := s.store.DeviceByIMEI(ctx, imei)
-	if err != nil {
-		return nil, err
-	}
-	return s.sealer.open(d.ID, d.SealedPSK)
-}
-
 // CreateProduct creates a product.
 func (s *Service) CreateProduct(ctx context.Context, p Product) (Product, error) {
 	if p.ID == "" || p.Name == "" {
@@ -118,6 +105,17 @@ type DeviceStatus struct {
 	ShortCode    string        `json:"shortCode"` // ShortCode of the nbId, printed under the QR
 	Online       bool          `json:"online"`
 	Registration *Registration `json:"registration,omitempty"`
+	// Blocked is the device's block, if the device maker blocked it.
+	Blocked *DeviceBlock `json:"blocked,omitempty"`
+	// PSKRotation is the rotation of its key under way, if any (only
+	// when one device is asked for, not in lists).
+	PSKRotation *PendingPSK `json:"pskRotation,omitempty"`
+}
+
+// PendingPSK is a rotation of a device's key as the admin sees it.
+type PendingPSK struct {
+	StartedAt time.Time `json:"startedAt"`
+	Deadline  time.Time `json:"deadline"`
 }
 
 // DeviceStatus returns the device with the given ID (or IMEI) and its
@@ -133,11 +131,24 @@ func (s *Service) DeviceStatus(ctx context.Context, idOrIMEI string) (DeviceStat
 	if err != nil {
 		return DeviceStatus{}, err
 	}
-	return s.statusOf(ctx, d)
+	st, err := s.statusOf(ctx, d)
+	if err != nil {
+		return DeviceStatus{}, err
+	}
+	switch r, err := s.store.PSKRotation(ctx, d.ID); {
+	case err == nil:
+		st.PSKRotation = &PendingPSK{StartedAt: r.StartedAt, Deadline: r.Deadline}
+	case !isNotFound(err):
+		return DeviceStatus{}, err
+	}
+	return st, nil
 }
 
 func (s *Service) statusOf(ctx context.Context, d Device) (DeviceStatus, error) {
 	st := DeviceStatus{Device: d, QR: s.QRText(d), ShortCode: ShortCode(d.NbID)}
+	if bl, ok := s.blocks.get(d.ID); ok {
+		st.Blocked = &bl
+	}
 	r, err := s.store.RegistrationOfDevice(ctx, d.ID)
 	switch {
 	case err == nil:

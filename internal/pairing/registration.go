@@ -93,7 +93,7 @@ func (s *Service) resolveDevice(ctx context.Context, rc *registerContext) error 
 	ref, err := s.hot.deviceByIMEI(ctx, imei)
 	if err == nil {
 		rc.device = Device{ID: ref.ID, ProductID: ref.ProductID, IMEI: imei}
-		return nil
+		return s.checkBlocked(rc) // a step of its own would cost an allocation per Register
 	}
 	if !isNotFound(err) {
 		return err
@@ -170,6 +170,12 @@ func (s *Service) buildRegistration(_ context.Context, rc *registerContext) erro
 
 func (s *Service) storeRegistration(ctx context.Context, rc *registerContext) error {
 	first, err := s.storeRegister(ctx, rc)
+	if isNotFound(err) {
+		// Deprovisioned since the index learnt it (on another node, whose
+		// notice this node missed): the next Register resolves afresh.
+		s.hot.forget(rc.device.ID)
+		return fmt.Errorf("%w: the device was deprovisioned; register again", ErrUnknownEndpoint)
+	}
 	rc.first = first
 	return err
 }

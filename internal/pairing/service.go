@@ -105,6 +105,8 @@ type Service struct {
 	links      deviceLinks    // what downlinks taught about each device
 
 	subs       subscriptions  // the event types webhooks want
+	blocks     deviceBlocks   // every blocked device
+	keys       rotatingKeys   // the keys offered to devices under PSK rotation
 	hookCaller BindHookCaller // guarded by downMu
 }
 
@@ -140,6 +142,9 @@ func NewService(store Store, bus Bus, log *slog.Logger, opts Options) (*Service,
 	hot := newHotStore(store, opts.Cluster == nil)
 	s := &Service{store: hot, hot: hot, bus: bus, log: log, opts: opts, now: time.Now, sealer: sl, delivering: map[string]bool{}, fresh: map[string]Downlink{},
 		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	if err := s.loadBlocks(context.Background()); err != nil {
+		return nil, fmt.Errorf("reading the blocked devices: %w", err)
+	}
 	bus.Subscribe(s.dispatch)
 	if opts.Cluster != nil {
 		opts.Cluster.Listen(s.onNotice)
@@ -165,10 +170,20 @@ func (s *Service) downlinker() Downlinker {
 func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.opts.SweepInterval)
 	defer t.Stop()
+	var recheck <-chan time.Time
+	if s.opts.Cluster != nil {
+		rt := time.NewTicker(DefaultBlockRecheck)
+		defer rt.Stop()
+		recheck = rt.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-recheck:
+			if err := s.loadBlocks(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("reloading the blocked devices", "err", err)
+			}
 		case now := <-t.C:
 			s.heard.prune(now)
 			if err := errors.Join(s.ExpireRegistrations(ctx), s.ExpireActivations(ctx), s.ExpireTransfers(ctx)); err != nil && ctx.Err() == nil {

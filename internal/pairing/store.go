@@ -97,6 +97,7 @@ type Store interface {
 	BatchStore
 	WebhookStore
 	LifecycleStore
+	DeviceAdminStore
 
 	// AppendAudit adds an entry to the audit log.
 	AppendAudit(ctx context.Context, e AuditEntry) error

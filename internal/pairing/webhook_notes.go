@@ -105,14 +105,14 @@ type (
 	offlineData struct {
 		DeviceID string `json:"deviceId"`
 		Endpoint string `json:"endpoint"`
-		Reason   string `json:"reason"` // deregistered or expired
+		Reason   string `json:"reason"` // deregistered, expired, blocked or deprovisioned
 	}
 	bindData struct {
 		DeviceID     string `json:"deviceId"`
 		UserID       string `json:"uid,omitempty"`
 		HomeID       string `json:"homeId,omitempty"`
 		ActivationID string `json:"activationId,omitempty"`
-		By           string `json:"by,omitempty"` // unbound: removed, reset or factory-reset
+		By           string `json:"by,omitempty"` // unbound: removed, reset, factory-reset, admin or deprovisioned
 	}
 	resetData struct {
 		DeviceID string `json:"deviceId"`

@@ -61,7 +61,7 @@ func TestNoInlineScriptOrStyle(t *testing.T) {
 			t.Errorf("the page has %q, which the CSP blocks", bad)
 		}
 	}
-	for _, js := range []string{"/app.js", "/api.js", "/ui.js", "/user.js", "/pair.js", "/admin.js", "/errors.js", "/dashboard.js"} {
+	for _, js := range []string{"/app.js", "/api.js", "/ui.js", "/user.js", "/pair.js", "/admin.js", "/errors.js", "/dashboard.js", "/device_admin.js"} {
 		body := get(t, web.New(), js).Body.String()
 		for _, bad := range []string{"eval(", "new Function(", "innerHTML", ".style."} {
 			if strings.Contains(body, bad) {

@@ -95,6 +95,21 @@ func cancelledContext(t *testing.T, s pairing.Store) {
 		}},
 		{"Bind", func(ctx context.Context) error { _, _, err := s.Bind(ctx, pending.ID, at(time.Hour)); return err }},
 		{"Unbind", func(ctx context.Context) error { _, err := s.Unbind(ctx, d.ID, ""); return err }},
+		{"BlockDevice", func(ctx context.Context) error {
+			return s.BlockDevice(ctx, pairing.DeviceBlock{DeviceID: d.ID, At: at(time.Hour)})
+		}},
+		{"UnblockDevice", func(ctx context.Context) error { return s.UnblockDevice(ctx, d.ID) }},
+		{"DeviceBlock", func(ctx context.Context) error { _, err := s.DeviceBlock(ctx, d.ID); return err }},
+		{"DeviceBlocks", func(ctx context.Context) error { _, err := s.DeviceBlocks(ctx); return err }},
+		{"StartPSKRotation", func(ctx context.Context) error {
+			return s.StartPSKRotation(ctx, pairing.PSKRotation{DeviceID: d.ID, SealedPSK: []byte("k"), StartedAt: at(time.Hour), Deadline: at(2 * time.Hour)})
+		}},
+		{"PSKRotation", func(ctx context.Context) error { _, err := s.PSKRotation(ctx, d.ID); return err }},
+		{"FinishPSKRotation", func(ctx context.Context) error { return s.FinishPSKRotation(ctx, d.ID, at(time.Hour)) }},
+		{"DeprovisionDevice", func(ctx context.Context) error {
+			_, err := s.DeprovisionDevice(ctx, d.ID, pairing.Notes{})
+			return err
+		}},
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) pairing.Store) {
 		{"Batches", batchTests},
 		{"Listings", listingTests},
 		{"Lifecycle", lifecycleTests},
+		{"DeviceAdmin", deviceAdminTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import { admin, adminToken, setAdminToken, download, call } from './api.js';
 import { go } from './app.js';
 import { h, field, checkbox, alertBox, onSubmit, when, table, bytes, fieldError } from './ui.js';
 import { dashboard as dashboardScreen } from './dashboard.js';
+import { deviceActions, blockWords, rotationWords } from './device_admin.js';
 
 export const dashboard = (ctx) => dashboardScreen(ctx, page);
 
@@ -220,6 +221,8 @@ export async function device({ args: [id], signal }) {
     h('dl', { class: 'facts wide' },
       fact('IMEI', d.imei), fact('Device ID', d.id), fact('Product', d.productId), fact('Pairing ID', d.nbId),
       fact('Binding', d.ownerUid ? `bound to ${d.ownerUid} in home ${d.homeId}` : 'unbound'),
+      fact('Block', blockWords(d)),
+      ...(d.pskRotation ? fact('Key rotation', rotationWords(d)) : []),
       fact('Provisioned', when(d.createdAt))),
     h('section', { 'aria-labelledby': 'reg-h' }, h('h2', { id: 'reg-h' }, 'Registration'),
       r ? h('dl', { class: 'facts wide' },
@@ -230,6 +233,7 @@ export async function device({ args: [id], signal }) {
         : h('p', {}, 'Not registered: the device has not talked to this server since it was provisioned, or its registration ended.')),
     h('section', { 'aria-labelledby': 'dl-h' }, h('h2', { id: 'dl-h' }, 'Queued downlinks'),
       table('Queued downlinks', ['Kind', 'State to write', 'Owner', 'Home', 'Queued'], queued)),
+    deviceActions(d),
     h('section', { 'aria-labelledby': 'hist-h' }, h('h2', { id: 'hist-h' }, 'History'),
       h('p', { class: 'meta', 'data-total': total }, `${total} audit entr${total === 1 ? 'y' : 'ies'}, newest first${total > entries.length ? `; the ${entries.length} latest shown` : ''}. `,
         h('a', { href: `/admin/audit?deviceId=${enc}` }, 'All in the audit log')),
@@ -237,7 +241,7 @@ export async function device({ args: [id], signal }) {
     h('p', {}, h('a', { href: '/admin/devices' }, 'All devices')));
 }
 
-const actions = ['', 'provision', 'export-keys', 'parse', 'bind', 'unbind', 'rename', 'reset', 'rate-limited', 'login', 'dtls-handshake', 'downlink'];
+const actions = ['', 'provision', 'export-keys', 'parse', 'bind', 'unbind', 'rename', 'reset', 'rate-limited', 'login', 'dtls-handshake', 'downlink', 'block', 'unblock', 'deprovision', 'psk-rotate', 'psk-rotated'];
 
 export async function audit({ signal, query }) {
   const q = new URLSearchParams({ limit: '50' });

@@ -40,6 +40,8 @@ const words = {
   4405: ['This offer has expired.', 'Ask the owner to offer the device again.'],
   4406: ['This offer has already been answered or withdrawn.', 'Reload the page to see where it stands.'],
   4407: ['The device changed hands since it was offered.', 'The offer has ended; ask its present owner.'],
+  4500: ['The device\'s maker has blocked this device.', 'It cannot be added. Ask the seller or the maker; an admin must unblock it first.'],
+  4501: ['The device is not bound to anyone.', 'Nothing was changed; there is no owner to unbind it from.'],
   5000: ['Something went wrong on the server.', 'Try again; if it keeps happening, tell the service\'s operator.'],
   5031: ['The server cannot save anything right now.', 'Nothing was changed. Wait a minute and try again; if it keeps happening, tell the service\'s operator.'],
   5032: ['The server is busy.', 'Wait a few seconds and try again.'],
