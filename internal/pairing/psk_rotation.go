@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nbpair/nbpair/internal/lwm2m/wire"
+	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // A PSK rotation gives a device a new DTLS key while its old one keeps
