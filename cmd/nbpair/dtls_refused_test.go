@@ -39,13 +39,8 @@ func TestDeviceWithWrongPSKRefused(t *testing.T) {
 
 	// The refusal is written to the audit log after the alert is sent.
 	line := regexp.MustCompile(`(?m)^.*dtls-handshake\s+refused\s+device\s+-\s+` + id[1] + `\s.*urn:imei:868000000000042.*$`)
-	audit := runCLI(t, append(append([]string{"audit"}, admin...), "--outcome", "refused")...)
-	for deadline := time.Now().Add(10 * time.Second); !line.MatchString(audit) && time.Now().Before(deadline); {
-		time.Sleep(200 * time.Millisecond)
-		audit = runCLI(t, append(append([]string{"audit"}, admin...), "--outcome", "refused")...)
-	}
-	if !line.MatchString(audit) {
-		t.Errorf("audit --outcome refused printed:\n%s", audit)
-	}
+	poll(t, "audit --outcome refused to name the device", 10*time.Second, func() bool {
+		return line.MatchString(runCLI(t, append(append([]string{"audit"}, admin...), "--outcome", "refused")...))
+	})
 	server.stop(t)
 }

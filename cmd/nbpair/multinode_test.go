@@ -96,18 +96,11 @@ func TestTwoNodes(t *testing.T) {
 		t.Errorf("A delivered the bound state too; the device last talked to B")
 	}
 	// devices online is read from the store at most every 10 s.
-	var m string
-	metricsOK := func() bool {
-		m = scrape(t, b)
+	poll(t, "B's /metrics to show sent downlinks and online devices", 30*time.Second, func() bool {
+		m := scrape(t, b)
 		return regexp.MustCompile(`nbpair_downlinks_total\{event="sent"\} [1-9]`).MatchString(m) &&
 			regexp.MustCompile(`nbpair_devices_online [1-9]`).MatchString(m)
-	}
-	for deadline := time.Now().Add(30 * time.Second); !metricsOK() && time.Now().Before(deadline); {
-		time.Sleep(500 * time.Millisecond)
-	}
-	if !metricsOK() {
-		t.Errorf("B's /metrics lacks sent downlinks or online devices:\n%s", m)
-	}
+	})
 
 	t.Run("bound on either node, waited for on B", func(t *testing.T) {
 		bob := newAppUser(t, b, "bob")

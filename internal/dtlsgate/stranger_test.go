@@ -3,6 +3,7 @@ package dtlsgate
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net"
 	"runtime"
 	"sync"
@@ -125,7 +126,7 @@ func TestCookieBoundToAddressAndHello(t *testing.T) {
 			t.Errorf("%s: the cookie was accepted again", name)
 		}
 	}
-	st := hvrCounted(l, 4)
+	st := hvrCounted(t, l, 4)
 	if st.HandshakesStarted != 0 || st.HelloVerifyRequests != 4 {
 		t.Errorf("stats %+v, want 4 HelloVerifyRequests and no session", st)
 	}
@@ -234,7 +235,7 @@ func TestHelloFloodKeepsNothing(t *testing.T) {
 	before := heapAlloc()
 	answered := helloFlood(t, l.Addr(), sources, 32)
 	after := heapAlloc()
-	st := hvrCounted(l, sources)
+	st := hvrCounted(t, l, sources)
 	if answered != sources || st.HelloVerifyRequests < sources || st.HandshakesStarted != 0 || st.Handshaking != 0 {
 		t.Errorf("%d of %d sources answered; stats %+v", answered, sources, st)
 	}
@@ -252,12 +253,11 @@ func TestHelloFloodKeepsNothing(t *testing.T) {
 }
 
 // hvrCounted returns the gate's figures once it has counted n
-// HelloVerifyRequests, or after 10 s: it counts one once it is sent, so
-// the last may reach the client just before it is counted.
-func hvrCounted(l *Listener, n int64) Stats {
-	st := l.Stats()
-	for deadline := time.Now().Add(10 * time.Second); st.HelloVerifyRequests < n && time.Now().Before(deadline); st = l.Stats() {
-		time.Sleep(10 * time.Millisecond)
-	}
-	return st
+// HelloVerifyRequests: it counts one once it is sent, so the last may
+// reach the client just before it is counted.
+func hvrCounted(t *testing.T, l *Listener, n int64) Stats {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d HelloVerifyRequests counted (stats %+v)", n, l.Stats()), 10*time.Second,
+		func() bool { return l.Stats().HelloVerifyRequests >= n })
+	return l.Stats()
 }

@@ -96,33 +96,36 @@ func (s *Server) logIn(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// loginFailed audits a failed login: a wrong password under the account's
-// ID (so that the entry is pseudonymised with the account when it is
-// deleted), an unknown username by the name tried.
+// loginFailed audits a failed login.
 func (s *Server) loginFailed(r *http.Request, username string) {
+	s.auditLogin(r, username, "wrong password", "no account named %q")
+}
+
+func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, username string, wait time.Duration) error {
+	s.auditLogin(r, username, "login throttled after failed attempts", "login for %q throttled after failed attempts")
+	return s.tooMany(w, rateLimited{wait}, "failed logins")
+}
+
+// auditLogin audits a refused login: for an account, under its ID with
+// detail (so that the entry is pseudonymised with the account when it is
+// deleted); for a name no account has, with unknown quoting the name tried.
+func (s *Server) auditLogin(r *http.Request, username, detail, unknown string) {
 	e := pairing.AuditEntry{Action: pairing.AuditLogin, Outcome: pairing.OutcomeRefused, Actor: "user"}
-	if pairing.ValidUsername(username) != nil {
-		e.Detail = fmt.Sprintf("no account named %q", clipName(username))
-	} else if uid, ok := s.svc.UserIDByName(r.Context(), username); ok {
-		e.UserID, e.Detail = uid, "wrong password"
+	if uid, ok := s.accountID(r, username); ok {
+		e.UserID, e.Detail = uid, detail
 	} else {
-		e.Detail = fmt.Sprintf("no account named %q", clipName(username))
+		e.Detail = fmt.Sprintf(unknown, clipName(username))
 	}
 	s.svc.Audit(r.Context(), e)
 }
 
-func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, username string, wait time.Duration) error {
-	e := pairing.AuditEntry{Action: pairing.AuditLogin, Outcome: pairing.OutcomeRefused, Actor: "user"}
-	if pairing.ValidUsername(username) == nil {
-		if uid, ok := s.svc.UserIDByName(r.Context(), username); ok { // under the account, as loginFailed does
-			e.UserID, e.Detail = uid, "login throttled after failed attempts"
-		}
+// accountID is the ID of the account named username, if the name can be
+// one and an account has it.
+func (s *Server) accountID(r *http.Request, username string) (string, bool) {
+	if pairing.ValidUsername(username) != nil {
+		return "", false
 	}
-	if e.Detail == "" {
-		e.Detail = fmt.Sprintf("login for %q throttled after failed attempts", clipName(username))
-	}
-	s.svc.Audit(r.Context(), e)
-	return s.tooMany(w, rateLimited{wait}, "failed logins")
+	return s.svc.UserIDByName(r.Context(), username)
 }
 
 func (s *Server) logOutEverywhere(w http.ResponseWriter, r *http.Request) error {
