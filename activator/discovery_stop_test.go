@@ -125,10 +125,7 @@ func TestDiscoveryStartActiveContextCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := obs.nextStart(t)
-	apptest.WaitFor(t, "the SDK to follow the activation", waitLong, func() bool {
-		events, polls := obs.counts()
-		return events+polls > 0
-	})
+	obs.waitFollowing(t)
 	cancel()
 	apptest.WaitFor(t, "the activation to be stopped on the server", waitLong, func() bool {
 		return activationStatus(t, n, alice, id) == "stopped"

@@ -240,10 +240,7 @@ func TestDiscoveryStopActive(t *testing.T) {
 	disc.Register(typ)
 	disc.StartActive(typ, nil)
 	id := obs.nextStart(t)
-	apptest.WaitFor(t, "the SDK to follow the activation", waitLong, func() bool {
-		events, polls := obs.counts()
-		return events+polls > 0
-	})
+	obs.waitFollowing(t)
 	disc.StopActive([]activator.TypeModel{typ}, false)
 	if st := activationStatus(t, n, alice, id); st != "stopped" {
 		t.Errorf("after StopActive the activation is %s; want stopped", st)

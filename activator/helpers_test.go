@@ -245,6 +245,16 @@ func (o *observer) nextStart(t *testing.T) string {
 	}
 }
 
+// waitFollowing waits until the SDK follows an activation: it has asked
+// for its events or long-polled it.
+func (o *observer) waitFollowing(t *testing.T) {
+	t.Helper()
+	apptest.WaitFor(t, "the SDK to follow the activation", waitLong, func() bool {
+		events, polls := o.counts()
+		return events+polls > 0
+	})
+}
+
 func (o *observer) counts() (eventReqs, longPolls int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
