@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nbpair/nbpair/internal/store/schema"
 	"github.com/nbpair/nbpair/internal/store/sqlite"
 )
 
@@ -27,7 +26,7 @@ func migrateCLI(t *testing.T, args ...string) string {
 // nbpair migrate on a SQLite data directory: everything pending in a new
 // one, applied by up, and a migration of a newer build listed as applied.
 func TestMigrateSQLite(t *testing.T) {
-	known, err := schema.Known(sqlite.MigrationFiles(), "migrations")
+	known, err := sqlite.Migrations(t.Context(), t.TempDir()) // a directory without a database: every one pending
 	if err != nil || len(known) == 0 {
 		t.Fatalf("the SQLite store's migrations: %v, %v", known, err)
 	}

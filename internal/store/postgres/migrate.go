@@ -18,10 +18,6 @@ var migrationFiles embed.FS
 // pending.
 type Migration = schema.Migration
 
-// MigrationFiles returns this store's migrations: numbered SQL files in the
-// folder "migrations".
-func MigrationFiles() embed.FS { return migrationFiles }
-
 // migrationLock is the statement every migration transaction starts with:
 // a transaction-scoped advisory lock, so that of several nodes starting at
 // once one applies a migration and the others wait, then find it applied.

@@ -162,10 +162,6 @@ func (a applier) Apply(ctx context.Context, m Migration, body string) (time.Time
 // pending.
 type Migration = schema.Migration
 
-// MigrationFiles returns this store's migrations: numbered SQL files in the
-// folder "migrations".
-func MigrationFiles() embed.FS { return migrations }
-
 // Migrations lists every migration this build knows with when the database
 // in dir applied it (zero for a pending one), and any applied one it does
 // not know (a database migrated by a newer build), in order of version. It
