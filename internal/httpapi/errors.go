@@ -34,52 +34,8 @@ type errorCode struct {
 	name   string
 }
 
-// The codes this API answers with.
-var (
-	codeTimeout          = errorCode{http.StatusRequestTimeout, 1512, "Timeout"}
-	codeActiveRepeated   = errorCode{http.StatusConflict, 3710, "DeviceActiveRepeated"}
-	codeAlreadyBound     = errorCode{http.StatusConflict, 3711, "DeviceAlreadyBound"}
-	codeFactoryReset     = errorCode{http.StatusConflict, 3716, "DeviceHasResetFactory"}
-	codeProductNotExists = errorCode{http.StatusBadRequest, 3717, "ProductNotExists"}
-	codeTokenExpired     = errorCode{http.StatusUnauthorized, 3718, "TokenExpired"}
-	codePermissionDenied = errorCode{http.StatusForbidden, 3719, "PermissionDenied"}
-	codeUserSessionLoss  = errorCode{http.StatusUnauthorized, 3720, "UserSessionLoss"}
-	codeParamLoss        = errorCode{http.StatusBadRequest, 3721, "RemoteApiParamLoss"}
-	codeParamBlank       = errorCode{http.StatusBadRequest, 3722, "RemoteApiParamBlank"}
-	codeParamIllegal     = errorCode{http.StatusBadRequest, 3723, "RemoteApiParamIllegal"}
-	codeInvalidParams    = errorCode{http.StatusBadRequest, 3724, "InvalidParameters"}
-	codeNotFound         = errorCode{http.StatusNotFound, 4004, "NotFound"}
-	codeAlreadyExists    = errorCode{http.StatusConflict, 4009, "AlreadyExists"}
-	codeBodyTooLarge     = errorCode{http.StatusRequestEntityTooLarge, 4013, "BodyTooLarge"}
-	codeUnsupportedMedia = errorCode{http.StatusUnsupportedMediaType, 4015, "UnsupportedMediaType"}
-	codeDeviceNotExist   = errorCode{http.StatusNotFound, 3733, "DeviceNotExist"}
-	codeBadCredentials   = errorCode{http.StatusUnauthorized, 4010, "InvalidCredentials"}
-	codeStopped          = errorCode{http.StatusConflict, 4020, "ActivationStopped"}
-	codeRateLimited      = errorCode{http.StatusTooManyRequests, 4290, "RateLimited"}
-	codeQRNotRecognised  = errorCode{http.StatusBadRequest, 4100, "QRCodeNotRecognised"}
-	codeQRTooLong        = errorCode{http.StatusBadRequest, 4101, "QRCodeTooLong"}
-	codeNotAnImage       = errorCode{http.StatusUnsupportedMediaType, 4102, "NotAnImage"}
-	codeNoQRCode         = errorCode{http.StatusUnprocessableEntity, 4103, "NoQRCodeFound"}
-	codeQRIsIMEI         = errorCode{http.StatusBadRequest, 4104, "QRCodeIsIMEI"}
-	codeCSVInvalid       = errorCode{http.StatusBadRequest, 4200, "CSVInvalid"}
-	codeCSVRowInvalid    = errorCode{http.StatusBadRequest, 4201, "CSVRowInvalid"}
-	codeBindRefused      = errorCode{http.StatusForbidden, 4300, "BindRefused"}
-	codeBindCheckFailed  = errorCode{http.StatusBadGateway, 4301, "BindCheckFailed"}
-	codeWrongPassword    = errorCode{http.StatusForbidden, 4400, "WrongPassword"}
-	codeTargetIsSelf     = errorCode{http.StatusBadRequest, 4401, "TargetIsSelf"}
-	codeNotDeviceOwner   = errorCode{http.StatusForbidden, 4402, "NotDeviceOwner"}
-	codeReadOnlyShare    = errorCode{http.StatusForbidden, 4403, "ReadOnlyShare"}
-	codeTransferPending  = errorCode{http.StatusConflict, 4404, "TransferPending"}
-	codeTransferExpired  = errorCode{http.StatusGone, 4405, "TransferExpired"}
-	codeTransferFinished = errorCode{http.StatusConflict, 4406, "TransferFinished"}
-	codeTransferVoid     = errorCode{http.StatusConflict, 4407, "TransferVoid"}
-	codeDeviceBlocked    = errorCode{http.StatusForbidden, 4500, "DeviceBlocked"}
-	codeDeviceNotBound   = errorCode{http.StatusConflict, 4501, "DeviceNotBound"}
-	codeInternal         = errorCode{http.StatusInternalServerError, 5000, "InternalError"}
-	codeNotReady         = errorCode{http.StatusServiceUnavailable, 5030, "NotReady"}
-	codeStoreFull        = errorCode{http.StatusServiceUnavailable, 5031, "StoreFull"}
-	codeBusy             = errorCode{http.StatusServiceUnavailable, 5032, "Busy"}
-)
+// The errorCode values, such as codeTimeout, are generated from the table
+// of internal/apierrors into codes_gen.go.
 
 // sentinelCodes maps the domain's sentinels to API codes: the one place
 // where they are translated.
