@@ -197,35 +197,47 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	if err != nil {
 		return err
 	}
+	return decodeAnswer(resp, maxAnswer, out, method, path)
+}
+
+// decodeAnswer decodes the JSON of a 2xx answer, at most limit bytes, into
+// out (nothing when out is nil) and closes the answer; method and path
+// name the request in an error.
+func decodeAnswer(resp *http.Response, limit int64, out any, method, path string) error {
 	defer resp.Body.Close()
 	if out == nil {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswer))
+		io.Copy(io.Discard, io.LimitReader(resp.Body, limit))
 		return nil
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(out); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(out); err != nil {
 		return fmt.Errorf("activator: %s %s: reading the answer: %w", method, path, err)
 	}
 	return nil
 }
 
-// send sends a request and returns a 2xx answer for the caller to read and
-// close; any other answer is read, closed and returned as an *Error.
+// send sends a request with a JSON body (none when in is nil) and returns
+// a 2xx answer for the caller to read and close; any other answer is read,
+// closed and returned as an *Error.
 func (c *Client) send(ctx context.Context, method, path string, in any, accept string) (*http.Response, error) {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, fmt.Errorf("activator: %s %s: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
+	if in == nil {
+		return c.sendBody(ctx, method, path, nil, "", accept)
 	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("activator: %s %s: %w", method, path, err)
+	}
+	return c.sendBody(ctx, method, path, bytes.NewReader(b), "application/json", accept)
+}
+
+// sendBody is send with a body of any contentType (none when body is nil).
+func (c *Client) sendBody(ctx context.Context, method, path string, body io.Reader, contentType, accept string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return nil, fmt.Errorf("activator: %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Accept", accept)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if tok := c.Token(); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)

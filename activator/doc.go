@@ -22,6 +22,20 @@
 // stopped. A Delegate that wants no more outcomes calls StopActive on the
 // Discovery it is given.
 //
+// # The device maker's side
+//
+// Admin calls the admin API with the token the server writes to
+// DATA_DIR/admin.token: products and their pre-bind hooks, provisioning,
+// devices (list, show, label card, block, unblock, force-unbind,
+// deprovision, rotate the DTLS key), factory batches (import, factory CSV,
+// label sheets), the audit log, webhooks and their deliveries, and the
+// dashboard's snapshot (its event stream is left to the web app). Its
+// errors are those of a Client:
+//
+//	a := activator.NewAdminClient("https://pair.example.com", adminToken)
+//	d, err := a.Provision(ctx, activator.ProvisionRequest{IMEI: imei})
+//	if errors.Is(err, activator.ErrAlreadyExists) { … } // 4009
+//
 // # Names of the seed SDK
 //
 //	ThingSmartActivatorDiscoveryRequest              Client

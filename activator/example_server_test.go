@@ -1,13 +1,10 @@
 package activator_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,17 +74,9 @@ func (s *exampleServer) Close() {
 // provision provisions a device at the factory, as its maker does, and
 // returns the text of its QR label.
 func (s *exampleServer) provision(imei string) (label string) {
-	body, _ := json.Marshal(map[string]string{"imei": imei})
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/v1/admin/devices", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+s.admin)
-	resp, err := http.DefaultClient.Do(req)
+	d, err := activator.NewAdminClient(s.URL, s.admin).Provision(context.Background(), activator.ProvisionRequest{IMEI: imei})
 	if err != nil {
-		panic(err)
-	}
-	defer resp.Body.Close()
-	var d struct{ QR string }
-	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil || resp.StatusCode != http.StatusCreated {
-		panic(fmt.Sprintf("provision %s: HTTP %d, %v", imei, resp.StatusCode, err))
+		panic(fmt.Sprintf("provision %s: %v", imei, err))
 	}
 	return d.QR
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -12,13 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-)
 
-// adminClient calls the admin API of a running server.
-type adminClient struct {
-	server, token string
-	http          *http.Client
-}
+	"github.com/nbpair/nbpair/activator"
+)
 
 // adminFlags adds --server and --token-file to fs.
 func adminFlags(fs *flag.FlagSet) (server, tokenFile *string) {
@@ -27,55 +21,44 @@ func adminFlags(fs *flag.FlagSet) (server, tokenFile *string) {
 	return server, tokenFile
 }
 
-func newAdminClient(server, tokenFile string) (*adminClient, error) {
+// newAdminClient returns the SDK's admin client of server, with the token
+// read from tokenFile.
+func newAdminClient(server, tokenFile string) (*activator.Admin, error) {
 	b, err := os.ReadFile(tokenFile)
 	if err != nil {
 		return nil, fmt.Errorf("admin token: %w (the server writes it to DATA_DIR/admin.token on first start)", err)
 	}
-	return &adminClient{
-		server: strings.TrimSuffix(server, "/"), token: strings.TrimSpace(string(b)),
-		http: &http.Client{Timeout: 30 * time.Second},
-	}, nil
+	hc := &http.Client{Timeout: 30 * time.Second} // no admin call is long-lived
+	return activator.NewAdminClient(server, strings.TrimSpace(string(b)), activator.WithHTTPClient(hc)), nil
 }
 
-// apiError is the API's error body.
-type apiError struct {
-	Code    int    `json:"code"`
-	Name    string `json:"name"`
-	Message string `json:"message"`
+// adminError is an error the admin API answered, as the admin commands
+// print it: "Name (code): message".
+type adminError struct{ err *activator.Error }
+
+func (e *adminError) Error() string {
+	if e.err.Code == 0 { // not the API's JSON error: a proxy's page, say
+		return fmt.Sprintf("HTTP %d %s", e.err.HTTPStatus, http.StatusText(e.err.HTTPStatus))
+	}
+	return fmt.Sprintf("%s (%d): %s", e.err.Name, e.err.Code, e.err.Message)
 }
 
-func (e *apiError) Error() string { return fmt.Sprintf("%s (%d): %s", e.Name, e.Code, e.Message) }
+// Unwrap returns the SDK's error, for errors.Is with its sentinels.
+func (e *adminError) Unwrap() error { return e.err }
 
-func (c *adminClient) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
+// adminErr is err with the text of an admin command's error when it is
+// the API's answer.
+func adminErr(err error) error {
+	if e, ok := err.(*activator.Error); ok {
+		return &adminError{e}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.server+path, rd)
-	if err != nil {
-		return err
+	return err
+}
+
+// adminCommand is run with the errors of the admin API as the admin
+// commands print them.
+func adminCommand(run func(context.Context, []string, io.Writer) error) func(context.Context, []string, io.Writer) error {
+	return func(ctx context.Context, args []string, stdout io.Writer) error {
+		return adminErr(run(ctx, args, stdout))
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		var ae apiError
-		if err := json.NewDecoder(resp.Body).Decode(&ae); err != nil || ae.Code == 0 {
-			return fmt.Errorf("%s %s: HTTP %s", method, path, resp.Status)
-		}
-		return &ae
-	}
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
 }

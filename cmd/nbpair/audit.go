@@ -1,18 +1,15 @@
 package main
 
 import (
-	"slices"
-	"strings"
-
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
-	"strconv"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/nbpair/nbpair/activator"
 	"github.com/nbpair/nbpair/internal/pairing"
 )
 
@@ -40,35 +37,18 @@ func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{"limit": {strconv.Itoa(*limit)}}
-	for k, v := range map[string]string{"deviceId": *deviceID, "uid": *uid, "action": *action, "outcome": *outcome} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	var raw json.RawMessage
-	if err := c.do(ctx, "GET", "/v1/admin/audit?"+q.Encode(), nil, &raw); err != nil {
+	log, err := c.Audit(ctx, activator.AuditQuery{DeviceID: *deviceID, UID: *uid, Action: *action, Outcome: *outcome, Limit: *limit})
+	if err != nil {
 		return err
 	}
 	if *asJSON {
-		_, err := fmt.Fprintf(stdout, "%s\n", raw)
-		return err
-	}
-	var log struct {
-		Entries []struct {
-			At                                                     time.Time
-			Action, Outcome, Actor, UID, DevID, RemoteAddr, Detail string
-		}
-		Total int
-	}
-	if err := json.Unmarshal(raw, &log); err != nil {
-		return err
+		return printJSON(stdout, log)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tACTION\tOUTCOME\tACTOR\tUSER\tDEVICE\tFROM\tDETAIL")
 	for _, e := range log.Entries {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Local().Format(time.DateTime), e.Action, e.Outcome,
-			e.Actor, dash(e.UID), dash(e.DevID), dash(e.RemoteAddr), e.Detail)
+			e.Actor, dash(e.UID), dash(e.DeviceID), dash(e.RemoteAddr), e.Detail)
 	}
 	fmt.Fprintf(tw, "(%d of %d matching entries)\n", len(log.Entries), log.Total)
 	return tw.Flush()

@@ -3,31 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
-)
 
-// batchView is what the admin API answers for a batch.
-type batchView struct {
-	ID        string    `json:"id"`
-	ProductID string    `json:"productId"`
-	CreatedAt time.Time `json:"createdAt"`
-	Devices   int       `json:"devices"`
-	Created   int       `json:"created"`
-	Existing  int       `json:"existing"`
-}
+	"github.com/nbpair/nbpair/activator"
+)
 
 func runBatch(ctx context.Context, args []string, stdout io.Writer) error {
 	subs := map[string]func(context.Context, []string, io.Writer) error{
@@ -70,29 +58,15 @@ func runBatchImport(ctx context.Context, args []string, stdout io.Writer) error 
 	if err != nil {
 		return err
 	}
-	path := "/v1/admin/batches"
-	if *product != "" {
-		path += "?productId=" + url.QueryEscape(*product)
-	}
-	resp, err := c.send(ctx, "POST", path, "text/csv", bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	b, created, err := c.ImportBatch(ctx, *product, bytes.NewReader(data))
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		_, err := fmt.Fprintf(stdout, "%s\n", raw)
-		return err
-	}
-	var b batchView
-	if err := json.Unmarshal(raw, &b); err != nil {
-		return err
+		return printJSON(stdout, b)
 	}
 	note := "new"
-	if resp.StatusCode == http.StatusOK {
+	if !created {
 		note = "imported before: nothing was created now"
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -112,15 +86,13 @@ func runBatchList(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var list struct {
-		Batches []batchView `json:"batches"`
-	}
-	if err := c.do(ctx, "GET", "/v1/admin/batches", nil, &list); err != nil {
+	batches, err := c.Batches(ctx)
+	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "BATCH\tPRODUCT\tCREATED AT\tDEVICES\tCREATED\tEXISTING")
-	for _, b := range list.Batches {
+	for _, b := range batches {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\n", b.ID, b.ProductID, b.CreatedAt.Local().Format(time.DateTime), b.Devices, b.Created, b.Existing)
 	}
 	return tw.Flush()
@@ -139,16 +111,16 @@ func runBatchExport(ctx context.Context, args []string, stdout io.Writer) error 
 	if err != nil {
 		return err
 	}
-	resp, err := c.send(ctx, "GET", "/v1/admin/batches/"+url.PathEscape(id)+"/factory.csv", "", nil)
+	csv, err := c.FactoryCSV(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer csv.Close()
 	if *out == "-" {
-		_, err := io.Copy(stdout, resp.Body)
+		_, err := io.Copy(stdout, csv)
 		return err
 	}
-	n, err := writePrivate(*out, resp.Body)
+	n, err := writePrivate(*out, csv)
 	if err != nil {
 		return err
 	}
@@ -172,7 +144,7 @@ func runBatchLabels(ctx context.Context, args []string, stdout io.Writer) error 
 	}
 	first, last := max(*page, 1), *page
 	for p := first; last == 0 || p <= last; p++ {
-		total, file, err := c.labelPage(ctx, id, p, *out, *page != 0)
+		total, file, err := labelPage(ctx, c, id, p, *out, *page != 0)
 		if err != nil {
 			return err
 		}
@@ -187,22 +159,17 @@ func runBatchLabels(ctx context.Context, args []string, stdout io.Writer) error 
 // labelPage downloads one page of a batch's labels into file (or
 // FILE-N.png when the batch has several pages and not one page was asked
 // for) and returns the number of pages and the file written.
-func (c *adminClient) labelPage(ctx context.Context, id string, page int, file string, onePage bool) (int, string, error) {
-	resp, err := c.send(ctx, "GET", fmt.Sprintf("/v1/admin/batches/%s/labels.png?page=%d", url.PathEscape(id), page), "", nil)
+func labelPage(ctx context.Context, c *activator.Admin, id string, page int, file string, onePage bool) (int, string, error) {
+	sheet, err := c.BatchLabels(ctx, id, page)
 	if err != nil {
 		return 0, "", err
 	}
-	defer resp.Body.Close()
-	total, err := strconv.Atoi(resp.Header.Get("X-Total-Pages"))
-	if err != nil {
-		return 0, "", fmt.Errorf("the server did not say how many pages the labels have: %w", err)
-	}
-	if total > 1 && !onePage {
+	if sheet.Pages > 1 && !onePage {
 		ext := filepath.Ext(file)
 		file = fmt.Sprintf("%s-%d%s", strings.TrimSuffix(file, ext), page, ext)
 	}
-	_, err = writePrivate(file, resp.Body)
-	return total, file, err
+	_, err = writePrivate(file, bytes.NewReader(sheet.PNG))
+	return sheet.Pages, file, err
 }
 
 // writePrivate writes r to a file readable by its owner only.
@@ -213,30 +180,4 @@ func writePrivate(name string, r io.Reader) (int64, error) {
 	}
 	n, err := io.Copy(f, r)
 	return n, errors.Join(err, f.Chmod(0o600), f.Close()) // also when it existed
-}
-
-// send makes a request with a raw body and returns the response of a
-// success; an error answer becomes an error.
-func (c *adminClient) send(ctx context.Context, method, path, contentType string, body io.Reader) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.server+path, body)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode < 300 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	var ae apiError
-	if err := json.NewDecoder(resp.Body).Decode(&ae); err != nil || ae.Code == 0 {
-		return nil, fmt.Errorf("%s %s: HTTP %s", method, path, resp.Status)
-	}
-	return nil, &ae
 }

@@ -128,13 +128,11 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	product := map[string]any{"id": "wm3", "name": demoProduct}
-	if err := admin.do(ctx, "POST", "/v1/admin/products", product, nil); err != nil {
+	if _, err := admin.CreateProduct(ctx, activator.NewProduct{ID: "wm3", Name: demoProduct}); err != nil {
 		return err
 	}
-	var dev deviceView
-	body := map[string]string{"imei": demoIMEI, "productId": "wm3", "name": "Cellar meter"}
-	if err := admin.do(ctx, "POST", "/v1/admin/devices", body, &dev); err != nil {
+	dev, err := admin.Provision(ctx, activator.ProvisionRequest{IMEI: demoIMEI, ProductID: "wm3", Name: "Cellar meter"})
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(d.out, "provisioned device %s (IMEI %s, nbId %s)\n", dev.ID, dev.IMEI, dev.NbID)
@@ -174,7 +172,7 @@ func (d *demo) run(ctx context.Context) error {
 
 // writeLabel draws the device's label card as a PNG in the demo's
 // directory (and in keepLabel), and its QR code in the terminal.
-func (d *demo) writeLabel(dev deviceView) (string, error) {
+func (d *demo) writeLabel(dev activator.ProvisionedDevice) (string, error) {
 	card := qr.Label{Text: dev.QR, Product: demoProduct, Name: dev.Name, Code: dev.ShortCode}
 	png, err := card.EncodePNG(0, 0)
 	if err != nil {

@@ -3,42 +3,72 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"text/tabwriter"
 	"time"
+
+	"github.com/nbpair/nbpair/activator"
 )
 
-// deviceView is what the admin API answers for a device.
+// deviceView is a device as `nbpair devices --json` lists it.
 type deviceView struct {
-	ID        string `json:"id"`
-	ProductID string `json:"productId"`
-	IMEI      string `json:"imei"`
-	NbID      string `json:"nbId"`
-	Name      string `json:"name"`
-	QR        string `json:"qr"`
-	ShortCode string `json:"shortCode"`
-	Online    bool   `json:"online"`
-	OwnerUID  string `json:"ownerUid"`
-	Blocked   *struct {
-		At     time.Time `json:"at"`
-		Reason string    `json:"reason"`
-	} `json:"blocked"`
-	Registration *struct {
-		ID        string    `json:"id"`
-		Endpoint  string    `json:"endpoint"`
-		Lifetime  int       `json:"lifetime"`
-		Version   string    `json:"lwm2mVersion"`
-		Binding   string    `json:"binding"`
-		QueueMode bool      `json:"queueMode"`
-		Objects   []string  `json:"objects"`
-		Addr      string    `json:"remoteAddr"`
-		LastSeen  time.Time `json:"lastSeen"`
-		ExpiresAt time.Time `json:"expiresAt"`
-	} `json:"registration"`
+	ID           string        `json:"id"`
+	ProductID    string        `json:"productId"`
+	IMEI         string        `json:"imei"`
+	NbID         string        `json:"nbId"`
+	Name         string        `json:"name"`
+	QR           string        `json:"qr"`
+	ShortCode    string        `json:"shortCode"`
+	Online       bool          `json:"online"`
+	OwnerUID     string        `json:"ownerUid"`
+	Blocked      *blockView    `json:"blocked"`
+	Registration *registration `json:"registration"`
+}
+
+// blockView is a device's block in a deviceView.
+type blockView struct {
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
+}
+
+// registration is a device's registration in a deviceView.
+type registration struct {
+	ID        string    `json:"id"`
+	Endpoint  string    `json:"endpoint"`
+	Lifetime  int       `json:"lifetime"`
+	Version   string    `json:"lwm2mVersion"`
+	Binding   string    `json:"binding"`
+	QueueMode bool      `json:"queueMode"`
+	Objects   []string  `json:"objects"`
+	Addr      string    `json:"remoteAddr"`
+	LastSeen  time.Time `json:"lastSeen"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// viewDevice is d as `nbpair devices --json` lists it.
+func viewDevice(d activator.AdminDevice) deviceView {
+	v := deviceView{ID: d.ID, ProductID: d.ProductID, IMEI: d.IMEI, NbID: d.NbID, Name: d.Name, QR: d.QR,
+		ShortCode: d.ShortCode, Online: d.Online, OwnerUID: d.OwnerUID}
+	if b := d.Blocked; b != nil {
+		v.Blocked = &blockView{At: b.At, Reason: b.Reason}
+	}
+	if r := d.Registration; r != nil {
+		v.Registration = &registration{ID: r.ID, Endpoint: r.Endpoint, Lifetime: r.Lifetime, Version: r.Version, Binding: r.Binding,
+			QueueMode: r.QueueMode, Objects: r.Objects, Addr: r.Addr, LastSeen: r.LastSeen, ExpiresAt: r.ExpiresAt}
+	}
+	return v
+}
+
+// printJSON prints v as the API answers it: indented by two spaces.
+func printJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
 }
 
 func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
@@ -59,23 +89,15 @@ func runProvision(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var d json.RawMessage
-	body := map[string]string{"imei": *imei, "productId": *product, "name": *name}
-	if err := c.do(ctx, "POST", "/v1/admin/devices", body, &d); err != nil {
+	v, err := c.Provision(ctx, activator.ProvisionRequest{IMEI: *imei, ProductID: *product, Name: *name})
+	if err != nil {
 		return err
 	}
 	if *asJSON {
-		_, err := fmt.Fprintf(stdout, "%s\n", d)
-		return err
+		return printJSON(stdout, v)
 	}
-	var v deviceView
-	if err := json.Unmarshal(d, &v); err != nil {
-		return err
-	}
-	var cred struct{ PSKIdentity, PSK string }
-	json.Unmarshal(d, &cred)
 	fmt.Fprintf(stdout, "device ID:    %s\nIMEI:         %s\nnbId:         %s\nshort code:   %s\nQR text:      %s\nPSK identity: %s\nPSK (hex):    %s\n",
-		v.ID, v.IMEI, v.NbID, v.ShortCode, v.QR, cred.PSKIdentity, cred.PSK)
+		v.ID, v.IMEI, v.NbID, v.ShortCode, v.QR, v.PSKIdentity, v.PSK)
 	if *label != "" {
 		if err := writeLabel(ctx, c, v.ID, *label); err != nil {
 			return err
@@ -103,29 +125,39 @@ func runDevices(ctx context.Context, args []string, stdout io.Writer) error {
 	case *home != "":
 		return printHomeDevices(ctx, *sessionFile, *home, *asJSON, stdout)
 	}
-	c, err := newAdminClient(*server, *tokenFile)
+	return adminErr(showDevices(ctx, *server, *tokenFile, pos, *asJSON, stdout))
+}
+
+// showDevices prints the device pos names, or with none the list of
+// devices.
+func showDevices(ctx context.Context, server, tokenFile string, pos []string, asJSON bool, stdout io.Writer) error {
+	c, err := newAdminClient(server, tokenFile)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 1 {
-		var raw json.RawMessage
-		if err := c.do(ctx, "GET", "/v1/admin/devices/"+url.PathEscape(pos[0]), nil, &raw); err != nil {
+		d, err := c.Device(ctx, pos[0])
+		if err != nil {
 			return err
 		}
-		return printDevice(stdout, raw, *asJSON)
+		return printDevice(stdout, d, asJSON)
 	}
-	var list struct {
-		Devices []deviceView `json:"devices"`
-	}
-	if err := c.do(ctx, "GET", "/v1/admin/devices?limit=1000", nil, &list); err != nil {
+	page, err := c.Devices(ctx, activator.DeviceQuery{Limit: 1000})
+	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
+		list := struct {
+			Devices []deviceView `json:"devices"`
+		}{Devices: make([]deviceView, len(page.Devices))}
+		for i, d := range page.Devices {
+			list.Devices[i] = viewDevice(d)
+		}
 		return json.NewEncoder(stdout).Encode(list)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DEVICE ID\tIMEI\tONLINE\tLAST SEEN\tADDRESS")
-	for _, d := range list.Devices {
+	for _, d := range page.Devices {
 		seen, addr := "-", "-"
 		if r := d.Registration; r != nil {
 			seen, addr = r.LastSeen.Local().Format(time.DateTime), r.Addr
@@ -135,14 +167,11 @@ func runDevices(ctx context.Context, args []string, stdout io.Writer) error {
 	return tw.Flush()
 }
 
-func printDevice(w io.Writer, raw json.RawMessage, asJSON bool) error {
+// printDevice prints a device for people, or with asJSON as the API
+// answers it.
+func printDevice(w io.Writer, d activator.AdminDevice, asJSON bool) error {
 	if asJSON {
-		_, err := fmt.Fprintf(w, "%s\n", raw)
-		return err
-	}
-	var d deviceView
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return err
+		return printJSON(w, d)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "device ID\t%s\nproduct\t%s\nIMEI\t%s\nnbId\t%s\nshort code\t%s\nQR text\t%s\nonline\t%v\n",
@@ -162,16 +191,10 @@ func printDevice(w io.Writer, raw json.RawMessage, asJSON bool) error {
 }
 
 // writeLabel writes the label card of a device to file.
-func writeLabel(ctx context.Context, c *adminClient, id, file string) error {
-	resp, err := c.send(ctx, "GET", "/v1/admin/devices/"+url.PathEscape(id)+"/label.png", "", nil)
+func writeLabel(ctx context.Context, c *activator.Admin, id, file string) error {
+	png, err := c.DeviceLabel(ctx, id, 0)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(f, resp.Body)
-	return errors.Join(err, f.Close())
+	return os.WriteFile(file, png, 0o666)
 }

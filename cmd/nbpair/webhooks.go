@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/nbpair/nbpair/activator"
 )
 
 // runWebhooks is `nbpair webhooks add|list|rm|deliveries`.
@@ -61,7 +62,7 @@ func runWebhookRm(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := c.do(ctx, "DELETE", "/v1/admin/webhooks/"+url.PathEscape(pos[0]), nil, nil); err != nil {
+	if err := c.DeleteWebhook(ctx, pos[0]); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(stdout, "deleted webhook %s\n", pos[0])
@@ -86,57 +87,43 @@ func runWebhookDeliveries(ctx context.Context, args []string, stdout io.Writer) 
 	return webhookDeliveries(ctx, c, pos[0], *limit, stdout)
 }
 
-type webhookJSON struct {
-	ID, URL, Secret string
-	Events          []string
-	CreatedAt       time.Time
-}
-
-func webhookAdd(ctx context.Context, c *adminClient, hookURL, events string, stdout io.Writer) error {
+func webhookAdd(ctx context.Context, c *activator.Admin, hookURL, events string, stdout io.Writer) error {
 	var types []string
 	for _, e := range strings.Split(events, ",") {
 		if e = strings.TrimSpace(e); e != "" {
 			types = append(types, e)
 		}
 	}
-	var h webhookJSON
-	if err := c.do(ctx, "POST", "/v1/admin/webhooks", map[string]any{"url": hookURL, "events": types}, &h); err != nil {
+	h, err := c.CreateWebhook(ctx, hookURL, types)
+	if err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(stdout, "webhook %s\nurl     %s\nevents  %s\nsecret  %s\n(the secret is shown only now: receivers check X-Nbpair-Signature = sha256=HMAC-SHA256(secret, body))\n",
+	_, err = fmt.Fprintf(stdout, "webhook %s\nurl     %s\nevents  %s\nsecret  %s\n(the secret is shown only now: receivers check X-Nbpair-Signature = sha256=HMAC-SHA256(secret, body))\n",
 		h.ID, h.URL, strings.Join(h.Events, ", "), h.Secret)
 	return err
 }
 
-func webhookList(ctx context.Context, c *adminClient, stdout io.Writer) error {
-	var list struct{ Webhooks []webhookJSON }
-	if err := c.do(ctx, "GET", "/v1/admin/webhooks", nil, &list); err != nil {
+func webhookList(ctx context.Context, c *activator.Admin, stdout io.Writer) error {
+	hooks, err := c.Webhooks(ctx)
+	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tURL\tEVENTS\tCREATED")
-	for _, h := range list.Webhooks {
+	for _, h := range hooks {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", h.ID, h.URL, strings.Join(h.Events, ","), h.CreatedAt.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
 }
 
-func webhookDeliveries(ctx context.Context, c *adminClient, id string, limit int, stdout io.Writer) error {
-	var log struct {
-		Deliveries []struct {
-			At                                      time.Time
-			EventID, Type, DeviceID, Error, Outcome string
-			Attempt, StatusCode                     int
-			DurationMs                              float64
-		}
-	}
-	path := "/v1/admin/webhooks/" + url.PathEscape(id) + "/deliveries?limit=" + strconv.Itoa(limit)
-	if err := c.do(ctx, "GET", path, nil, &log); err != nil {
+func webhookDeliveries(ctx context.Context, c *activator.Admin, id string, limit int, stdout io.Writer) error {
+	deliveries, err := c.WebhookDeliveries(ctx, id, activator.DeliveryQuery{Limit: limit})
+	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tEVENT\tTYPE\tDEVICE\tATTEMPT\tSTATUS\tOUTCOME\tMS\tERROR")
-	for _, d := range log.Deliveries {
+	for _, d := range deliveries {
 		status := "-"
 		if d.StatusCode != 0 {
 			status = strconv.Itoa(d.StatusCode)
