@@ -24,6 +24,14 @@ func WriteSummary(w io.Writer, r Result) {
 		fmt.Fprintf(w, "  before it, %s: %d ok, %d failed, %.0f/s, p50 %v p99 %v; %s rate ×%s of it\n", u.Name, u.OK, u.Failed(),
 			u.Throughput(), ms(u.Latency.P50), ms(u.Latency.P99), r.Name, ratio(r.Throughput(), u.Throughput()))
 	}
+	if u := r.Storm; u != nil {
+		fmt.Fprintf(w, "  during it, %s: %d ok, %d failed, %.0f/s, p50 %v p99 %v\n", u.Name, u.OK, u.Failed(),
+			u.Throughput(), ms(u.Latency.P50), ms(u.Latency.P99))
+	}
+	if u := r.Idle; u != nil {
+		fmt.Fprintf(w, "  before it without the storm, %s: %d ok, %d failed, p50 %v p99 %v; %s p99 ×%s of it\n", u.Name, u.OK, u.Failed(),
+			ms(u.Latency.P50), ms(u.Latency.P99), r.Name, ratio(float64(r.Latency.P99), float64(u.Latency.P99)))
+	}
 	if p := r.Pairing; p != nil {
 		fmt.Fprintf(w, "  pairing (%s): %d users signed up in %v; %d devices registered, %d paired; %d Registers sent again after a timeout\n",
 			p.Order, p.Users, p.SignUp.Round(time.Millisecond), p.Registered, p.Paired, p.RegisterRetries)

@@ -56,6 +56,10 @@ type Result struct {
 	// Setup is the Register storm of new devices that came before the
 	// measured Updates or De-registers, measured too.
 	Setup *Result
+	// Idle and Storm are what a Pair run with a storm adds: the same
+	// number of binds measured without the storm, before it, and the
+	// storm's Registers that ran while the measured binds did.
+	Idle, Storm *Result
 	// Errors counts the failed requests by kind: "timeout", a CoAP code
 	// such as "4.04 NotFound" or "5.00 InternalServerError", or "other".
 	Errors map[string]int
