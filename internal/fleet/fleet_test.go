@@ -162,7 +162,13 @@ func TestPair(t *testing.T) {
 // BENCHMARKS.md's runs do, and checks that every bind succeeded, that the
 // storm ran alongside the binds and that its devices came online.
 func TestPairUnderStorm(t *testing.T) {
-	n, cfg := node(t)
+	n := apptest.Start(t, "", apptest.QuietLogs, func(c *config.Config) {
+		// Every activation followed over an event stream of its own, as
+		// tools/bench/with-server.sh lets them.
+		c.RateLimitPerUser, c.RateLimitPerAddr, c.MaxStreamsPerUser = 0, 0, 20
+	})
+	cfg := fleet.DefaultConfig()
+	cfg.CoAPAddr, cfg.HTTPURL, cfg.Token, cfg.Concurrency = n.CoAPAddr(), "http://"+n.HTTPAddr(), n.Token, 8
 	const binds, storm = 20, 200
 	cfg.Scenario, cfg.PairOrder, cfg.Devices, cfg.DevicesPerUser = fleet.Pair, fleet.ActivateFirst, binds, 20
 	cfg.StormDevices, cfg.IMEIBase, cfg.SharedSockets = storm, "39", 4
