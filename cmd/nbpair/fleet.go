@@ -212,10 +212,10 @@ func fleetRuns(ctx context.Context, cfg fleet.Config, runNbpair bool, baselines 
 		if err != nil {
 			return err
 		}
+		rs = withSetups(rs)
 		for _, r := range rs {
 			failed = failed || r.Failed() > 0
 		}
-		rs = withSetups(rs)
 		if len(rs) > 1 {
 			fmt.Fprintln(stdout)
 			fleet.WriteTable(stdout, rs)

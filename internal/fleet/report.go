@@ -17,6 +17,9 @@ func WriteSummary(w io.Writer, r Result) {
 	fmt.Fprintf(w, "  CoAP retransmissions: %d   server requests answered: %d\n", r.Retransmitted, r.Downlinks)
 	writeSources(w, r)
 	fmt.Fprintf(w, "  errors: %s\n", FormatErrors(r.Errors))
+	if r.FirstError != "" {
+		fmt.Fprintf(w, "  first of kind other: %s\n", r.FirstError)
+	}
 	fmt.Fprintf(w, "  generator CPU %v over %v wall (%.0f%% of one core), %v per request\n",
 		r.CPU.Round(time.Millisecond), r.Elapsed.Round(time.Millisecond), 100*r.CPU.Seconds()/max(r.Elapsed.Seconds(), 1e-9),
 		r.CPUPerRequest().Round(100*time.Nanosecond))
@@ -94,6 +97,9 @@ func WriteTable(w io.Writer, rs []Result) {
 	for _, r := range rs {
 		if r.Failed() > 0 {
 			fmt.Fprintf(w, "errors of %s: %s\n", r.Name, FormatErrors(r.Errors))
+			if r.FirstError != "" {
+				fmt.Fprintf(w, "  first of kind other: %s\n", r.FirstError)
+			}
 		}
 	}
 }

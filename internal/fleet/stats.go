@@ -63,6 +63,9 @@ type Result struct {
 	// Errors counts the failed requests by kind: "timeout", a CoAP code
 	// such as "4.04 NotFound" or "5.00 InternalServerError", or "other".
 	Errors map[string]int
+	// FirstError is the message of the first failure of kind "other",
+	// which its kind does not explain.
+	FirstError string
 }
 
 // Failed is the number of failed requests.
@@ -123,6 +126,7 @@ type shard struct {
 	lat     []time.Duration
 	retrans int
 	errs    map[string]int
+	other   string // the first failure of kind "other"
 }
 
 func newRecorder(workers int) *recorder {
@@ -139,7 +143,11 @@ func (r *recorder) record(w int, d time.Duration, retrans int, err error) {
 	s := &r.shards[w]
 	s.retrans += retrans
 	if err != nil {
-		s.errs[errorKind(err)]++
+		kind := errorKind(err)
+		s.errs[kind]++
+		if kind == "other" && s.other == "" {
+			s.other = err.Error()
+		}
 	} else {
 		s.lat = append(s.lat, d)
 	}
@@ -153,6 +161,9 @@ func (r *recorder) result(name string, elapsed time.Duration) Result {
 	for _, s := range r.shards {
 		lat = append(lat, s.lat...)
 		res.Retransmitted += s.retrans
+		if res.FirstError == "" {
+			res.FirstError = s.other
+		}
 		for k, v := range s.errs {
 			res.Errors[k] += v
 		}
