@@ -118,6 +118,9 @@ func runFleet(ctx context.Context, args []string, stdout io.Writer) error {
 	perUser := fs.Int("devices-per-user", def.DevicesPerUser, "devices each user of the pair scenario pairs")
 	actTimeout := fs.Duration("activation-timeout", def.ActivationTimeout, "timeout of each activation of the pair scenario")
 	order := fs.String("pair-order", string(def.PairOrder), "which condition of a bind comes last: activate-first (the Register) or register-first (the activation's start)")
+	stormDevices := fs.Int("storm-devices", 0, "with the pair scenario (activations first): bind --devices devices idle, then as many others while this many other devices register round and round; the binds register one at a time, or at --bind-rate")
+	stormRate := fs.Float64("storm-rate", 0, "Registers a second of the --storm-devices storm (0: full speed)")
+	bindRate := fs.Float64("bind-rate", 0, "with --storm-devices, binding devices registering a second (0: one at a time)")
 	baseline := fs.String("baseline", "", "run baselines instead of nbpair: udp-echo, go-coap, or both comma-separated")
 	compare := fs.Bool("compare", false, "run nbpair and both baselines and print them side by side")
 	runs := fs.Int("runs", 1, "rounds of the runs, interleaved; with more than one, the medians are printed too")
@@ -127,6 +130,7 @@ func runFleet(ctx context.Context, args []string, stdout io.Writer) error {
 	cfg := def
 	cfg.Devices, cfg.Scenario, cfg.Duration, cfg.Rate, cfg.DTLS = *devices, fleet.Scenario(*scenario), *duration, *rate, *dtls
 	cfg.DevicesPerUser, cfg.ActivationTimeout, cfg.PairOrder = *perUser, *actTimeout, fleet.PairOrder(*order)
+	cfg.StormDevices, cfg.StormRate, cfg.BindRate = *stormDevices, *stormRate, *bindRate
 	cfg.Progress, cfg.ProgressLive = os.Stderr, isTerminal(os.Stderr)
 	runNbpair, baselines, err := fleetTargets(*baseline, *compare)
 	if err != nil {
@@ -208,10 +212,10 @@ func fleetRuns(ctx context.Context, cfg fleet.Config, runNbpair bool, baselines 
 		if err != nil {
 			return err
 		}
+		rs = withSetups(rs)
 		for _, r := range rs {
 			failed = failed || r.Failed() > 0
 		}
-		rs = withSetups(rs)
 		if len(rs) > 1 {
 			fmt.Fprintln(stdout)
 			fleet.WriteTable(stdout, rs)
@@ -231,13 +235,16 @@ func fleetRuns(ctx context.Context, cfg fleet.Config, runNbpair bool, baselines 
 	return nil
 }
 
-// withSetups puts before each result the Register storm it began with, if
-// any, so the tables show both and the ratio between them.
+// withSetups puts before each result the Register storm it began with, or
+// the idle binds and the storm of a pair run under a storm, if any, so the
+// tables show them all and the ratios between them.
 func withSetups(rs []fleet.Result) []fleet.Result {
 	var out []fleet.Result
 	for _, r := range rs {
-		if r.Setup != nil {
-			out = append(out, *r.Setup)
+		for _, s := range []*fleet.Result{r.Setup, r.Idle, r.Storm} {
+			if s != nil {
+				out = append(out, *s)
+			}
 		}
 		out = append(out, r)
 	}

@@ -125,7 +125,11 @@ device sending from its own source address (--sources all, the default) or
 from --sources N shared ones, and prints throughput, latency percentiles,
 retransmissions, errors, the generator's CPU time and the server's figures
 from /metrics. The pair scenario needs the server's rate limits off (serve
---rate-limit-per-user 0 --rate-limit-per-addr 0). Progress goes to standard
+--rate-limit-per-user 0 --rate-limit-per-addr 0) and, to follow every
+activation over an event stream, its stream caps above --devices-per-user
+(--max-streams-per-user, --max-streams); with --storm-devices N it binds
+--devices devices idle, then as many more while N other devices register.
+Progress goes to standard
 error: a live bar on a terminal, a plain line every 10 seconds otherwise.
 'nbpair help fleet sweep' for the sweep.`},
 	"fleet sweep": {"nbpair fleet sweep [flags]", `

@@ -120,6 +120,15 @@ type Config struct {
 	// PairOrder says which condition of the Pair scenario's binds comes
 	// last: the Register or the activation's start.
 	PairOrder PairOrder
+	// StormDevices, when above 0, runs the Pair scenario (activate-first)
+	// twice in the same run, each time with Devices binding devices of
+	// its own: first idle, then while StormDevices other devices register
+	// from Concurrency workers, at StormRate Registers a second (0: full
+	// speed), round and round (new devices on the first pass,
+	// re-Registers after) until the binds are done. The binding devices
+	// register one at a time, or at BindRate a second when above 0.
+	StormDevices        int
+	StormRate, BindRate float64
 	// Progress, when not nil, gets the run's progress: with ProgressLive
 	// (a terminal) one line redrawn in place at most 4 times a second;
 	// otherwise (a log file, a pipe) a plain line every ProgressEvery and
@@ -176,17 +185,31 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pair order %q: want %s or %s", c.PairOrder, ActivateFirst, RegisterFirst)
 	case c.Scenario == Pair && c.DTLS:
 		return errors.New("the pair scenario runs over plain CoAP only")
+	case c.StormDevices < 0 || c.StormRate < 0 || c.BindRate < 0:
+		return errors.New("storm devices, storm rate and bind rate must be 0 or more")
+	case c.StormDevices > 0 && (c.Scenario != Pair || c.PairOrder != ActivateFirst || c.Loss > 0 || c.Delay > 0):
+		return errors.New("a storm runs with the pair scenario, activations first, on a plain link (no loss or delay)")
 	case c.Transmission.ACKTimeout <= 0 || c.Transmission.MaxRetransmit < 0 || c.Transmission.MaxRetransmit > 8:
 		return errors.New("transmission: ACK timeout above 0 and 0 to 8 retransmissions")
 	}
-	_, err := IMEIs(c.IMEIBase, c.Devices)
+	_, err := IMEIs(c.IMEIBase, c.fleetSize())
 	return err
+}
+
+// fleetSize is the number of devices the run provisions: Devices, or,
+// with a storm, the binding devices of the idle and the storm runs and the
+// storm's devices after them.
+func (c Config) fleetSize() int {
+	if c.StormDevices > 0 {
+		return 2*c.Devices + c.StormDevices
+	}
+	return c.Devices
 }
 
 // sources is the number of source addresses of the run.
 func (c Config) sources() int {
 	if c.Sources == AllSources {
-		return c.Devices
+		return c.fleetSize()
 	}
 	return c.Sources
 }

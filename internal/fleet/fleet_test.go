@@ -157,6 +157,57 @@ func TestPair(t *testing.T) {
 	}
 }
 
+// TestPairUnderStorm binds a few devices idle, then as many while other
+// devices register, one source per device on shared sockets as
+// BENCHMARKS.md's runs do, and checks that every bind succeeded, that the
+// storm ran alongside the binds and that its devices came online.
+func TestPairUnderStorm(t *testing.T) {
+	n := apptest.Start(t, "", apptest.QuietLogs, func(c *config.Config) {
+		// Every activation followed over an event stream of its own, as
+		// tools/bench/with-server.sh lets them.
+		c.RateLimitPerUser, c.RateLimitPerAddr, c.MaxStreamsPerUser = 0, 0, 20
+	})
+	cfg := fleet.DefaultConfig()
+	cfg.CoAPAddr, cfg.HTTPURL, cfg.Token, cfg.Concurrency = n.CoAPAddr(), "http://"+n.HTTPAddr(), n.Token, 8
+	const binds, storm = 20, 200
+	cfg.Scenario, cfg.PairOrder, cfg.Devices, cfg.DevicesPerUser = fleet.Pair, fleet.ActivateFirst, binds, 20
+	cfg.StormDevices, cfg.IMEIBase, cfg.SharedSockets = storm, "39", 4
+	cfg.ActivationTimeout = time.Minute
+	r, err := fleet.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet.WriteSummary(testLog{t}, r)
+	if r.Idle == nil || r.Storm == nil || r.Pairing == nil || r.Idle.Pairing == nil {
+		t.Fatalf("idle %v, storm %v, pairing %v: want all three", r.Idle, r.Storm, r.Pairing)
+	}
+	for _, b := range []fleet.Result{*r.Idle, r} {
+		if p := b.Pairing; b.OK != binds || b.Failed() != 0 || p.Registered != binds || p.Paired != binds {
+			t.Errorf("%s: %d ok, errors %s, pairing %+v; want %d paired", b.Name, b.OK, fleet.FormatErrors(b.Errors), p, binds)
+		}
+	}
+	// The binds began once the storm had 2 Registers per worker answered;
+	// it kept going while they ran.
+	if s := r.Storm; s.Failed() != 0 || s.OK <= 2*cfg.Concurrency || s.Throughput() <= 0 || s.Shared != 4 || s.Sources != 2*binds+storm {
+		t.Errorf("storm: %d ok, errors %s, %.0f/s from %d sources on %d shared sockets; want more than %d ok from %d sources on 4",
+			s.OK, fleet.FormatErrors(s.Errors), s.Throughput(), s.Sources, s.Shared, 2*cfg.Concurrency, 2*binds+storm)
+	}
+	imeis, _ := fleet.IMEIs(cfg.IMEIBase, 2*binds+storm)
+	for _, imei := range imeis[:2*binds] {
+		var d struct {
+			OwnerUID string `json:"ownerUid"`
+		}
+		n.API(t, "GET", "/v1/admin/devices/"+imei, nil, &d)
+		if d.OwnerUID == "" {
+			t.Errorf("device %s is not bound", imei)
+		}
+	}
+	on, err := (&fleet.Admin{URL: cfg.HTTPURL, Token: cfg.Token}).Online(context.Background(), imeis[2*binds:])
+	if err != nil || on == 0 || r.Server == nil || r.Server.Registrations < float64(r.Storm.OK+2*binds) {
+		t.Errorf("%d storm devices online (%v), server figures %+v; want some online and every Register counted", on, err, r.Server)
+	}
+}
+
 // TestDTLS runs a small fleet's Registers, Updates and De-registers over
 // DTLS with the keys of the factory CSV.
 func TestDTLS(t *testing.T) {

@@ -64,8 +64,9 @@ type fleetUser struct {
 	home string
 }
 
-// runPair runs the Pair scenario for the provisioned devices.
-func runPair(ctx context.Context, cfg Config, devs []FactoryRow) (Result, error) {
+// runPair runs the Pair scenario for the provisioned devices: devs bind,
+// storm (empty unless cfg.StormDevices) register while half of them do.
+func runPair(ctx context.Context, cfg Config, devs []FactoryRow, storm []string) (Result, error) {
 	t0 := time.Now()
 	users, err := signUpUsers(ctx, cfg, (len(devs)+cfg.DevicesPerUser-1)/cfg.DevicesPerUser)
 	if err != nil {
@@ -88,9 +89,12 @@ func runPair(ctx context.Context, cfg Config, devs []FactoryRow) (Result, error)
 			SpaceID: u.home, NbID: devs[i].NbID}
 	}
 	var r Result
-	if cfg.PairOrder == ActivateFirst {
-		r, err = activateFirst(ctx, cfg, e, devs, typeOf, fig)
-	} else {
+	switch {
+	case len(storm) > 0:
+		return pairUnderStorm(ctx, cfg, e, devs, storm, typeOf, fig)
+	case cfg.PairOrder == ActivateFirst:
+		r, err = activateFirst(ctx, cfg, e, devs, 0, len(devs), 0, nil, typeOf, fig)
+	default:
 		r, err = registerFirst(ctx, cfg, e, devs, typeOf, fig)
 	}
 	r.Pairing = fig
@@ -118,18 +122,19 @@ func registerFirst(ctx context.Context, cfg Config, e *engine, devs []FactoryRow
 	return r, nil
 }
 
-// activateFirst starts every activation, waits until the server answered
-// every start, then registers the devices and waits for the outcomes.
-func activateFirst(ctx context.Context, cfg Config, e *engine, devs []FactoryRow,
+// activateFirst starts the activations of the n devices from devs[first]
+// on, waits until the server answered every start, calls before (when not
+// nil), then registers the devices (at rate a second when above 0) and
+// waits for the outcomes.
+func activateFirst(ctx context.Context, cfg Config, e *engine, devs []FactoryRow, first, n int, rate float64, before func(),
 	typeOf func(int) (*activator.Client, activator.TypeModel), fig *PairFigures) (Result, error) {
-	n := len(devs)
 	outcome := make([]error, n)
 	doneAt := make([]time.Time, n)
 	var started, finished sync.WaitGroup
 	started.Add(n)
 	finished.Add(n)
 	for i := range n {
-		c, t := typeOf(i)
+		c, t := typeOf(first + i)
 		signal := onceFunc(started.Done)
 		go func() {
 			defer finished.Done()
@@ -139,6 +144,9 @@ func activateFirst(ctx context.Context, cfg Config, e *engine, devs []FactoryRow
 		}()
 	}
 	started.Wait()
+	if before != nil {
+		before()
+	}
 	t0 := time.Now()
 	regAt := make([]time.Time, n)
 	regErr := make([]error, n)
@@ -150,14 +158,14 @@ func activateFirst(ctx context.Context, cfg Config, e *engine, devs []FactoryRow
 	}
 	fig.LatencyFrom = measured
 	giveUp := t0.Add(cfg.ActivationTimeout)
-	reg := drive(ctx, cfg, e, "nbpair register (paired)", n, 0, 0, func(ctx context.Context, _, i int) (int, error) {
-		first := time.Now()
+	reg := drive(ctx, cfg, e, "nbpair register (paired)", n, 0, rate, func(ctx context.Context, _, i int) (int, error) {
+		sent := time.Now()
 		retrans, err := 0, error(nil)
 		// A device whose Register went unanswered registers again, as an
 		// LwM2M client does, while its activation may still bind it.
 		for try := 0; ; try++ {
 			var k int
-			_, k, err = e.register(ctx, i, devs[i].IMEI)
+			_, k, err = e.register(ctx, first+i, devs[first+i].IMEI)
 			retrans += k
 			if err == nil || errorKind(err) != "timeout" || time.Now().Add(cfg.Transmission.ACKTimeout).After(giveUp) {
 				break
@@ -166,7 +174,7 @@ func activateFirst(ctx context.Context, cfg Config, e *engine, devs []FactoryRow
 		}
 		regAt[i], regErr[i] = time.Now(), err
 		if fig.LatencyFrom != "the Register's answer" {
-			regAt[i] = first
+			regAt[i] = sent
 		}
 		return retrans, err
 	})

@@ -17,12 +17,23 @@ func WriteSummary(w io.Writer, r Result) {
 	fmt.Fprintf(w, "  CoAP retransmissions: %d   server requests answered: %d\n", r.Retransmitted, r.Downlinks)
 	writeSources(w, r)
 	fmt.Fprintf(w, "  errors: %s\n", FormatErrors(r.Errors))
+	if r.FirstError != "" {
+		fmt.Fprintf(w, "  first of kind other: %s\n", r.FirstError)
+	}
 	fmt.Fprintf(w, "  generator CPU %v over %v wall (%.0f%% of one core), %v per request\n",
 		r.CPU.Round(time.Millisecond), r.Elapsed.Round(time.Millisecond), 100*r.CPU.Seconds()/max(r.Elapsed.Seconds(), 1e-9),
 		r.CPUPerRequest().Round(100*time.Nanosecond))
 	if u := r.Setup; u != nil {
 		fmt.Fprintf(w, "  before it, %s: %d ok, %d failed, %.0f/s, p50 %v p99 %v; %s rate ×%s of it\n", u.Name, u.OK, u.Failed(),
 			u.Throughput(), ms(u.Latency.P50), ms(u.Latency.P99), r.Name, ratio(r.Throughput(), u.Throughput()))
+	}
+	if u := r.Storm; u != nil {
+		fmt.Fprintf(w, "  during it, %s: %d ok, %d failed, %.0f/s, p50 %v p99 %v\n", u.Name, u.OK, u.Failed(),
+			u.Throughput(), ms(u.Latency.P50), ms(u.Latency.P99))
+	}
+	if u := r.Idle; u != nil {
+		fmt.Fprintf(w, "  before it without the storm, %s: %d ok, %d failed, p50 %v p99 %v; %s p99 ×%s of it\n", u.Name, u.OK, u.Failed(),
+			ms(u.Latency.P50), ms(u.Latency.P99), r.Name, ratio(float64(r.Latency.P99), float64(u.Latency.P99)))
 	}
 	if p := r.Pairing; p != nil {
 		fmt.Fprintf(w, "  pairing (%s): %d users signed up in %v; %d devices registered, %d paired; %d Registers sent again after a timeout\n",
@@ -86,6 +97,9 @@ func WriteTable(w io.Writer, rs []Result) {
 	for _, r := range rs {
 		if r.Failed() > 0 {
 			fmt.Fprintf(w, "errors of %s: %s\n", r.Name, FormatErrors(r.Errors))
+			if r.FirstError != "" {
+				fmt.Fprintf(w, "  first of kind other: %s\n", r.FirstError)
+			}
 		}
 	}
 }

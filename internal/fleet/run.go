@@ -18,12 +18,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
-	imeis, _ := IMEIs(cfg.IMEIBase, cfg.Devices)
+	imeis, _ := IMEIs(cfg.IMEIBase, cfg.fleetSize())
 	admin := &Admin{URL: cfg.HTTPURL, Token: cfg.Token}
 	var devs []FactoryRow
 	if cfg.DTLS || cfg.Scenario == Pair {
+		// The storm's devices need no keys or pairing IDs: provisioned only.
+		keyed := len(imeis) - cfg.StormDevices
 		var err error
-		if devs, err = admin.ProvisionRows(ctx, cfg.ProductID, imeis); err != nil {
+		if devs, err = admin.ProvisionRows(ctx, cfg.ProductID, imeis[:keyed]); err != nil {
+			return Result{}, err
+		}
+		if _, err := admin.Provision(ctx, cfg.ProductID, imeis[keyed:]); err != nil {
 			return Result{}, err
 		}
 	} else if _, err := admin.Provision(ctx, cfg.ProductID, imeis); err != nil {
@@ -34,7 +39,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	var err error
 	switch {
 	case cfg.Scenario == Pair:
-		r, err = runPair(ctx, cfg, devs)
+		r, err = runPair(ctx, cfg, devs, imeis[len(devs):])
 	case cfg.DTLS:
 		r, err = runDTLS(ctx, cfg, devs)
 	default:

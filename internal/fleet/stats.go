@@ -56,9 +56,16 @@ type Result struct {
 	// Setup is the Register storm of new devices that came before the
 	// measured Updates or De-registers, measured too.
 	Setup *Result
+	// Idle and Storm are what a Pair run with a storm adds: the same
+	// number of binds measured without the storm, before it, and the
+	// storm's Registers that ran while the measured binds did.
+	Idle, Storm *Result
 	// Errors counts the failed requests by kind: "timeout", a CoAP code
 	// such as "4.04 NotFound" or "5.00 InternalServerError", or "other".
 	Errors map[string]int
+	// FirstError is the message of the first failure of kind "other",
+	// which its kind does not explain.
+	FirstError string
 }
 
 // Failed is the number of failed requests.
@@ -119,6 +126,7 @@ type shard struct {
 	lat     []time.Duration
 	retrans int
 	errs    map[string]int
+	other   string // the first failure of kind "other"
 }
 
 func newRecorder(workers int) *recorder {
@@ -135,7 +143,11 @@ func (r *recorder) record(w int, d time.Duration, retrans int, err error) {
 	s := &r.shards[w]
 	s.retrans += retrans
 	if err != nil {
-		s.errs[errorKind(err)]++
+		kind := errorKind(err)
+		s.errs[kind]++
+		if kind == "other" && s.other == "" {
+			s.other = err.Error()
+		}
 	} else {
 		s.lat = append(s.lat, d)
 	}
@@ -149,6 +161,9 @@ func (r *recorder) result(name string, elapsed time.Duration) Result {
 	for _, s := range r.shards {
 		lat = append(lat, s.lat...)
 		res.Retransmitted += s.retrans
+		if res.FirstError == "" {
+			res.FirstError = s.other
+		}
 		for k, v := range s.errs {
 			res.Errors[k] += v
 		}

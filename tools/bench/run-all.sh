@@ -26,6 +26,7 @@ run register '$NBPAIR fleet $FLEET_FLAGS --sources all --shared-sockets 16 --com
 run update '$NBPAIR fleet $FLEET_FLAGS --sources all --shared-sockets 16 --scenario update --devices 20000 --duration 20s --runs 3'
 run pair-activate-first '$NBPAIR fleet $FLEET_FLAGS --sources all --shared-sockets 16 --scenario pair --pair-order activate-first --devices 2000 --runs 3'
 run pair-one-at-a-time '$NBPAIR fleet $FLEET_FLAGS --sources all --shared-sockets 16 --scenario pair --pair-order activate-first --devices 300 --concurrency 1 --runs 3'
+run pair-under-storm '$NBPAIR fleet $FLEET_FLAGS --sources all --shared-sockets 16 --scenario pair --pair-order activate-first --devices 300 --storm-devices 20000 --runs 3'
 run pair-register-first '$NBPAIR fleet $FLEET_FLAGS --sources all --shared-sockets 16 --scenario pair --pair-order register-first --devices 2000 --runs 3'
 run dtls '$NBPAIR fleet $FLEET_FLAGS --sources all --dtls --devices 1000 --runs 3'
 run lossy-pair '$NBPAIR fleet $FLEET_FLAGS --sources all --shared-sockets 16 --scenario lossy-pair --runs 3'

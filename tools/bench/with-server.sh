@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs a command next to a fresh nbpair server: builds the binary, starts
 # `nbpair serve` on 127.0.0.1 (CoAP 15683, DTLS 15684, HTTP 18080) in a new
-# data directory on SQLite, with the rate limits off (the pair scenario
-# starts many activations per user), waits until it is ready, runs the
+# data directory on SQLite, with the rate limits off and the stream caps
+# raised (the pair scenario starts and follows a hundred activations per
+# user, each over an event stream of its own), waits until it is ready, runs the
 # command with NBPAIR, DATA and the fleet's server flags in FLEET_FLAGS,
 # then stops the server and removes the directory. NBPAIR_BIN names a
 # binary built before, instead of building one; SERVE_FLAGS adds flags to
@@ -25,7 +26,7 @@ else
 fi
 "$NBPAIR" serve --data-dir "$DATA" --http-addr 127.0.0.1:18080 --coap-addr 127.0.0.1:15683 \
 	--coaps-addr 127.0.0.1:15684 --log-level error \
-	--rate-limit-per-user 0 --rate-limit-per-addr 0 ${SERVE_FLAGS:-} >"$DATA/serve.log" 2>&1 &
+	--rate-limit-per-user 0 --rate-limit-per-addr 0 --max-streams 100000 --max-streams-per-user 100000 ${SERVE_FLAGS:-} >"$DATA/serve.log" 2>&1 &
 SERVER=$!
 cleanup() {
 	kill "$SERVER" 2>/dev/null || true
