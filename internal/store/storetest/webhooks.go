@@ -28,6 +28,7 @@ var webhookTests = []test{
 	{"DeliveryLog", deliveryLog},
 	{"DeleteWebhookDropsItsItems", deleteWebhookDropsItems},
 	{"PruneExpires", pruneExpires},
+	{"PruneSparesLeased", pruneSparesLeased},
 	{"PruneTrimsTheLog", pruneTrimsLog},
 }
 
@@ -737,6 +738,33 @@ func pruneExpires(t *testing.T, s pairing.Store) {
 	}
 	if n, err := s.PruneWebhooks(t.Context(), at(30*time.Minute), at(0), 1000); err != nil || n != 0 {
 		t.Fatalf("PruneWebhooks again: %d, %v; want 0", n, err)
+	}
+}
+
+// PruneSparesLeased: an item under a lease (being delivered) is left to
+// its claimer, who records how the attempt went; the next prune after the
+// lease takes it.
+func pruneSparesLeased(t *testing.T, s pairing.Store) {
+	d := createDevices(t, s, 1)[0]
+	w := createWebhook(t, s, 1, pairing.EventTypeOnline)
+	enqueue(t, s, d, newEvent("evt_1", pairing.EventTypeOnline, d, at(0)))
+	// Leases are compared with the wall clock: this one runs for an hour.
+	now := time.Now()
+	items, err := s.ClaimOutbox(t.Context(), "node-a", at(time.Minute), now.Add(time.Hour), 1)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("claim: %+v, %v", items, err)
+	}
+	if n, err := s.PruneWebhooks(t.Context(), at(time.Hour), at(0), 1000); err != nil || n != 0 {
+		t.Fatalf("PruneWebhooks during the lease: %d, %v; want 0 dropped", n, err)
+	}
+	wantOutboxLen(t, s, "after pruning during the lease", 1)
+	finish(t, s, items[0], at(time.Minute), 500, at(2*time.Minute))
+	if n, err := s.PruneWebhooks(t.Context(), at(time.Hour), at(0), 1000); err != nil || n != 1 {
+		t.Fatalf("PruneWebhooks after the lease: %d, %v; want 1 dropped", n, err)
+	}
+	wantOutboxLen(t, s, "after pruning", 0)
+	if log := deliveries(t, s, w.ID); len(log) != 2 || log[0].Outcome != pairing.DeliveryExpired || log[1].Outcome != pairing.DeliveryRetry {
+		t.Fatalf("the log: %+v, want the retry and then the expiry", log)
 	}
 }
 
