@@ -18,6 +18,7 @@ func (a *App) startHooks() error {
 	a.hooks = webhooks.New(a.svc, a.log.With("component", "webhooks"), webhooks.Config{
 		Poll: time.Duration(cfg.WebhookPoll), Timeout: time.Duration(cfg.WebhookTimeout),
 		MaxAge: time.Duration(cfg.WebhookMaxAge), LogAge: time.Duration(cfg.WebhookLogAge), LogKeep: cfg.WebhookLogKeep,
+		PruneEvery: time.Duration(cfg.WebhookPruneEvery),
 		MinBackoff: time.Duration(cfg.WebhookRetryMin), MaxBackoff: time.Duration(cfg.WebhookRetryMax),
 		Allow: allow, Single: a.cfg.Store == "",
 	})

@@ -25,6 +25,8 @@ type WebhookConfig struct {
 	// older entries go, and all but the newest WebhookLogKeep per webhook.
 	WebhookLogAge  Duration `json:"webhookLogAge"`
 	WebhookLogKeep int      `json:"webhookLogKeep"`
+	// WebhookPruneEvery is how often those retentions are applied.
+	WebhookPruneEvery Duration `json:"webhookPruneEvery"`
 	// WebhookAllow, when not empty, is a comma-separated list of CIDR
 	// networks: webhooks and pre-bind hooks connect only to addresses in
 	// them. Empty: any address (the maker's own network is trusted).
@@ -33,13 +35,14 @@ type WebhookConfig struct {
 
 func defaultWebhooks() WebhookConfig {
 	return WebhookConfig{
-		WebhookPoll:     Duration(500 * time.Millisecond),
-		WebhookTimeout:  Duration(10 * time.Second),
-		WebhookMaxAge:   Duration(72 * time.Hour),
-		WebhookRetryMin: Duration(time.Second),
-		WebhookRetryMax: Duration(10 * time.Minute),
-		WebhookLogAge:   Duration(7 * 24 * time.Hour),
-		WebhookLogKeep:  1000,
+		WebhookPoll:       Duration(500 * time.Millisecond),
+		WebhookTimeout:    Duration(10 * time.Second),
+		WebhookMaxAge:     Duration(72 * time.Hour),
+		WebhookRetryMin:   Duration(time.Second),
+		WebhookRetryMax:   Duration(10 * time.Minute),
+		WebhookLogAge:     Duration(7 * 24 * time.Hour),
+		WebhookLogKeep:    1000,
+		WebhookPruneEvery: Duration(time.Minute),
 	}
 }
 
@@ -52,6 +55,7 @@ func (c *WebhookConfig) fields() []field {
 		{"webhook-retry-max", "longest wait between retries of a webhook delivery", &c.WebhookRetryMax},
 		{"webhook-log-age", "retention of the webhook delivery log by age", &c.WebhookLogAge},
 		{"webhook-log-keep", "entries of the delivery log kept per webhook, at most", (*intValue)(&c.WebhookLogKeep)},
+		{"webhook-prune-every", "how often the retentions of the webhook outbox and delivery log are applied", &c.WebhookPruneEvery},
 		{"webhook-allow", "comma-separated CIDR networks webhooks and pre-bind hooks may connect to (empty: any)", (*stringValue)(&c.WebhookAllow)},
 	}
 }
@@ -61,8 +65,11 @@ func (c *WebhookConfig) validate() error {
 	if c.WebhookPoll < Duration(10*time.Millisecond) || c.WebhookTimeout < Duration(100*time.Millisecond) {
 		errs = append(errs, errors.New("webhookPoll/webhookTimeout: need at least 10ms and 100ms"))
 	}
-	if c.WebhookMaxAge < Duration(time.Minute) || c.WebhookLogAge < Duration(time.Minute) || c.WebhookLogKeep < 1 {
-		errs = append(errs, errors.New("webhookMaxAge/webhookLogAge/webhookLogKeep: need at least 1m, 1m and 1 entry"))
+	if c.WebhookMaxAge < Duration(time.Second) || c.WebhookLogAge < Duration(time.Second) || c.WebhookLogKeep < 1 {
+		errs = append(errs, errors.New("webhookMaxAge/webhookLogAge/webhookLogKeep: need at least 1s, 1s and 1 entry"))
+	}
+	if c.WebhookPruneEvery < Duration(10*time.Millisecond) {
+		errs = append(errs, errors.New("webhookPruneEvery: need at least 10ms"))
 	}
 	if c.WebhookRetryMin < Duration(10*time.Millisecond) || c.WebhookRetryMax < c.WebhookRetryMin {
 		errs = append(errs, errors.New("webhookRetryMin/webhookRetryMax: need at least 10ms, and a maximum not below the minimum"))

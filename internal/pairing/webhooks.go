@@ -162,9 +162,11 @@ type WebhookStore interface {
 	// the entry with seq before (0: from the newest).
 	Deliveries(ctx context.Context, webhookID string, before int64, limit int) ([]Delivery, error)
 	// PruneWebhooks applies the retentions: it drops outbox items that
-	// occurred before expireBefore (logging each as expired), log entries
-	// older than logBefore, and all but the newest logKeep entries of each
-	// webhook. It returns the outbox items dropped.
+	// occurred before expireBefore (logging each as expired), but not those
+	// under a lease at the time of the call (their claimer records how the
+	// attempt went), log entries older than logBefore, and all but the
+	// newest logKeep entries of each webhook. It returns the outbox items
+	// dropped.
 	PruneWebhooks(ctx context.Context, expireBefore, logBefore time.Time, logKeep int) (int, error)
 	// OutboxDue reports whether an item is due and not leased at now: a
 	// cheap read before a claim, which writes.

