@@ -78,9 +78,7 @@ func (s *Service) factoryReset(ctx context.Context, deviceID string) (Device, er
 	if err != nil {
 		return Device{}, err
 	}
-	s.deliveryMu.Lock()
-	delete(s.fresh, deviceID) // the state it holds is gone with the reset
-	s.deliveryMu.Unlock()
+	s.downlinks.dropFresh(deviceID) // the state it holds is gone with the reset
 	for _, a := range ended {
 		s.ended(ctx, a)
 	}

@@ -97,12 +97,8 @@ type Service struct {
 	heard     heardDevices  // on a cluster: devices whose last uplink this node answered
 	hashSlots chan struct{} // argon2 hashes running at once
 
-	deliveryMu sync.Mutex
-	delivering map[string]bool     // device ID → run again; guarded by deliveryMu
-	fresh      map[string]Downlink // device ID → to send before the queued ones; guarded by deliveryMu
-	deliveries sync.WaitGroup
-	inflight   inflightWrites // the downlink exchange running per device
-	links      deviceLinks    // what downlinks taught about each device
+	downlinks *downlinks  // the delivery engine
+	links     deviceLinks // what downlinks taught about each device
 
 	subs       subscriptions  // the event types webhooks want
 	blocks     deviceBlocks   // every blocked device
@@ -140,8 +136,9 @@ func NewService(store Store, bus Bus, log *slog.Logger, opts Options) (*Service,
 		return nil, err
 	}
 	hot := newHotStore(store, opts.Cluster == nil)
-	s := &Service{store: hot, hot: hot, bus: bus, log: log, opts: opts, now: time.Now, sealer: sl, delivering: map[string]bool{}, fresh: map[string]Downlink{},
+	s := &Service{store: hot, hot: hot, bus: bus, log: log, opts: opts, now: time.Now, sealer: sl,
 		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	s.downlinks = newDownlinks(s.deliveryRound)
 	if err := s.loadBlocks(context.Background()); err != nil {
 		return nil, fmt.Errorf("reading the blocked devices: %w", err)
 	}
