@@ -301,7 +301,7 @@ func (s *Service) WaitActivation(ctx context.Context, userID, id string) (Activa
 		return a, err
 	}
 	var recheck <-chan time.Time // on a cluster: in case the notice of its end was lost
-	if s.opts.Cluster != nil {
+	if !s.solo {
 		t := time.NewTicker(s.opts.ActivationRecheck)
 		defer t.Stop()
 		recheck = t.C

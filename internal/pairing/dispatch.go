@@ -81,8 +81,9 @@ func (s *Service) queuePairingState(ctx context.Context, ev Event) error {
 		return err
 	}
 	dl := Downlink{DeviceID: ev.DeviceID, Kind: DownlinkPairingState, Pairing: st, CreatedAt: s.now().UTC()}
-	if ev.Kind == EventRegistered && s.opts.Cluster == nil && s.downlinker() != nil {
-		// The device has just registered here and listens now: the write
+	if ev.Kind == EventRegistered && s.solo && s.downlinker() != nil {
+		// The device has just registered here (a node alone is dispatched
+		// the events of its own devices) and listens now: the write
 		// goes out from memory, and is queued only if it does not arrive.
 		// Nothing is lost with it that the store does not keep: the state
 		// is the device's row, and its next Register sends it again.
@@ -118,7 +119,7 @@ func (s *Service) countQueued(err error) error {
 // session: this node tells every other one, and delivers itself if it is
 // that node.
 func (s *Service) deliverQueued(ctx context.Context, ev Event) error {
-	if s.opts.Cluster != nil {
+	if !s.solo {
 		if ev.Kind == EventUpdated {
 			// An Update queues nothing, and the node that answered it has
 			// started the delivery already (uplinkHeard).

@@ -32,7 +32,7 @@ func (c *subscriptions) reset() {
 
 // wants reports whether a webhook may want events of type typ.
 func (s *Service) wants(ctx context.Context, typ string) bool {
-	if s.opts.Cluster != nil {
+	if !s.solo { // another node may have added a webhook
 		return true
 	}
 	if m := s.subs.types.Load(); m != nil {
