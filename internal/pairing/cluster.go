@@ -93,7 +93,7 @@ func (s *Service) onNotice(ctx context.Context, n Notice) {
 		if e := n.Activation; e != nil && e.ID == n.ID && e.Status != ActivationPending {
 			a := e.Activation
 			a.Reason = e.Reason
-			s.watch.notify(a)
+			s.endActivation(ctx, ending{ended: &a, elsewhere: true})
 			return
 		}
 		go func() {
@@ -103,7 +103,7 @@ func (s *Service) onNotice(ctx context.Context, n Notice) {
 				return
 			}
 			if a.Status != ActivationPending {
-				s.watch.notify(a)
+				s.endActivation(ctx, ending{ended: &a, elsewhere: true})
 			}
 		}()
 	case NoticeDownlinkQueued:
@@ -116,13 +116,6 @@ func (s *Service) onNotice(ctx context.Context, n Notice) {
 		s.hot.forget(n.ID)
 		s.blocks.drop(n.ID)
 	}
-}
-
-// activationEnded tells the activation's waiters on this node, and the
-// other nodes, that it has ended.
-func (s *Service) activationEnded(ctx context.Context, a Activation) {
-	s.watch.notify(a)
-	s.announce(ctx, Notice{Kind: NoticeActivationEnded, ID: a.ID, Activation: &EndedActivation{a, a.Reason}})
 }
 
 func (s *Service) announce(ctx context.Context, n Notice) {

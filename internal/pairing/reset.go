@@ -80,7 +80,7 @@ func (s *Service) factoryReset(ctx context.Context, deviceID string) (Device, er
 	}
 	s.downlinks.dropFresh(deviceID) // the state it holds is gone with the reset
 	for _, a := range ended {
-		s.ended(ctx, a)
+		s.endActivation(ctx, endedAs(a))
 	}
 	return d, nil
 }

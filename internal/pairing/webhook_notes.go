@@ -203,22 +203,4 @@ func (s *Service) failedNotes(ctx context.Context) func(Activation) []OutboxEven
 	}
 }
 
-// endActivation ends a pending activation and tells its watchers; a
-// failure goes to the webhooks that want it in the same write.
-func (s *Service) endActivation(ctx context.Context, e ActivationEnd) {
-	e.At = s.now().UTC()
-	var n Notes
-	if e.Status == ActivationFailed {
-		n.Ended = s.failedNotes(ctx)
-	}
-	a, err := s.store.FinishActivationNoting(ctx, e, n)
-	if isFinished(err) {
-		return
-	} else if err != nil {
-		s.log.Error("finishing activation", "activation", e.ID, "err", err)
-		return
-	}
-	s.ended(ctx, a)
-}
-
 func isFinished(err error) bool { return errors.Is(err, ErrActivationFinished) }
