@@ -258,7 +258,7 @@ func (s *Service) afterDeletion(ctx context.Context, del Deletion, uid, why stri
 	}
 	for _, a := range del.Ended {
 		a.Status, a.Reason, a.FinishedAt = ActivationFailed, FailPermission, s.now().UTC()
-		s.ended(ctx, a)
+		s.endActivation(ctx, endedAs(a))
 	}
 }
 

@@ -58,7 +58,7 @@ func (s *Service) StartActivation(ctx context.Context, userID string, req StartA
 	}
 	bound, ok, err := s.tryBind(ctx, ac.act)
 	if err != nil {
-		s.finishActivation(ctx, ac.act.ID, ActivationFailed, FailInternal)
+		s.endActivation(ctx, failure(ac.act.ID, FailInternal))
 		return Activation{}, err
 	}
 	if ok {
@@ -174,7 +174,7 @@ func (s *Service) createActivation(ctx context.Context, ac *activationContext) e
 func (s *Service) tryBind(ctx context.Context, a Activation) (Activation, bool, error) {
 	now := s.now()
 	if !now.Before(a.Deadline) {
-		s.expireActivation(ctx, a.ID)
+		s.endActivation(ctx, failure(a.ID, FailTimeout))
 		return Activation{}, false, nil
 	}
 	reg, err := s.store.RegistrationOfDevice(ctx, a.DeviceID)
@@ -186,22 +186,16 @@ func (s *Service) tryBind(ctx context.Context, a Activation) (Activation, bool, 
 	if end, err := s.checkBindHook(ctx, a); err != nil {
 		return Activation{}, false, err
 	} else if end != nil {
-		s.endActivation(ctx, *end)
-		s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeRefused, Actor: "user", UserID: a.UserID,
-			DeviceID: a.DeviceID, Detail: "activation " + a.ID + ": pre-bind hook: " + string(end.Reason) + ": " + end.Detail})
+		s.endActivation(ctx, refusedBind(ending{end: *end}, a, "pre-bind hook: "+string(end.Reason)+": "+end.Detail))
 		return Activation{}, false, nil
 	}
 	d, bound, err := s.hot.bind(ctx, a, now.UTC(), s.boundNotes(ctx, a))
 	switch {
 	case errors.Is(err, ErrAlreadyBound):
-		s.finishActivation(ctx, a.ID, ActivationFailed, FailAlreadyBound)
-		s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeRefused, Actor: "user", UserID: a.UserID,
-			DeviceID: a.DeviceID, Detail: "activation " + a.ID + ": " + ErrAlreadyBound.Error()})
+		s.endActivation(ctx, refusedBind(failure(a.ID, FailAlreadyBound), a, ErrAlreadyBound.Error()))
 		return Activation{}, false, nil
 	case errors.Is(err, ErrPermissionDenied): // removed from the home since the start
-		s.finishActivation(ctx, a.ID, ActivationFailed, FailPermission)
-		s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeRefused, Actor: "user", UserID: a.UserID,
-			DeviceID: a.DeviceID, Detail: "activation " + a.ID + ": no longer an owner or admin of home " + a.HomeID})
+		s.endActivation(ctx, refusedBind(failure(a.ID, FailPermission), a, "no longer an owner or admin of home "+a.HomeID))
 		return Activation{}, false, nil
 	case errors.Is(err, ErrActivationFinished):
 		return Activation{}, false, nil
@@ -209,10 +203,10 @@ func (s *Service) tryBind(ctx context.Context, a Activation) (Activation, bool, 
 		return Activation{}, false, err
 	}
 	s.log.Info("device bound", "device_id", d.ID, "uid", d.OwnerID, "home_id", d.HomeID, "activation", a.ID)
-	s.recordActivationEnd(bound)
-	s.activationEnded(ctx, bound) // before the audit write: the app waits for this
-	s.audit(ctx, AuditEntry{Action: AuditBind, Outcome: OutcomeOK, Actor: "user", UserID: d.OwnerID, DeviceID: d.ID,
-		Detail: "home " + d.HomeID + ", activation " + a.ID})
+	e := endedAs(bound) // its waiters are told before the audit write: the app waits for this
+	e.audit = &AuditEntry{Action: AuditBind, Outcome: OutcomeOK, Actor: "user", UserID: d.OwnerID, DeviceID: d.ID,
+		Detail: "home " + d.HomeID + ", activation " + a.ID}
+	s.endActivation(ctx, e)
 	return bound, true, nil
 }
 
@@ -239,21 +233,12 @@ func (s *Service) bindWaiting(ctx context.Context, ev Event) error {
 	return errors.Join(errs...)
 }
 
-func (s *Service) expireActivation(ctx context.Context, id string) {
-	s.finishActivation(ctx, id, ActivationFailed, FailTimeout)
-}
-
-// finishActivation ends a pending activation and tells its watchers.
-func (s *Service) finishActivation(ctx context.Context, id string, st ActivationStatus, reason FailReason) {
-	s.endActivation(ctx, ActivationEnd{ID: id, Status: st, Reason: reason})
-}
-
-// ended records an activation the store has just ended and tells its
-// waiters, here and on the other nodes.
-func (s *Service) ended(ctx context.Context, a Activation) {
-	s.log.Info("activation ended", "activation", a.ID, "status", string(a.Status), "reason", string(a.Reason))
-	s.recordActivationEnd(a)
-	s.activationEnded(ctx, a)
+// refusedBind adds to e, the end of activation a whose bind was refused,
+// the audit entry of the refusal.
+func refusedBind(e ending, a Activation, why string) ending {
+	e.audit = &AuditEntry{Action: AuditBind, Outcome: OutcomeRefused, Actor: "user", UserID: a.UserID,
+		DeviceID: a.DeviceID, Detail: "activation " + a.ID + ": " + why}
+	return e
 }
 
 // ExpireActivations fails every pending activation past its deadline, for
@@ -261,7 +246,7 @@ func (s *Service) ended(ctx context.Context, a Activation) {
 func (s *Service) ExpireActivations(ctx context.Context) error {
 	expired, err := s.store.ExpiredActivations(ctx, s.now(), 500)
 	for _, a := range expired {
-		s.expireActivation(ctx, a.ID)
+		s.endActivation(ctx, failure(a.ID, FailTimeout))
 	}
 	return err
 }
@@ -287,7 +272,7 @@ func (s *Service) StopActivation(ctx context.Context, userID, id string) (Activa
 	if _, err := s.Activation(ctx, userID, id); err != nil {
 		return Activation{}, err
 	}
-	s.finishActivation(ctx, id, ActivationStopped, "")
+	s.endActivation(ctx, ending{end: ActivationEnd{ID: id, Status: ActivationStopped}})
 	return s.store.Activation(ctx, id)
 }
 
@@ -301,7 +286,7 @@ func (s *Service) WaitActivation(ctx context.Context, userID, id string) (Activa
 		return a, err
 	}
 	var recheck <-chan time.Time // on a cluster: in case the notice of its end was lost
-	if s.opts.Cluster != nil {
+	if !s.solo {
 		t := time.NewTicker(s.opts.ActivationRecheck)
 		defer t.Stop()
 		recheck = t.C

@@ -9,15 +9,37 @@ import (
 // Cluster tells the other nodes of a cluster what happened on this one.
 // Notices are a fast path, not a guarantee: one may be lost (a node
 // restarting, a dropped connection), so every receiver also has a slower
-// way to learn the same thing from the store. A single node has none
-// (Options.Cluster nil) and keeps everything in process.
+// way to learn the same thing from the store. A single node (Options.Cluster
+// nil) has the Cluster of one node: it tells nobody, hears nothing, and
+// keeps everything in process.
 type Cluster interface {
 	// Announce sends n to every other node of the cluster without waiting
 	// for them.
 	Announce(ctx context.Context, n Notice) error
 	// Listen registers the handler of notices from the other nodes.
 	Listen(handler func(context.Context, Notice))
+	// Solo reports whether this node is alone with its store. Then
+	// nothing else changes the store: what the node keeps in memory of
+	// the store's mutable state (registrations, owners, blocks, webhooks)
+	// stays right without reading it again, every device's uplinks come
+	// here, and every event is dispatched here. On several nodes none of
+	// that holds: caches keep only what does not change, and each node
+	// re-reads the store in case a notice was lost.
+	Solo() bool
 }
+
+// singleNode is the Cluster of a node alone with its store, used when
+// Options.Cluster is nil: there is no other node to tell or to hear from.
+type singleNode struct{}
+
+// Announce tells nobody: there is no other node.
+func (singleNode) Announce(context.Context, Notice) error { return nil }
+
+// Listen drops handler: no other node sends notices.
+func (singleNode) Listen(func(context.Context, Notice)) {}
+
+// Solo reports true.
+func (singleNode) Solo() bool { return true }
 
 // NoticeKind names what a notice tells.
 type NoticeKind string
@@ -71,7 +93,7 @@ func (s *Service) onNotice(ctx context.Context, n Notice) {
 		if e := n.Activation; e != nil && e.ID == n.ID && e.Status != ActivationPending {
 			a := e.Activation
 			a.Reason = e.Reason
-			s.watch.notify(a)
+			s.endActivation(ctx, ending{ended: &a, elsewhere: true})
 			return
 		}
 		go func() {
@@ -81,7 +103,7 @@ func (s *Service) onNotice(ctx context.Context, n Notice) {
 				return
 			}
 			if a.Status != ActivationPending {
-				s.watch.notify(a)
+				s.endActivation(ctx, ending{ended: &a, elsewhere: true})
 			}
 		}()
 	case NoticeDownlinkQueued:
@@ -96,18 +118,8 @@ func (s *Service) onNotice(ctx context.Context, n Notice) {
 	}
 }
 
-// activationEnded tells the activation's waiters on this node, and the
-// other nodes, that it has ended.
-func (s *Service) activationEnded(ctx context.Context, a Activation) {
-	s.watch.notify(a)
-	s.announce(ctx, Notice{Kind: NoticeActivationEnded, ID: a.ID, Activation: &EndedActivation{a, a.Reason}})
-}
-
 func (s *Service) announce(ctx context.Context, n Notice) {
-	if s.opts.Cluster == nil {
-		return
-	}
-	if err := s.opts.Cluster.Announce(ctx, n); err != nil {
+	if err := s.cluster.Announce(ctx, n); err != nil {
 		// The other nodes learn it the slow way: waiters re-read the store,
 		// and downlinks wait for the device's next uplink.
 		s.log.Warn("telling the other nodes", "notice", string(n.Kind), "id", n.ID, "err", err)
@@ -118,9 +130,10 @@ func (s *Service) announce(ctx context.Context, n Notice) {
 // Update. On a cluster this node holds the device's address binding (and
 // its DTLS session), so it is the one to send the device's downlinks: it
 // remembers that and starts delivering what is queued already, without
-// waiting for the event to come round through the bus.
+// waiting for the event to come round through the bus. A node alone hears
+// every device, and the event's dispatch here starts its delivery.
 func (s *Service) uplinkHeard(ctx context.Context, r Registration) {
-	if s.opts.Cluster == nil {
+	if s.solo {
 		return
 	}
 	s.heard.put(r, s.heardUntil(r))
@@ -139,7 +152,7 @@ func (s *Service) heardUntil(r Registration) time.Time {
 // holds reports whether this node is the one to send downlinks to r: on
 // a single node always, on a cluster if r's last uplink came to this node.
 func (s *Service) holds(r Registration) bool {
-	return s.opts.Cluster == nil || s.heard.matches(r)
+	return s.solo || s.heard.matches(r)
 }
 
 // heardDevices remembers, on a node of a cluster, the last uplink of each

@@ -116,9 +116,7 @@ func (s *Service) Deprovision(ctx context.Context, idOrIMEI string) (Device, err
 	}
 	s.hot.forget(d.ID)
 	s.blocks.drop(d.ID)
-	s.deliveryMu.Lock()
-	delete(s.fresh, d.ID)
-	s.deliveryMu.Unlock()
+	s.downlinks.dropFresh(d.ID)
 	s.announce(ctx, Notice{Kind: NoticeDeviceDeprovisioned, ID: d.ID})
 	s.log.Info("device deprovisioned", "device_id", d.ID, "imei", d.IMEI)
 	s.audit(ctx, AuditEntry{Action: AuditDeprovision, Outcome: OutcomeOK, Actor: "admin", UserID: d.OwnerID, DeviceID: d.ID,

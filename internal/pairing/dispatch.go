@@ -3,7 +3,6 @@ package pairing
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/nbpair/nbpair/internal/wire"
 )
@@ -82,14 +81,13 @@ func (s *Service) queuePairingState(ctx context.Context, ev Event) error {
 		return err
 	}
 	dl := Downlink{DeviceID: ev.DeviceID, Kind: DownlinkPairingState, Pairing: st, CreatedAt: s.now().UTC()}
-	if ev.Kind == EventRegistered && s.opts.Cluster == nil && s.downlinker() != nil {
-		// The device has just registered here and listens now: the write
+	if ev.Kind == EventRegistered && s.solo && s.downlinker() != nil {
+		// The device has just registered here (a node alone is dispatched
+		// the events of its own devices) and listens now: the write
 		// goes out from memory, and is queued only if it does not arrive.
 		// Nothing is lost with it that the store does not keep: the state
 		// is the device's row, and its next Register sends it again.
-		s.deliveryMu.Lock()
-		s.fresh[ev.DeviceID] = dl
-		s.deliveryMu.Unlock()
+		s.downlinks.setFresh(dl)
 		return nil
 	}
 	return s.queue(ctx, dl)
@@ -121,7 +119,7 @@ func (s *Service) countQueued(err error) error {
 // session: this node tells every other one, and delivers itself if it is
 // that node.
 func (s *Service) deliverQueued(ctx context.Context, ev Event) error {
-	if s.opts.Cluster != nil {
+	if !s.solo {
 		if ev.Kind == EventUpdated {
 			// An Update queues nothing, and the node that answered it has
 			// started the delivery already (uplinkHeard).
@@ -145,34 +143,13 @@ func (s *Service) startDelivery(ctx context.Context, deviceID string) {
 	if s.downlinker() == nil {
 		return
 	}
-	s.deliveryMu.Lock()
-	defer s.deliveryMu.Unlock()
-	if _, running := s.delivering[deviceID]; running {
-		s.delivering[deviceID] = true
-		return
-	}
-	s.delivering[deviceID] = false
-	s.deliveries.Add(1)
-	go s.deliveryLoop(context.WithoutCancel(ctx), deviceID)
+	s.downlinks.start(ctx, deviceID)
 }
 
-func (s *Service) deliveryLoop(ctx context.Context, deviceID string) {
-	defer s.deliveries.Done()
-	for {
-		if err := s.deliverNow(ctx, deviceID); err != nil {
-			s.log.Warn("delivering downlinks", "device_id", deviceID, "err", err)
-		}
-		s.deliveryMu.Lock()
-		again := s.delivering[deviceID]
-		if !again {
-			delete(s.delivering, deviceID)
-		} else {
-			s.delivering[deviceID] = false
-		}
-		s.deliveryMu.Unlock()
-		if !again {
-			return
-		}
+// deliveryRound is one round of a device's delivery loop.
+func (s *Service) deliveryRound(ctx context.Context, deviceID string) {
+	if err := s.deliverNow(ctx, deviceID); err != nil {
+		s.log.Warn("delivering downlinks", "device_id", deviceID, "err", err)
 	}
 }
 
@@ -190,10 +167,7 @@ type outgoing struct {
 // delivered stays queued (a fresh one is queued) for its next wake-up.
 func (s *Service) deliverNow(ctx context.Context, deviceID string) error {
 	down := s.downlinker()
-	s.deliveryMu.Lock()
-	fresh, hasFresh := s.fresh[deviceID]
-	delete(s.fresh, deviceID)
-	s.deliveryMu.Unlock()
+	fresh, hasFresh := s.downlinks.takeFresh(deviceID)
 
 	r, err := s.store.RegistrationOfDevice(ctx, deviceID)
 	if err != nil {
@@ -256,13 +230,4 @@ func (s *Service) awake(r Registration) bool {
 
 // Drain waits until the delivery loops have ended or ctx is done; call it
 // after the device servers stopped, before the store closes.
-func (s *Service) Drain(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { s.deliveries.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("downlink deliveries still running: %w", ctx.Err())
-	}
-}
+func (s *Service) Drain(ctx context.Context) error { return s.downlinks.wait(ctx) }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/nbpair/nbpair/internal/wire"
@@ -17,69 +16,13 @@ const (
 	OutcomeDropped = "dropped"
 )
 
-// errSuperseded cancels a downlink exchange to an address the device has
-// left: it was heard from another one since.
-var errSuperseded = errors.New("superseded by an uplink from a new address")
-
-// inflightWrites holds the downlink exchange running for each device, so
-// that an uplink from a new address can cancel it.
-type inflightWrites struct {
-	mu sync.Mutex
-	m  map[string]*inflightWrite // device ID → its exchange; guarded by mu
-}
-
-type inflightWrite struct {
-	addr   string
-	cancel context.CancelCauseFunc
-}
-
-func (w *inflightWrites) start(deviceID, addr string, cancel context.CancelCauseFunc) *inflightWrite {
-	iw := &inflightWrite{addr: addr, cancel: cancel}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.m == nil {
-		w.m = make(map[string]*inflightWrite)
-	}
-	w.m[deviceID] = iw
-	return iw
-}
-
-func (w *inflightWrites) end(deviceID string, iw *inflightWrite) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.m[deviceID] == iw {
-		delete(w.m, deviceID)
-	}
-}
-
-// supersedeAt cancels the device's exchange if it goes to an address other
-// than addr, and reports whether it did.
-func (w *inflightWrites) supersedeAt(deviceID, addr string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	iw, ok := w.m[deviceID]
-	if !ok || iw.addr == addr {
-		return false
-	}
-	iw.cancel(errSuperseded)
-	delete(w.m, deviceID)
-	return true
-}
-
 // supersede is called for every Register and Update: a downlink still in
 // flight to the address the device used before is cancelled, and its
 // delivery loop goes round once more, to the new address, at once. A
 // sleepy device that woke on a new address (a new NAT binding) gets its
 // news in this wake window instead of after a retransmission timeout.
 func (s *Service) supersede(r Registration) {
-	if !s.inflight.supersedeAt(r.DeviceID, r.Addr) {
-		return
-	}
-	s.deliveryMu.Lock()
-	if _, running := s.delivering[r.DeviceID]; running {
-		s.delivering[r.DeviceID] = true
-	}
-	s.deliveryMu.Unlock()
+	s.downlinks.supersede(r.DeviceID, r.Addr)
 }
 
 // deliver sends one downlink to r, in a format the device reads, and
@@ -94,7 +37,7 @@ func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, 
 		s.opts.Metrics.Downlink("retried")
 	}
 	wctx, cancel := context.WithCancelCause(ctx)
-	iw := s.inflight.start(d.DeviceID, r.Addr, cancel)
+	iw := s.downlinks.begin(d.DeviceID, r.Addr, cancel)
 	if s.hot.movedFrom(r) { // heard from elsewhere after r was read, before the write could be superseded
 		cancel(errSuperseded)
 	}
@@ -109,7 +52,7 @@ func (s *Service) deliver(ctx context.Context, down Downlinker, r Registration, 
 	superseded := err != nil && errors.Is(context.Cause(wctx), errSuperseded)
 	timedOut := errors.Is(tctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)
 	stop()
-	s.inflight.end(d.DeviceID, iw)
+	s.downlinks.end(d.DeviceID, iw)
 	cancel(nil)
 
 	s.noteFormats(log, r, res, err)

@@ -35,8 +35,9 @@ func (noMetrics) Expired()                              {}
 func (noMetrics) ActivationEnded(string, time.Duration) {}
 func (noMetrics) Downlink(string)                       {}
 
-// recordActivationEnd records how a finished activation ended.
-func (s *Service) recordActivationEnd(a Activation) {
+// activationOutcome is how a finished activation ended, as the metric
+// ActivationEnded names it.
+func activationOutcome(a Activation) string {
 	outcome := string(a.Reason)
 	switch {
 	case a.Status == ActivationPaired:
@@ -46,5 +47,5 @@ func (s *Service) recordActivationEnd(a Activation) {
 	case outcome == "":
 		outcome = string(a.Status)
 	}
-	s.opts.Metrics.ActivationEnded(outcome, a.FinishedAt.Sub(a.CreatedAt))
+	return outcome
 }

@@ -78,11 +78,9 @@ func (s *Service) factoryReset(ctx context.Context, deviceID string) (Device, er
 	if err != nil {
 		return Device{}, err
 	}
-	s.deliveryMu.Lock()
-	delete(s.fresh, deviceID) // the state it holds is gone with the reset
-	s.deliveryMu.Unlock()
+	s.downlinks.dropFresh(deviceID) // the state it holds is gone with the reset
 	for _, a := range ended {
-		s.ended(ctx, a)
+		s.endActivation(ctx, endedAs(a))
 	}
 	return d, nil
 }

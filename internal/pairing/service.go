@@ -39,7 +39,7 @@ type Options struct {
 	// Metrics records what the service does; nil records nothing.
 	Metrics Metrics
 	// Cluster connects this node to the other nodes of a cluster; nil for
-	// a single node.
+	// a single node, which gets the Cluster of one node.
 	Cluster Cluster
 	// ActivationRecheck is how often a waiter on a node of a cluster
 	// re-reads its activation from the store (DefaultActivationRecheck).
@@ -84,9 +84,13 @@ type Service struct {
 	store Store     // hot in front of the store given to NewService
 	hot   *hotStore // the same, for what only the index offers
 	bus   Bus
-	log   *slog.Logger
-	opts  Options
-	now   func() time.Time
+	// cluster is Options.Cluster, or the Cluster of one node; solo is its
+	// Solo, read once: whether this node is alone with its store.
+	cluster Cluster
+	solo    bool
+	log     *slog.Logger
+	opts    Options
+	now     func() time.Time
 
 	downMu sync.RWMutex
 	down   Downlinker // guarded by downMu
@@ -97,12 +101,8 @@ type Service struct {
 	heard     heardDevices  // on a cluster: devices whose last uplink this node answered
 	hashSlots chan struct{} // argon2 hashes running at once
 
-	deliveryMu sync.Mutex
-	delivering map[string]bool     // device ID → run again; guarded by deliveryMu
-	fresh      map[string]Downlink // device ID → to send before the queued ones; guarded by deliveryMu
-	deliveries sync.WaitGroup
-	inflight   inflightWrites // the downlink exchange running per device
-	links      deviceLinks    // what downlinks taught about each device
+	downlinks *downlinks  // the delivery engine
+	links     deviceLinks // what downlinks taught about each device
 
 	subs       subscriptions  // the event types webhooks want
 	blocks     deviceBlocks   // every blocked device
@@ -139,16 +139,20 @@ func NewService(store Store, bus Bus, log *slog.Logger, opts Options) (*Service,
 	if err != nil {
 		return nil, err
 	}
-	hot := newHotStore(store, opts.Cluster == nil)
-	s := &Service{store: hot, hot: hot, bus: bus, log: log, opts: opts, now: time.Now, sealer: sl, delivering: map[string]bool{}, fresh: map[string]Downlink{},
+	cluster := opts.Cluster
+	if cluster == nil {
+		cluster = singleNode{}
+	}
+	// Caches of what changes are right only if no other node changes it.
+	hot := newHotStore(store, cluster.Solo())
+	s := &Service{store: hot, hot: hot, bus: bus, cluster: cluster, solo: cluster.Solo(), log: log, opts: opts, now: time.Now, sealer: sl,
 		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	s.downlinks = newDownlinks(s.deliveryRound)
 	if err := s.loadBlocks(context.Background()); err != nil {
 		return nil, fmt.Errorf("reading the blocked devices: %w", err)
 	}
 	bus.Subscribe(s.dispatch)
-	if opts.Cluster != nil {
-		opts.Cluster.Listen(s.onNotice)
-	}
+	cluster.Listen(s.onNotice)
 	return s, nil
 }
 
@@ -170,8 +174,8 @@ func (s *Service) downlinker() Downlinker {
 func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.opts.SweepInterval)
 	defer t.Stop()
-	var recheck <-chan time.Time
-	if s.opts.Cluster != nil {
+	var recheck <-chan time.Time // another node may block a device, and its notice be lost
+	if !s.solo {
 		rt := time.NewTicker(DefaultBlockRecheck)
 		defer rt.Stop()
 		recheck = rt.C

@@ -32,7 +32,7 @@ func (c *subscriptions) reset() {
 
 // wants reports whether a webhook may want events of type typ.
 func (s *Service) wants(ctx context.Context, typ string) bool {
-	if s.opts.Cluster != nil {
+	if !s.solo { // another node may have added a webhook
 		return true
 	}
 	if m := s.subs.types.Load(); m != nil {
@@ -201,24 +201,6 @@ func (s *Service) failedNotes(ctx context.Context) func(Activation) []OutboxEven
 			ActivationID: a.ID, DeviceID: a.DeviceID, UserID: a.UserID, HomeID: a.HomeID,
 			Reason: string(a.Reason), Detail: a.Detail})
 	}
-}
-
-// endActivation ends a pending activation and tells its watchers; a
-// failure goes to the webhooks that want it in the same write.
-func (s *Service) endActivation(ctx context.Context, e ActivationEnd) {
-	e.At = s.now().UTC()
-	var n Notes
-	if e.Status == ActivationFailed {
-		n.Ended = s.failedNotes(ctx)
-	}
-	a, err := s.store.FinishActivationNoting(ctx, e, n)
-	if isFinished(err) {
-		return
-	} else if err != nil {
-		s.log.Error("finishing activation", "activation", e.ID, "err", err)
-		return
-	}
-	s.ended(ctx, a)
 }
 
 func isFinished(err error) bool { return errors.Is(err, ErrActivationFinished) }

@@ -42,6 +42,10 @@ func (b *Bus) Announce(_ context.Context, n pairing.Notice) error {
 	return nil
 }
 
+// Solo implements pairing.Cluster: a node on NATS shares its store with
+// the other nodes of its cluster.
+func (b *Bus) Solo() bool { return false }
+
 // Listen implements pairing.Cluster: h gets every notice of the other
 // nodes, one after another, on the connection's goroutine for the
 // subscription, so it must not block.
