@@ -163,6 +163,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		"config without a sub":    {args: []string{"config"}, says: "print-default or check FILE"},
 		"provision without IMEI":  {args: []string{"provision"}, says: "--imei is required"},
 		"device without IMEI":     {args: []string{"device"}, says: "--imei is required"},
+		"rotate-psk deadline 0":   {args: []string{"device-admin", "rotate-psk", "--deadline", "0", "dev"}, says: "--deadline must be positive"},
 		"fleet bad baseline":      {args: []string{"fleet", "--baseline", "nope"}, says: `baseline "nope"`},
 		"signup without username": {args: []string{"signup"}, says: "--username NAME"},
 		"help of nothing":         {args: []string{"help", "frobnicate"}, says: `unknown command "frobnicate"`},

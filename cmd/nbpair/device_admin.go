@@ -109,7 +109,13 @@ func runRotatePSK(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("device-admin rotate-psk")
 	server, tokenFile := adminFlags(fs)
 	deadline := fs.Duration("deadline", 7*24*time.Hour, "how long the old key stays valid at most, if the device does not use the new one before")
-	c, dev, err := deviceAdminArgs(func() ([]string, error) { return parseExactly(fs, args, 1, "one device ID or IMEI") }, server, tokenFile)
+	c, dev, err := deviceAdminArgs(func() ([]string, error) {
+		rest, err := parseExactly(fs, args, 1, "one device ID or IMEI")
+		if err == nil && *deadline <= 0 {
+			err = usagef("device-admin rotate-psk", "--deadline must be positive, such as 24h: the old key stays valid until then at most")
+		}
+		return rest, err
+	}, server, tokenFile)
 	if err != nil {
 		return err
 	}
