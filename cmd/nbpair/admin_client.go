@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,6 +39,9 @@ type adminError struct{ err *activator.Error }
 
 func (e *adminError) Error() string {
 	if e.err.Code == 0 { // not the API's JSON error: a proxy's page, say
+		if e.err.Message != "" {
+			return fmt.Sprintf("HTTP %d %s: %s", e.err.HTTPStatus, http.StatusText(e.err.HTTPStatus), e.err.Message)
+		}
 		return fmt.Sprintf("HTTP %d %s", e.err.HTTPStatus, http.StatusText(e.err.HTTPStatus))
 	}
 	return fmt.Sprintf("%s (%d): %s", e.err.Name, e.err.Code, e.err.Message)
@@ -49,7 +53,8 @@ func (e *adminError) Unwrap() error { return e.err }
 // adminErr is err with the text of an admin command's error when it is
 // the API's answer.
 func adminErr(err error) error {
-	if e, ok := err.(*activator.Error); ok {
+	var e *activator.Error
+	if errors.As(err, &e) {
 		return &adminError{e}
 	}
 	return err

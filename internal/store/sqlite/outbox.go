@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -118,7 +119,7 @@ func (s *Store) DeleteExpiredNoting(ctx context.Context, now time.Time, limit in
 			}
 			out = append(out, r)
 		}
-		if err := rows.Close(); err != nil {
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return err
 		}
 		for _, r := range out {
@@ -342,7 +343,7 @@ func trimLogs(ctx context.Context, tx wtx, keep int) error {
 			cuts = append(cuts, c)
 		}
 	}
-	if err := rows.Close(); err != nil {
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return err
 	}
 	for _, c := range cuts {
