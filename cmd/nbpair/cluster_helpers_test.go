@@ -330,29 +330,6 @@ func runClusterDevice(t *testing.T, cfg device.Config) *device.Client {
 	return c
 }
 
-func waitDevice(t *testing.T, c *device.Client, what string, cond func(device.Status) bool) device.Status {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	st, err := c.Wait(ctx, cond)
-	if err != nil {
-		t.Fatalf("waiting for %s: %v (status %+v)", what, err, c.Status())
-	}
-	return st
-}
-
-// poll waits until cond holds, or fails the test after timeout.
-func poll(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // dbInt runs a query of one integer on the cluster's schema.
 func (c *testCluster) dbInt(t *testing.T, query string, args ...any) int {
 	t.Helper()

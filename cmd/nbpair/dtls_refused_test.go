@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // A device with a wrong PSK is refused at once with the server's alert,
@@ -39,7 +41,7 @@ func TestDeviceWithWrongPSKRefused(t *testing.T) {
 
 	// The refusal is written to the audit log after the alert is sent.
 	line := regexp.MustCompile(`(?m)^.*dtls-handshake\s+refused\s+device\s+-\s+` + id[1] + `\s.*urn:imei:868000000000042.*$`)
-	poll(t, "audit --outcome refused to name the device", 10*time.Second, func() bool {
+	testkit.Eventually(t, "audit --outcome refused to name the device", func() bool {
 		return line.MatchString(runCLI(t, append(append([]string{"audit"}, admin...), "--outcome", "refused")...))
 	})
 	server.stop(t)

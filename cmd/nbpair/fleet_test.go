@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/fleet"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 func TestFleetFlags(t *testing.T) {
@@ -212,7 +212,7 @@ func TestFleetSources(t *testing.T) {
 					}
 				}
 			}
-			apptest.WaitFor(t, "a Pairing-object Write sent to every device", 20*time.Second, func() bool {
+			testkit.Eventually(t, "a Pairing-object Write sent to every device", func() bool {
 				return sent()-before >= devices
 			})
 		})

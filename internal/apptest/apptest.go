@@ -179,17 +179,5 @@ func (n *Node) Device(t testing.TB, id string) Provisioned {
 	return d
 }
 
-// WaitFor polls cond until it holds or the deadline passes.
-func WaitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // IMEI returns the i-th test IMEI.
 func IMEI(i int) string { return fmt.Sprintf("86800000%07d", i) }

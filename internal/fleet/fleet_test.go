@@ -14,6 +14,7 @@ import (
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/config"
 	"github.com/nbpair/nbpair/internal/fleet"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // TestScenarios runs the three scenarios against a real node and checks
@@ -73,7 +74,7 @@ func TestScenarios(t *testing.T) {
 			if !strings.Contains(progress.String(), "nbpair "+string(tt.scenario)) {
 				t.Errorf("progress line: %q", progress.String())
 			}
-			apptest.WaitFor(t, "the fleet's online count", 10*time.Second, func() bool { return online() == tt.wantOnline })
+			testkit.Eventually(t, "the fleet's online count", func() bool { return online() == tt.wantOnline })
 		})
 	}
 }
@@ -179,7 +180,7 @@ func TestDTLS(t *testing.T) {
 			if r.Failed() != 0 || r.OK == 0 || tt.scenario != fleet.Update && r.OK != 10 || r.Sockets != 10 {
 				t.Errorf("%d ok over %d sockets, errors %s", r.OK, r.Sockets, fleet.FormatErrors(r.Errors))
 			}
-			apptest.WaitFor(t, "the online count", 10*time.Second, func() bool {
+			testkit.Eventually(t, "the online count", func() bool {
 				on, err := admin.Online(context.Background(), imeis)
 				return err == nil && on == tt.wantOnline
 			})

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // The admin actions on a device in a real Chromium (web/e2e/device_admin.mjs)
@@ -29,8 +31,8 @@ func TestBrowserDeviceAdmin(t *testing.T) {
 
 	n := apptest.Start(t, "", apptest.QuietLogs)
 	d := n.Provision(t, apptest.IMEI(900))
-	runDevice(t, n, d.IMEI)
-	apptest.WaitFor(t, "the device online", 20*time.Second, func() bool { return n.Device(t, d.ID).Online })
+	apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI, Lifetime: time.Hour})
+	testkit.Eventually(t, "the device online", func() bool { return n.Device(t, d.ID).Online })
 	tok := signUp(t, n, "owner900")
 	var home struct{ ID string }
 	n.Call(t, tok, "POST", "/v1/homes", map[string]string{"name": "Flat"}, &home)
