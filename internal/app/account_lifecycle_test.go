@@ -379,6 +379,8 @@ func TestTransfer(t *testing.T) {
 	})
 	wantCode(t, n, carol.token, "POST", "/v1/transfers/"+late.ID+"/accept", map[string]string{"spaceId": carol.home}, http.StatusGone, 4405)
 
+	// The sweeper audits an expiry after it has ended the offer.
+	testkit.Eventually(t, "the expiry in the audit log", func() bool { return len(auditOf(t, n, "transfer")) >= 6 })
 	var steps []string
 	for _, e := range auditOf(t, n, "transfer") {
 		_, step, _ := strings.Cut(e.Detail, ": ")
