@@ -28,6 +28,7 @@ import (
 
 	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // A cluster of nbpair processes on one PostgreSQL schema and one NATS
@@ -128,8 +129,11 @@ type testCluster struct {
 	nodes                []*clusterNode
 }
 
+// newCluster makes the shared services of a test of several nodes; such
+// a test is long, so that -short skips it.
 func newCluster(t *testing.T) *testCluster {
 	t.Helper()
+	testkit.Long(t, "a cluster of nbpair processes on PostgreSQL and NATS")
 	dsn, db := freshSchema(t)
 	natsURL, prefix := freshPrefix(t)
 	return &testCluster{dsn: dsn, natsURL: natsURL, prefix: prefix, db: db}

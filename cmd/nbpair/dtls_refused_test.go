@@ -16,6 +16,7 @@ import (
 // A device with a wrong PSK is refused at once with the server's alert,
 // and `nbpair audit --outcome refused` names it.
 func TestDeviceWithWrongPSKRefused(t *testing.T) {
+	testkit.Long(t, "a served binary and a device process over DTLS")
 	dir := t.TempDir()
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
 	coapsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))

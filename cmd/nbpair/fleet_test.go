@@ -152,6 +152,7 @@ func TestFleetSourcesFlag(t *testing.T) {
 // server counts every Write of the Pairing object that followed a Register
 // as sent (the simulated device answered it).
 func TestFleetSources(t *testing.T) {
+	testkit.Long(t, "a fleet against a node")
 	n := apptest.Start(t, "", apptest.QuietLogs)
 	admin := &fleet.Admin{URL: "http://" + n.HTTPAddr(), Token: n.Token}
 	const devices = 24

@@ -165,6 +165,7 @@ func TestDownlinkNotFoundDropped(t *testing.T) {
 // write that went to the address it left is superseded by its next uplink
 // and sent to the new address at once.
 func TestSleepyDeviceLearnsInFirstWake(t *testing.T) {
+	testkit.Long(t, "a queue-mode device through five sleep cycles")
 	n := apptest.Start(t, "")
 	p := n.Provision(t, apptest.IMEI(960))
 	dev := &stackDevice{server: n.CoAPAddr(), imei: p.IMEI, version: "1.1", queue: true, awake: time.Second, sleep: 3 * time.Second,

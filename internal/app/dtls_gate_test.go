@@ -126,9 +126,7 @@ func metricValue(t *testing.T, n *apptest.Node, sample string) float64 {
 // heap at most 1 KiB per source bigger, while a device does a handshake
 // and registers during the flood and after it.
 func TestDTLSStrangerHellosCostNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("20,000 sources")
-	}
+	testkit.Long(t, "20,000 sources")
 	const sources = 20000
 	n := apptest.Start(t, "", func(c *config.Config) { c.LogLevel = "info" })
 	during, after := n.Provision(t, apptest.IMEI(620)), n.Provision(t, apptest.IMEI(621))

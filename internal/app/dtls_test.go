@@ -519,6 +519,7 @@ type floodCounts struct {
 // identities nobody provisioned, neither stops the server nor the Updates
 // of a device with a session, and registers nothing.
 func TestDTLSHandshakeFlood(t *testing.T) {
+	testkit.Long(t, "a flood of DTLS handshakes")
 	n := apptest.Start(t, "", func(c *config.Config) {
 		c.LogLevel = "info"
 		c.CoAPSHandshakeTimeout = config.Duration(2 * time.Second)

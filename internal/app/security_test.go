@@ -9,12 +9,14 @@ import (
 
 	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // One user tries 10,000 random pairing IDs against parse and bind: nothing
 // is bound, the rate limit engages, and every attempt is in the audit log.
 // A known pairing ID tried by a second user gets 3711, not the device.
 func TestGuessingNbIDs(t *testing.T) {
+	testkit.Long(t, "10,000 guesses against the rate limit")
 	n := apptest.Start(t, "", apptest.QuietLogs)
 	d := n.Provision(t, apptest.IMEI(200))
 	alice, mallory := signUp(t, n, "alice"), signUp(t, n, "mallory")

@@ -16,6 +16,7 @@ import (
 // bind and removal at its first wake-up after it, with the server's
 // defaults.
 func TestSleepyLibraryDeviceLearnsInFirstWake(t *testing.T) {
+	testkit.Long(t, "a queue-mode device through several sleep cycles")
 	n := apptest.Start(t, "")
 	p := n.Provision(t, apptest.IMEI(970))
 	var mu sync.Mutex

@@ -20,6 +20,7 @@ import (
 // TestScenarios runs the three scenarios against a real node and checks
 // with the admin API that the fleet came online and went offline again.
 func TestScenarios(t *testing.T) {
+	testkit.Long(t, "a fleet against a node")
 	n := apptest.Start(t, "", apptest.QuietLogs)
 	tok, err := os.ReadFile(filepath.Join(n.Dir, "admin.token"))
 	if err != nil {
@@ -125,6 +126,7 @@ func node(t *testing.T) (*apptest.Node, fleet.Config) {
 // TestPair pairs a small fleet in both orders through the SDK and checks
 // with the admin API that every device ended bound.
 func TestPair(t *testing.T) {
+	testkit.Long(t, "a fleet against a node")
 	n, cfg := node(t)
 	for i, order := range []fleet.PairOrder{fleet.ActivateFirst, fleet.RegisterFirst} {
 		t.Run(string(order), func(t *testing.T) {
@@ -192,6 +194,7 @@ func TestDTLS(t *testing.T) {
 // datagrams each way: every Register gets through by retransmission (a
 // Register fails all 7 tries with a chance of 0.19⁷, about 1 in 100,000).
 func TestLossyRegister(t *testing.T) {
+	testkit.Long(t, "a fleet against a node")
 	_, cfg := node(t)
 	cfg.Devices, cfg.IMEIBase, cfg.Loss, cfg.Delay, cfg.Seed = 100, "37", 0.1, time.Millisecond, 3
 	cfg.Transmission = fleet.Transmission{ACKTimeout: 200 * time.Millisecond, MaxRetransmit: 6}

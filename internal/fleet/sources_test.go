@@ -137,6 +137,7 @@ func (s *regServer) snapshot() (regAt map[string]netip.AddrPort, seen, updates, 
 // stay under MaxOpen, a Write may find its device asleep, as in a real
 // fleet.
 func TestSources(t *testing.T) {
+	testkit.Long(t, "a fleet against a node")
 	const devices = 60
 	tests := map[string]struct {
 		sources, maxOpen int

@@ -211,6 +211,7 @@ func TestScanQueueRefusesWhenFull(t *testing.T) {
 // more waiting and the rest refused, so the server's peak memory is that
 // of two decodes, not eight.
 func TestScanConcurrentPhotosBounded(t *testing.T) {
+	testkit.Long(t, "eight 12-megapixel photos at once")
 	n := apptest.Start(t, "", apptest.QuietLogs)
 	tok := signUpToken(t, n, "photographer")
 	photo := zeroPNG(t, 4000, 3000, 8, 0)

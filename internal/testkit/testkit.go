@@ -50,3 +50,13 @@ func poll(patience time.Duration, cond func() bool) bool {
 	}
 	return true
 }
+
+// Long marks a test that takes long (a fleet, a soak, a cluster of
+// processes, a browser): `go test -short`, the fast loop, skips it, saying
+// why; `go test` without -short and ./scripts/test (what CI runs) run it.
+func Long(t testing.TB, why string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("long (%s): skipped by -short; go test without -short, or ./scripts/test, runs it", why)
+	}
+}

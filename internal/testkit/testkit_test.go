@@ -49,3 +49,15 @@ func TestEventuallyFailsNamingWhatItAwaited(t *testing.T) {
 		t.Errorf("cond was called %d times before giving up, want it polled", calls)
 	}
 }
+
+// Long skips its test under -short and lets it run otherwise.
+func TestLongSkipsUnderShortOnly(t *testing.T) {
+	ran := false
+	t.Run("long", func(t *testing.T) {
+		Long(t, "a test of Long")
+		ran = true
+	})
+	if ran == testing.Short() {
+		t.Errorf("with -short %v the long test ran: %v", testing.Short(), ran)
+	}
+}

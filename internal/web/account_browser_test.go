@@ -23,9 +23,7 @@ import (
 // accepted into the other user's home, a home is deleted, and the account
 // too. Screenshots go to web/e2e/screenshots/account-<viewport>/.
 func TestBrowserAccount(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser tests take a while; not in -short")
-	}
+	testkit.Long(t, "a browser at two sizes")
 	e2e, _ := filepath.Abs("../../web/e2e")
 	node, err := exec.LookPath("node")
 	need(t, err == nil, "node is not installed (Debian package nodejs)")

@@ -50,9 +50,7 @@ func need(t *testing.T, ok bool, what string) {
 }
 
 func TestBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser tests take a while; not in -short")
-	}
+	testkit.Long(t, "a browser at two sizes")
 	e2e, _ := filepath.Abs("../../web/e2e")
 	node, err := exec.LookPath("node")
 	need(t, err == nil, "node is not installed (Debian package nodejs)")

@@ -18,9 +18,7 @@ import (
 // against a real node: a registered device bound to a user is blocked,
 // unblocked, unbound (with the confirm step) and deprovisioned.
 func TestBrowserDeviceAdmin(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser tests take a while; not in -short")
-	}
+	testkit.Long(t, "a browser")
 	e2e, _ := filepath.Abs("../../web/e2e")
 	node, err := exec.LookPath("node")
 	need(t, err == nil, "node is not installed (Debian package nodejs)")
