@@ -269,6 +269,7 @@ func TestBindingRulesRefuse(t *testing.T) {
 			want: pairing.ErrActiveRepeated, audited: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each row has a world of its own
 			w := newBindWorld(t)
 			if tc.setup != nil {
 				tc.setup(w)
@@ -410,6 +411,7 @@ func TestBindingRulesOutcome(t *testing.T) {
 		}, wantStatus: pairing.ActivationStopped, wantErr: pairing.ErrActivationStopped, owner: nobody},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each row has a world of its own
 			w := newBindWorld(t)
 			a := tc.run(w)
 			if a.Status != tc.wantStatus || !errors.Is(a.Err(), tc.wantErr) || (tc.wantErr == nil && a.Err() != nil) {
