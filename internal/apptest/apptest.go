@@ -1,6 +1,7 @@
 // Package apptest boots real nbpair nodes for tests: the whole server on
 // random loopback ports in a temporary data directory, with helpers to call
-// its admin API as a test would.
+// its admin API as a test would and to power simulated devices on against
+// it (RunDevice, WaitDevice). Waiting for a condition is testkit.Eventually.
 package apptest
 
 import (
