@@ -132,7 +132,7 @@ func TestActivate(t *testing.T) {
 		defer close(done)
 		got, err = alice.c.Activate(ctx, alice.nbType(d.NbID, time.Minute))
 	}()
-	dev := runDevice(t, n, d.IMEI)
+	dev := apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI})
 	select {
 	case <-done:
 	case <-time.After(waitLong):

@@ -9,6 +9,7 @@ import (
 	"github.com/nbpair/nbpair/activator"
 	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // A Delegate stops the Discovery from within its own call, through the d
@@ -127,7 +128,7 @@ func TestDiscoveryStartActiveContextCancelled(t *testing.T) {
 	id := obs.nextStart(t)
 	obs.waitFollowing(t)
 	cancel()
-	apptest.WaitFor(t, "the activation to be stopped on the server", waitLong, func() bool {
+	testkit.Eventually(t, "the activation to be stopped on the server", func() bool {
 		return activationStatus(t, n, alice, id) == "stopped"
 	})
 	dev := registered(t, n, d)

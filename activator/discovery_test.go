@@ -10,6 +10,7 @@ import (
 	"github.com/nbpair/nbpair/activator"
 	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // checkPaired checks the device the delegate got against the provisioned
@@ -72,7 +73,7 @@ func TestDiscoveryPairsActivationFirst(t *testing.T) {
 		t.Fatalf("activation %s is %s before the device powered on; want pending", id, st)
 	}
 	rec.none(t)
-	dev := runDevice(t, n, d.IMEI)
+	dev := apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI})
 	got := rec.paired(t)
 	checkPaired(t, got, d, alice, dev)
 	if events, _ := obs.counts(); events == 0 {
@@ -95,11 +96,11 @@ func TestDiscoveryFallsBackToLongPoll(t *testing.T) {
 	disc.Register(typ)
 	disc.StartActive(typ, nil)
 	obs.nextStart(t)
-	apptest.WaitFor(t, "a long-poll after the event stream broke", waitLong, func() bool {
+	testkit.Eventually(t, "a long-poll after the event stream broke", func() bool {
 		_, polls := obs.counts()
 		return polls > 0
 	})
-	dev := runDevice(t, n, d.IMEI)
+	dev := apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI})
 	checkPaired(t, rec.paired(t), d, alice, dev)
 }
 
@@ -332,7 +333,7 @@ func TestDiscoveryStopActiveRace(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%3 == 1 { // sometimes let the outcome get further first
-			apptest.WaitFor(t, "the outcome of round "+typ.TypeName, waitLong, func() bool {
+			testkit.Eventually(t, "the outcome of round "+typ.TypeName, func() bool {
 				return len(disc.Devices()) > 0
 			})
 		}
@@ -366,7 +367,7 @@ func TestDiscoveryTwoUsersRace(t *testing.T) {
 	discB.StartActive(typB, nil)
 	obs.nextStart(t)
 	obs.nextStart(t)
-	dev := runDevice(t, n, d.IMEI)
+	dev := apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI})
 
 	var winner user
 	var won, lost int

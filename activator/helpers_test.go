@@ -16,6 +16,7 @@ import (
 	"github.com/nbpair/nbpair/activator"
 	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // waitLong bounds every wait of these tests for something the server or a
@@ -60,31 +61,11 @@ func (u user) nbType(nbID string, timeout time.Duration) activator.TypeModel {
 	return activator.TypeModel{Type: activator.TypeNB, TypeName: "NB", Timeout: timeout, SpaceID: u.home, NbID: nbID, TimeZone: "Europe/Berlin"}
 }
 
-// runDevice powers a simulated device on and stops it (it de-registers)
-// when the test ends.
-func runDevice(t *testing.T, n *apptest.Node, imei string) *device.Client {
-	t.Helper()
-	c, err := device.New(device.Config{Server: "coap://" + n.CoAPAddr(), IMEI: imei, AckTimeout: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("device stopped with: %v", err)
-		}
-	})
-	return c
-}
-
 // registered powers a device on and waits until the server has told it its
 // device ID.
 func registered(t *testing.T, n *apptest.Node, d apptest.Provisioned) *device.Client {
 	t.Helper()
-	c := runDevice(t, n, d.IMEI)
+	c := apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI})
 	waitPairing(t, c, "the device ID", func(p device.PairingState) bool { return p.DeviceID == d.ID })
 	return c
 }
@@ -92,13 +73,7 @@ func registered(t *testing.T, n *apptest.Node, d apptest.Provisioned) *device.Cl
 // waitPairing waits until the device's Pairing object satisfies cond.
 func waitPairing(t *testing.T, c *device.Client, what string, cond func(device.PairingState) bool) device.PairingState {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), waitLong)
-	defer cancel()
-	st, err := c.Wait(ctx, func(s device.Status) bool { return cond(s.Pairing) })
-	if err != nil {
-		t.Fatalf("waiting for %s on the device: %v (its Pairing object holds %+v)", what, err, st.Pairing)
-	}
-	return st.Pairing
+	return apptest.WaitDevice(t, c, what, func(s device.Status) bool { return cond(s.Pairing) }).Pairing
 }
 
 // unknownNbID is a well-formed pairing ID no device has.
@@ -249,7 +224,7 @@ func (o *observer) nextStart(t *testing.T) string {
 // for its events or long-polled it.
 func (o *observer) waitFollowing(t *testing.T) {
 	t.Helper()
-	apptest.WaitFor(t, "the SDK to follow the activation", waitLong, func() bool {
+	testkit.Eventually(t, "the SDK to follow the activation", func() bool {
 		events, polls := o.counts()
 		return events+polls > 0
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 
+	"github.com/nbpair/nbpair/internal/testkit"
 	"github.com/nbpair/nbpair/internal/wire"
 )
 
@@ -71,7 +72,7 @@ type runningDevice struct {
 func startDevice(t *testing.T, srv *fakeServer, cfg Config) *runningDevice {
 	t.Helper()
 	d := launchDevice(t, srv, cfg)
-	waitFor(t, "registration", waitTimeout, func() bool { return d.Location() != "" })
+	testkit.Eventually(t, "registration", func() bool { return d.Location() != "" })
 	return d
 }
 
@@ -161,7 +162,7 @@ func TestRegisterRequest(t *testing.T) {
 			if got := d.Location(); got != "rd/1" {
 				t.Errorf("Location() = %q, want rd/1", got)
 			}
-			waitFor(t, "registered event", waitTimeout, func() bool { return d.events.count(EventRegistered) == 1 })
+			testkit.Eventually(t, "registered event", func() bool { return d.events.count(EventRegistered) == 1 })
 			if e, _ := d.events.last(EventRegistered); e.String() != "registered as rd/1" {
 				t.Errorf("registered event = %q, want \"registered as rd/1\"", e)
 			}
@@ -255,7 +256,7 @@ func TestUpdateAfterNotFoundRegistersAgain(t *testing.T) {
 	if got := d.Location(); got != "rd/2" {
 		t.Errorf("Location() = %q, want rd/2", got)
 	}
-	waitFor(t, "registration lost event", waitTimeout, func() bool { return d.events.count(EventRegistrationLost) == 1 })
+	testkit.Eventually(t, "registration lost event", func() bool { return d.events.count(EventRegistrationLost) == 1 })
 }
 
 func TestDeregisterOnCancel(t *testing.T) {
@@ -291,8 +292,8 @@ func TestPeriodicUpdate(t *testing.T) {
 	srv := startFakeServer(t)
 	// A one-second lifetime makes the refresh interval half a second.
 	d := startDevice(t, srv, Config{Lifetime: time.Second})
-	waitFor(t, "two Updates", waitTimeout, func() bool { return len(srv.seen(codes.POST, "/rd/1")) >= 2 })
-	waitFor(t, "an updated event", waitTimeout, func() bool { return d.events.count(EventUpdated) >= 1 })
+	testkit.Eventually(t, "two Updates", func() bool { return len(srv.seen(codes.POST, "/rd/1")) >= 2 })
+	testkit.Eventually(t, "an updated event", func() bool { return d.events.count(EventUpdated) >= 1 })
 	if regs := srv.registers(); len(regs) != 1 {
 		t.Errorf("server saw %d Registers, want 1", len(regs))
 	}
@@ -302,12 +303,12 @@ func TestQueueModeSleepsAndWakesOnNewSocket(t *testing.T) {
 	srv := startFakeServer(t)
 	d := startDevice(t, srv, Config{QueueMode: true, AwakeTime: 50 * time.Millisecond, SleepTime: 100 * time.Millisecond})
 	regAddr := srv.registers()[0].remote
-	waitFor(t, "an Update after sleeping", waitTimeout, func() bool { return len(srv.seen(codes.POST, "/rd/1")) >= 1 })
+	testkit.Eventually(t, "an Update after sleeping", func() bool { return len(srv.seen(codes.POST, "/rd/1")) >= 1 })
 	upd := srv.seen(codes.POST, "/rd/1")[0]
 	if upd.remote == regAddr {
 		t.Errorf("the Update came from %s like the Register; want a new socket", upd.remote)
 	}
-	waitFor(t, "sleeping and waking events", waitTimeout, func() bool {
+	testkit.Eventually(t, "sleeping and waking events", func() bool {
 		return d.events.count(EventSleeping) >= 1 && d.events.count(EventWaking) >= 1
 	})
 	sleeping, ok := d.events.last(EventSleeping)
@@ -369,8 +370,8 @@ func TestFailedUpdateIsRetried(t *testing.T) {
 	if err := d.Update(ctx); !errors.As(err, &re) || re.Code != codes.ServiceUnavailable || re.Op != "update" {
 		t.Fatalf("Update() = %v, want a 5.03 *ResponseError", err)
 	}
-	waitFor(t, "the retried Update", waitTimeout, func() bool { return len(srv.seen(codes.POST, "/rd/1")) >= 2 })
-	waitFor(t, "error and updated events", waitTimeout, func() bool {
+	testkit.Eventually(t, "the retried Update", func() bool { return len(srv.seen(codes.POST, "/rd/1")) >= 2 })
+	testkit.Eventually(t, "error and updated events", func() bool {
 		return d.events.count(EventError) == 1 && d.events.count(EventUpdated) >= 1
 	})
 	if e, _ := d.events.last(EventError); !strings.Contains(e.String(), "5.03") {

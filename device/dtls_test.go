@@ -18,6 +18,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/options"
 	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
 
+	"github.com/nbpair/nbpair/internal/testkit"
 	"github.com/nbpair/nbpair/internal/wire"
 )
 
@@ -156,7 +157,7 @@ func TestSecureConfig(t *testing.T) {
 func TestSecureRegisterWriteDeregister(t *testing.T) {
 	srv := startFakeSecureServer(t, "urn:imei:"+testIMEI, testPSK)
 	d := launchSecureDevice(t, srv, Config{})
-	waitFor(t, "registration", waitTimeout, func() bool { return d.Location() != "" })
+	testkit.Eventually(t, "registration", func() bool { return d.Location() != "" })
 	srv.mu.Lock()
 	ids := append([]string(nil), srv.identities...)
 	srv.mu.Unlock()
@@ -201,13 +202,13 @@ func TestSecureWrongPSK(t *testing.T) {
 func TestSecureQueueModeResumesWithConnectionID(t *testing.T) {
 	srv := startFakeSecureServer(t, "urn:imei:"+testIMEI, testPSK)
 	d := launchSecureDevice(t, srv, Config{QueueMode: true, AwakeTime: 50 * time.Millisecond, SleepTime: 100 * time.Millisecond})
-	waitFor(t, "two Updates after sleeping", waitTimeout, func() bool { return len(srv.seen(codes.POST, "/rd/1")) >= 2 })
+	testkit.Eventually(t, "two Updates after sleeping", func() bool { return len(srv.seen(codes.POST, "/rd/1")) >= 2 })
 	// pion moves a Connection ID session to its new address only after it
 	// has handed the record's data on, so a request's handler may still
 	// see the old address: the device's wake-ups name the sockets it used,
 	// and the server's session must end up on one of them.
 	regAddr := srv.registers()[0].remote
-	waitFor(t, "two wake-ups", waitTimeout, func() bool { return d.events.count(EventWaking) >= 2 })
+	testkit.Eventually(t, "two wake-ups", func() bool { return d.events.count(EventWaking) >= 2 })
 	wokeOn := func() map[string]bool {
 		woke := map[string]bool{}
 		for _, e := range d.events.all() {
@@ -220,7 +221,7 @@ func TestSecureQueueModeResumesWithConnectionID(t *testing.T) {
 	if woke := wokeOn(); woke[regAddr] || len(woke) < 2 {
 		t.Errorf("Register from %s, wake-ups on %v: want a new socket each time", regAddr, woke)
 	}
-	waitFor(t, "the server's session on a socket of a wake-up", waitTimeout, func() bool {
+	testkit.Eventually(t, "the server's session on a socket of a wake-up", func() bool {
 		srv.fakeServer.mu.Lock()
 		conn := srv.conn
 		srv.fakeServer.mu.Unlock()
@@ -251,7 +252,7 @@ func TestSecureLostSessionHandshakesAgain(t *testing.T) {
 	srv := startFakeSecureServer(t, "urn:imei:"+testIMEI, testPSK)
 	d := launchSecureDevice(t, srv, Config{QueueMode: true, AwakeTime: 20 * time.Millisecond, SleepTime: time.Hour,
 		Lifetime: 24 * time.Hour, AckTimeout: 100 * time.Millisecond, MaxRetransmit: 1})
-	waitFor(t, "registration", waitTimeout, func() bool { return d.Location() != "" })
+	testkit.Eventually(t, "registration", func() bool { return d.Location() != "" })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*waitTimeout)
 	defer cancel()
 	if _, err := d.Wait(ctx, func(s Status) bool { return !s.Awake }); err != nil {
@@ -261,7 +262,7 @@ func TestSecureLostSessionHandshakesAgain(t *testing.T) {
 	if err := d.Update(ctx); err == nil {
 		t.Fatal("Update over a session the server forgot succeeded")
 	}
-	waitFor(t, "an Update after a new handshake", 2*waitTimeout, func() bool { return len(srv.seen(codes.POST, "/rd/1")) >= 1 })
+	testkit.Eventually(t, "an Update after a new handshake", func() bool { return len(srv.seen(codes.POST, "/rd/1")) >= 1 })
 	if n := srv.handshakes.Load(); n != 2 {
 		t.Errorf("%d handshakes, want 2", n)
 	}

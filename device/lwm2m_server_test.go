@@ -229,20 +229,6 @@ func acceptValue(f int) []byte {
 	return buf[:n]
 }
 
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
-}
-
 // sendQuery sends a request whose path may carry a query ("/3/0?pmin=5")
 // and no payload; for GET, format is the Accept option.
 func (s *fakeServer) sendQuery(method codes.Code, pathQuery string, format int) (codes.Code, int, []byte) {

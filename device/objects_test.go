@@ -7,6 +7,7 @@ import (
 
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 
+	"github.com/nbpair/nbpair/internal/testkit"
 	"github.com/nbpair/nbpair/internal/wire"
 )
 
@@ -26,7 +27,7 @@ func TestServerWritesPairing(t *testing.T) {
 	if got := d.Pairing(); got != written {
 		t.Errorf("Pairing() = %+v, want %+v", got, written)
 	}
-	waitFor(t, "device ID event", waitTimeout, func() bool { return d.events.count(EventPairingChanged) == 1 })
+	testkit.Eventually(t, "device ID event", func() bool { return d.events.count(EventPairingChanged) == 1 })
 	e, _ := d.events.last(EventPairingChanged)
 	if want := "device ID dev_1 written by server; state: registered, not bound"; e.String() != want {
 		t.Errorf("event = %q, want %q", e, want)
@@ -50,7 +51,7 @@ func TestServerWritesPairing(t *testing.T) {
 	if err != nil || st.Pairing != want {
 		t.Fatalf("Wait(bound) = %+v, %v; want %+v", st.Pairing, err, want)
 	}
-	waitFor(t, "bound event", waitTimeout, func() bool { return d.events.count(EventPairingChanged) == 2 })
+	testkit.Eventually(t, "bound event", func() bool { return d.events.count(EventPairingChanged) == 2 })
 	e, _ = d.events.last(EventPairingChanged)
 	if want := "bound to owner u_1 in home h_1"; e.String() != want {
 		t.Errorf("event = %q, want %q", e, want)

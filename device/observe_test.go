@@ -12,6 +12,8 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/message/pool"
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
+
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // rawServer is an LwM2M server written against the bare UDP socket with
@@ -166,7 +168,7 @@ func runRawDevice(t *testing.T, s *rawServer) *runningDevice {
 	d := launchDevice(t, nil, Config{Server: s.url()})
 	t.Cleanup(s.drain) // runs before the device stops: answers its De-register
 	s.register()
-	waitFor(t, "registration", waitTimeout, func() bool { return d.Location() != "" })
+	testkit.Eventually(t, "registration", func() bool { return d.Location() != "" })
 	return d
 }
 
@@ -201,7 +203,7 @@ func TestObserveNotifyAndCancelByReset(t *testing.T) {
 		last = seq
 	}
 	s.send(message.Message{Type: message.Reset, Code: codes.Empty, MessageID: mid})
-	waitFor(t, "the observation to end", waitTimeout, func() bool { return d.obs.count() == 0 })
+	testkit.Eventually(t, "the observation to end", func() bool { return d.obs.count() == 0 })
 	s.request(codes.PUT, "w3", "/33050/0/1", -1, text, []byte("0"))
 	d.notifyDue(context.Background(), time.Now()) // would send at once if it were still observed
 	if m := s.request(codes.GET, "r1", "/3/0/0", -1, -1, nil); string(m.Payload) != DefaultManufacturer {
@@ -280,7 +282,7 @@ func TestObserveWithGoCoAPServer(t *testing.T) {
 				srv = startFakeServer(t)
 				d = launchDevice(t, srv, Config{})
 			}
-			waitFor(t, "registration", waitTimeout, func() bool { return d.Location() != "" })
+			testkit.Eventually(t, "registration", func() bool { return d.Location() != "" })
 			srv.mu.Lock()
 			conn := srv.conn
 			srv.mu.Unlock()
@@ -314,7 +316,7 @@ func TestObserveWithGoCoAPServer(t *testing.T) {
 			if err := obs.Cancel(ctx); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the observation to end", waitTimeout, func() bool { return d.obs.count() == 0 })
+			testkit.Eventually(t, "the observation to end", func() bool { return d.obs.count() == 0 })
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 
+	"github.com/nbpair/nbpair/internal/testkit"
 	"github.com/nbpair/nbpair/internal/wire"
 )
 
@@ -198,7 +199,7 @@ func TestExecute(t *testing.T) {
 			t.Fatalf("Execute %s = %v %q", path, code, body)
 		}
 	}
-	waitFor(t, "reboot and factory reset events", waitTimeout, func() bool {
+	testkit.Eventually(t, "reboot and factory reset events", func() bool {
 		return d.events.count(EventRebootRequested) == 1 && d.events.count(EventFactoryResetRequested) == 1
 	})
 	if e, _ := d.events.last(EventRebootRequested); e.Arguments != "arg" {
@@ -208,7 +209,7 @@ func TestExecute(t *testing.T) {
 	if code, _, _ := srv.send(codes.POST, PathUpdateTrigger, noFormat, nil); code != codes.Changed {
 		t.Fatalf("Execute %s = %v", PathUpdateTrigger, code)
 	}
-	waitFor(t, "the Update the trigger asks for", waitTimeout, func() bool { return len(srv.seen(codes.POST, "/rd/")) > updates })
+	testkit.Eventually(t, "the Update the trigger asks for", func() bool { return len(srv.seen(codes.POST, "/rd/")) > updates })
 	for path, want := range map[string]codes.Code{"/3/0/0": codes.MethodNotAllowed, "/3/0/99": codes.NotFound, "/3": codes.MethodNotAllowed} {
 		if code, _, _ := srv.send(codes.POST, path, noFormat, nil); code != want {
 			t.Errorf("POST %s = %v, want %v", path, code, want)
@@ -240,7 +241,7 @@ func TestServerRequestEvents(t *testing.T) {
 		"server Write PUT /33050/0/2 text/plain -> 2.04 Changed",
 		"server Read GET /3/0 -> 4.06 NotAcceptable",
 	}
-	waitFor(t, "four request events", waitTimeout, func() bool { return d.events.count(EventServerRequest) == len(want) })
+	testkit.Eventually(t, "four request events", func() bool { return d.events.count(EventServerRequest) == len(want) })
 	var got []string
 	for _, e := range d.events.all() {
 		if e.Kind == EventServerRequest {

@@ -10,6 +10,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 
+	"github.com/nbpair/nbpair/internal/testkit"
 	"github.com/nbpair/nbpair/internal/wire"
 )
 
@@ -81,7 +82,7 @@ func TestRequestReset(t *testing.T) {
 			if got := d.Pairing(); !samePairing(got, want) {
 				t.Errorf("Pairing() = %+v, want %+v", got, want)
 			}
-			waitFor(t, "reset requested event", waitTimeout, func() bool { return d.events.count(EventResetRequested) == 1 })
+			testkit.Eventually(t, "reset requested event", func() bool { return d.events.count(EventResetRequested) == 1 })
 			if e, _ := d.events.last(EventResetRequested); e.String() != tt.wantEvent || e.Reset != tt.kind {
 				t.Errorf("event = %q (reset %v), want %q", e, e.Reset, tt.wantEvent)
 			}
@@ -156,7 +157,7 @@ func TestRequestResetWakesSleepingDevice(t *testing.T) {
 	if got := d.Pairing().State; got != wire.BindResetRequested {
 		t.Errorf("bind state = %v, want reset requested", got)
 	}
-	waitFor(t, "waking and reset requested events", waitTimeout, func() bool {
+	testkit.Eventually(t, "waking and reset requested events", func() bool {
 		return d.events.count(EventWaking) == 1 && d.events.count(EventResetRequested) == 1
 	})
 }

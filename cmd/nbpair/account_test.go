@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // runStdin runs nbpair with stdin as its standard input (not a terminal).
@@ -44,6 +46,7 @@ func logIn(t *testing.T, s *userServer, cmd, user, password string) []string {
 // A user shares a paired device read-only and takes it back, offers it to
 // another user who accepts it into their home, then deletes a home.
 func TestShareTransferAndDeleteHome(t *testing.T) {
+	testkit.Long(t, "the CLI against a served binary, many commands")
 	s := startUserServer(t, "868000000000051")
 	alice := []string{"--session-file", s.session}
 	p := start(t, append([]string{"pair", "--home", "Flat", "--code", s.dev.ShortCode}, alice...)...)
@@ -129,6 +132,7 @@ func TestShareTransferAndDeleteHome(t *testing.T) {
 // revoked by its ID; deleting the account asks for the password and the
 // username and logs out.
 func TestPasswordSessionsAndAccountDelete(t *testing.T) {
+	testkit.Long(t, "the CLI against a served binary, many commands")
 	s := startUserServer(t, "868000000000052")
 	first := []string{"--session-file", s.session}
 	second := logIn(t, s, "login", "alice", "a long password")
@@ -228,6 +232,7 @@ func TestAccountUsageErrorsExit2(t *testing.T) {
 // On a terminal, password asks for each password without echoing it and
 // for the new one twice.
 func TestPasswordOnATerminal(t *testing.T) {
+	testkit.Long(t, "the CLI on a pseudo-terminal against a served binary")
 	script, err := exec.LookPath("script") // util-linux: runs a command on a new pseudo-terminal
 	if err != nil {
 		if os.Getenv("CI") == "true" {

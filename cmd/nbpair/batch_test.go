@@ -15,11 +15,13 @@ import (
 	"testing"
 
 	"github.com/nbpair/nbpair/internal/qr"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // The factory's day on the command line: import a CSV, import it again,
 // export the keys, print the labels.
 func TestBatchCommands(t *testing.T) {
+	testkit.Long(t, "the CLI against a served binary, many commands")
 	dir := t.TempDir()
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
 	coapAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))

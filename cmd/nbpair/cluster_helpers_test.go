@@ -28,6 +28,7 @@ import (
 
 	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // A cluster of nbpair processes on one PostgreSQL schema and one NATS
@@ -128,8 +129,11 @@ type testCluster struct {
 	nodes                []*clusterNode
 }
 
+// newCluster makes the shared services of a test of several nodes; such
+// a test is long, so that -short skips it.
 func newCluster(t *testing.T) *testCluster {
 	t.Helper()
+	testkit.Long(t, "a cluster of nbpair processes on PostgreSQL and NATS")
 	dsn, db := freshSchema(t)
 	natsURL, prefix := freshPrefix(t)
 	return &testCluster{dsn: dsn, natsURL: natsURL, prefix: prefix, db: db}
@@ -328,29 +332,6 @@ func runClusterDevice(t *testing.T, cfg device.Config) *device.Client {
 	go func() { c.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return c
-}
-
-func waitDevice(t *testing.T, c *device.Client, what string, cond func(device.Status) bool) device.Status {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	st, err := c.Wait(ctx, cond)
-	if err != nil {
-		t.Fatalf("waiting for %s: %v (status %+v)", what, err, c.Status())
-	}
-	return st
-}
-
-// poll waits until cond holds, or fails the test after timeout.
-func poll(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // dbInt runs a query of one integer on the cluster's schema.

@@ -10,6 +10,8 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/udp"
+
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // registerCode sends one Register of imei to a node's CoAP port from a
@@ -49,7 +51,7 @@ func TestBlockAcrossNodes(t *testing.T) {
 		t.Fatalf("block on A: HTTP %d", code)
 	}
 	var last codes.Code
-	poll(t, "B to refuse the device blocked on A", 30*time.Second, func() bool {
+	testkit.Eventually(t, "B to refuse the device blocked on A", func() bool {
 		last = registerCode(t, b.coap, d.IMEI)
 		return last == codes.Forbidden
 	})
@@ -61,7 +63,7 @@ func TestBlockAcrossNodes(t *testing.T) {
 	if code := c.adminCall(t, b, "DELETE", "/v1/admin/devices/"+d.ID+"/block", nil, nil); code != http.StatusOK {
 		t.Fatalf("unblock on B: HTTP %d", code)
 	}
-	poll(t, "A to let the device unblocked on B register", 30*time.Second, func() bool {
+	testkit.Eventually(t, "A to let the device unblocked on B register", func() bool {
 		return registerCode(t, a.coap, d.IMEI) == codes.Created
 	})
 	if n := c.dbInt(t, "SELECT count(*) FROM audit_log WHERE device_id = $1 AND action IN ('block', 'unblock')", d.ID); n != 2 {

@@ -6,12 +6,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // nbpair device-admin against a real server: block shows the block in the
 // device's state, unbind of an unbound device exits 1 with its code,
 // deprovision wants --yes (exit 2) and then frees the IMEI.
 func TestDeviceAdminCommands(t *testing.T) {
+	testkit.Long(t, "the CLI against a served binary, many commands")
 	dir := t.TempDir()
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
 	coapAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))

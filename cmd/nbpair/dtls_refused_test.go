@@ -9,11 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // A device with a wrong PSK is refused at once with the server's alert,
 // and `nbpair audit --outcome refused` names it.
 func TestDeviceWithWrongPSKRefused(t *testing.T) {
+	testkit.Long(t, "a served binary and a device process over DTLS")
 	dir := t.TempDir()
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
 	coapsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
@@ -39,7 +42,7 @@ func TestDeviceWithWrongPSKRefused(t *testing.T) {
 
 	// The refusal is written to the audit log after the alert is sent.
 	line := regexp.MustCompile(`(?m)^.*dtls-handshake\s+refused\s+device\s+-\s+` + id[1] + `\s.*urn:imei:868000000000042.*$`)
-	poll(t, "audit --outcome refused to name the device", 10*time.Second, func() bool {
+	testkit.Eventually(t, "audit --outcome refused to name the device", func() bool {
 		return line.MatchString(runCLI(t, append(append([]string{"audit"}, admin...), "--outcome", "refused")...))
 	})
 	server.stop(t)

@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/fleet"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 func TestFleetFlags(t *testing.T) {
@@ -152,6 +152,7 @@ func TestFleetSourcesFlag(t *testing.T) {
 // server counts every Write of the Pairing object that followed a Register
 // as sent (the simulated device answered it).
 func TestFleetSources(t *testing.T) {
+	testkit.Long(t, "a fleet against a node")
 	n := apptest.Start(t, "", apptest.QuietLogs)
 	admin := &fleet.Admin{URL: "http://" + n.HTTPAddr(), Token: n.Token}
 	const devices = 24
@@ -212,7 +213,7 @@ func TestFleetSources(t *testing.T) {
 					}
 				}
 			}
-			apptest.WaitFor(t, "a Pairing-object Write sent to every device", 20*time.Second, func() bool {
+			testkit.Eventually(t, "a Pairing-object Write sent to every device", func() bool {
 				return sent()-before >= devices
 			})
 		})

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -14,23 +15,34 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 var binary string
 
 // TestMain builds the real binary once; the tests run it as a user would.
+// The binary has the race detector, except in the fast loop (-short
+// without -race), where building every package again for it would take
+// longer than the tests.
 func TestMain(m *testing.M) {
+	flag.Parse()
 	dir, err := os.MkdirTemp("", "nbpair-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "nbpair")
-	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
+	build := []string{"build", "-race", "-o", binary, "."}
+	if testing.Short() && !raceDetector {
+		build = slices.Delete(build, 1, 2)
+	}
+	if out, err := exec.Command("go", build...).CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -136,6 +148,7 @@ func runCLI(t *testing.T, args ...string) string {
 
 // The quick start in three terminals: serve, provision, device.
 func TestServeProvisionDevice(t *testing.T) {
+	testkit.Long(t, "the served binary with a device process; TestDemo runs the story in -short")
 	dir := t.TempDir()
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
 	coapAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
@@ -183,21 +196,18 @@ func TestServeProvisionDevice(t *testing.T) {
 	}
 }
 
+// waitHealthy waits until the server at base answers /healthz with 200.
 func waitHealthy(t *testing.T, base string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, base+"/healthz to answer 200", func() bool {
 		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s/healthz did not answer within 20 s", base)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 func TestConfigPrintDefaultIsALoadableFile(t *testing.T) {
@@ -246,6 +256,7 @@ func TestDemo(t *testing.T) {
 // The app on the command line: sign up, create a home, pair a device from
 // a photo of its label.
 func TestPairCommand(t *testing.T) {
+	testkit.Long(t, "the CLI against a served binary, many commands")
 	dir := t.TempDir()
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
 	coapAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))

@@ -13,6 +13,8 @@ import (
 
 	"github.com/nbpair/nbpair/activator"
 	"github.com/nbpair/nbpair/device"
+	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // appUser is an app user of the SDK on one node, with a home.
@@ -73,10 +75,10 @@ func TestTwoNodes(t *testing.T) {
 	d := c.provision(t, a, clusterIMEI(1))
 	dev := runClusterDevice(t, device.Config{Server: "coap://" + relay.addr(), IMEI: d.IMEI,
 		QueueMode: true, AwakeTime: time.Second, SleepTime: 500 * time.Millisecond})
-	waitDevice(t, dev, "the device ID, written through A", func(s device.Status) bool { return s.Pairing.DeviceID == d.ID })
+	apptest.WaitDevice(t, dev, "the device ID, written through A", func(s device.Status) bool { return s.Pairing.DeviceID == d.ID })
 
 	relay.point(t, b.coap)
-	poll(t, "the device to wake up through B, and A's awake window to pass", 30*time.Second, func() bool {
+	testkit.Eventually(t, "the device to wake up through B, and A's awake window to pass", func() bool {
 		toB, _ := relay.sentTo(b.coap)
 		_, lastA := relay.sentTo(a.coap)
 		return toB > 0 && time.Since(lastA) > 2*time.Second
@@ -88,15 +90,15 @@ func TestTwoNodes(t *testing.T) {
 	if err != nil || got.DevID != d.ID || got.OwnerUID != alice.uid {
 		t.Fatalf("activation through B: %+v, %v", got, err)
 	}
-	waitDevice(t, dev, "bound, written at a wake-up through B", func(s device.Status) bool {
+	apptest.WaitDevice(t, dev, "bound, written at a wake-up through B", func(s device.Status) bool {
 		return s.Pairing.State == device.BindBound && s.Pairing.OwnerUID == alice.uid
 	})
-	poll(t, "B to log the delivery of the bound state", 30*time.Second, func() bool { return deliveredBound(b, d.ID) })
+	testkit.Eventually(t, "B to log the delivery of the bound state", func() bool { return deliveredBound(b, d.ID) })
 	if deliveredBound(a, d.ID) {
 		t.Errorf("A delivered the bound state too; the device last talked to B")
 	}
 	// devices online is read from the store at most every 10 s.
-	poll(t, "B's /metrics to show sent downlinks and online devices", 30*time.Second, func() bool {
+	testkit.Eventually(t, "B's /metrics to show sent downlinks and online devices", func() bool {
 		m := scrape(t, b)
 		return regexp.MustCompile(`nbpair_downlinks_total\{event="sent"\} [1-9]`).MatchString(m) &&
 			regexp.MustCompile(`nbpair_devices_online [1-9]`).MatchString(m)
@@ -114,7 +116,7 @@ func TestTwoNodes(t *testing.T) {
 			dm, err := bob.activate(ctx, d2.NbID, 60*time.Second)
 			done <- result{dm, err}
 		}()
-		poll(t, "the activation to be pending", 30*time.Second, func() bool {
+		testkit.Eventually(t, "the activation to be pending", func() bool {
 			return c.dbInt(t, "SELECT count(*) FROM activations WHERE device_id = $1 AND status = 'pending'", d2.ID) == 1
 		})
 		runClusterDevice(t, device.Config{Server: "coap://" + a.coap, IMEI: d2.IMEI})
@@ -155,7 +157,7 @@ func TestTwoNodes(t *testing.T) {
 			done <- err
 		}()
 		var id string
-		poll(t, "the activation to be pending", 30*time.Second, func() bool {
+		testkit.Eventually(t, "the activation to be pending", func() bool {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			err := c.db.QueryRow(ctx, "SELECT id FROM activations WHERE device_id = $1 AND status = 'pending'", d3.ID).Scan(&id)
@@ -245,7 +247,7 @@ func TestNodeKilledDuringActivations(t *testing.T) {
 				}
 			}})
 		if i == devices/2 { // half of them registered through A: kill it
-			poll(t, "some activations to end", 60*time.Second, func() bool {
+			testkit.Eventually(t, "some activations to end", func() bool {
 				return c.dbInt(t, "SELECT count(*) FROM activations WHERE status <> 'pending'") >= 5
 			})
 			a.kill(t)
@@ -333,7 +335,7 @@ func TestRollingRestart(t *testing.T) {
 		defer mu.Unlock()
 		return counts[device.EventRegistered] + counts[device.EventUpdated]
 	}
-	poll(t, "every device registered", 60*time.Second, func() bool {
+	testkit.Eventually(t, "every device registered", func() bool {
 		for _, cl := range clients {
 			if cl.Status().Pairing.DeviceID == "" {
 				return false
@@ -347,11 +349,11 @@ func TestRollingRestart(t *testing.T) {
 		step.down.stop(t)
 		relay.point(t, step.up.coap)
 		before := uplinks()
-		poll(t, "devices to wake up while "+step.down.name+" is down", 60*time.Second, func() bool { return uplinks() >= before+devices })
+		testkit.Eventually(t, "devices to wake up while "+step.down.name+" is down", func() bool { return uplinks() >= before+devices })
 		step.down.start(t)
 	}
 	before := uplinks()
-	poll(t, "devices to wake up after the restarts", 60*time.Second, func() bool { return uplinks() >= before+devices })
+	testkit.Eventually(t, "devices to wake up after the restarts", func() bool { return uplinks() >= before+devices })
 
 	requests, retrans := relay.counts()
 	mu.Lock()

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // userServer is a real server with a provisioned device and a logged-in
@@ -48,6 +50,7 @@ func startUserServer(t *testing.T, imei string) *userServer {
 // home of that exact name, with the server's default timeout; lists the
 // home's devices; and removes it.
 func TestPairTypedCodeListAndRemove(t *testing.T) {
+	testkit.Long(t, "the CLI against a served binary, many commands")
 	s := startUserServer(t, "868000000000041")
 	sess := []string{"--session-file", s.session}
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 	"github.com/nbpair/nbpair/internal/webhooks"
 )
 
@@ -112,18 +113,18 @@ func TestWebhookSurvivesKill(t *testing.T) {
 			t.Fatalf("provision: HTTP %d", code)
 		}
 		dev := runClusterDevice(t, device.Config{IMEI: imei, Server: "coap://" + n.coap})
-		waitDevice(t, dev, "registered", func(s device.Status) bool { return s.Location != "" })
+		apptest.WaitDevice(t, dev, "registered", func(s device.Status) bool { return s.Location != "" })
 	}
 	// Each device's first event is tried and refused; its second waits
 	// behind it (in order per device).
-	poll(t, "each device's first event tried and refused", 30*time.Second, func() bool { a, _, _ := rc.counts(); return a == devices })
+	testkit.Eventually(t, "each device's first event tried and refused", func() bool { a, _, _ := rc.counts(); return a == devices })
 
 	n.kill(t)
 	rc.mu.Lock()
 	rc.open = true
 	rc.mu.Unlock()
 	n.start(t)
-	poll(t, "every event delivered after the restart", 30*time.Second, func() bool { _, d, _ := rc.counts(); return d == 2*devices })
+	testkit.Eventually(t, "every event delivered after the restart", func() bool { _, d, _ := rc.counts(); return d == 2*devices })
 	time.Sleep(500 * time.Millisecond) // a second delivery would come within this
 	attempted, delivered, most := rc.counts()
 	if attempted != 2*devices || delivered != 2*devices || most != 1 {
@@ -153,9 +154,9 @@ func TestWebhookTwoNodes(t *testing.T) {
 		node := []*clusterNode{a, b}[i%2]
 		d := c.provision(t, node, clusterIMEI(600+i))
 		dev := runClusterDevice(t, device.Config{IMEI: d.IMEI, Server: "coap://" + node.coap})
-		waitDevice(t, dev, "registered", func(s device.Status) bool { return s.Location != "" })
+		apptest.WaitDevice(t, dev, "registered", func(s device.Status) bool { return s.Location != "" })
 	}
-	poll(t, "every event delivered", 60*time.Second, func() bool { _, d, _ := rc.counts(); return d == 2*devices })
+	testkit.Eventually(t, "every event delivered", func() bool { _, d, _ := rc.counts(); return d == 2*devices })
 	time.Sleep(time.Second)
 	attempted, delivered, most := rc.counts()
 	if attempted != 2*devices || delivered != 2*devices || most != 1 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // The account lifecycle, sharing and transfers end to end: a real node,
@@ -31,7 +32,7 @@ func logIn(t *testing.T, n *apptest.Node, name, password string) (string, int) {
 func pairRunning(t *testing.T, n *apptest.Node, u user, i int) (string, *device.Client) {
 	t.Helper()
 	d := n.Provision(t, apptest.IMEI(i))
-	dev := runDevice(t, n, device.Config{IMEI: d.IMEI})
+	dev := apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI})
 	a, code := activate(t, n, u, d.NbID, 60)
 	if code != http.StatusAccepted {
 		t.Fatalf("start activation: HTTP %d", code)
@@ -39,7 +40,7 @@ func pairRunning(t *testing.T, n *apptest.Node, u user, i int) (string, *device.
 	if got := waitActivation(t, n, u, a.ID); got.Status != "paired" {
 		t.Fatalf("activation ended %+v", got)
 	}
-	waitStatus(t, dev, "the owner in the Pairing object", func(s device.Status) bool { return s.Pairing.OwnerUID == u.uid })
+	apptest.WaitDevice(t, dev, "the owner in the Pairing object", func(s device.Status) bool { return s.Pairing.OwnerUID == u.uid })
 	return d.ID, dev
 }
 
@@ -64,7 +65,7 @@ func wakeUntil(t *testing.T, dev *device.Client, what string, cond func(device.S
 	if err := dev.Update(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return waitStatus(t, dev, what, cond)
+	return apptest.WaitDevice(t, dev, what, cond)
 }
 
 type auditEntry struct {
@@ -185,7 +186,7 @@ func TestAccountDeletion(t *testing.T) {
 	wantCode(t, n, bob.token, "GET", "/v1/devices/"+bobsID, nil, http.StatusOK, 0)
 	wantCode(t, n, bob.token, "GET", "/v1/devices/"+devID2, nil, http.StatusNotFound, 4004)
 
-	apptest.WaitFor(t, "the device.unbound webhooks", 10*time.Second, func() bool { return len(rc.okTypes()) >= 2 })
+	testkit.Eventually(t, "the device.unbound webhooks", func() bool { return len(rc.okTypes()) >= 2 })
 	rc.mu.Lock()
 	var unbound []string
 	for _, d := range rc.ok {
@@ -365,19 +366,21 @@ func TestTransfer(t *testing.T) {
 	if len(homeDevs.Devices) != 1 || homeDevs.Devices[0].DevID != devID || homeDevs.Devices[0].OwnerUID != bob.uid {
 		t.Errorf("bob's home: %+v", homeDevs)
 	}
-	apptest.WaitFor(t, "the transfer's webhooks", 10*time.Second, func() bool {
+	testkit.Eventually(t, "the transfer's webhooks", func() bool {
 		return slices.Contains(rc.okTypes(), "device.transferred") && slices.Contains(rc.okTypes(), "device.unbound")
 	})
 
 	// An offer not accepted in time expires: the sweeper ends it.
 	late := offer(t, n, bob, devID, "carol", 1)
-	apptest.WaitFor(t, "the offer to expire", 10*time.Second, func() bool {
+	testkit.Eventually(t, "the offer to expire", func() bool {
 		var got transferJSON
 		n.Call(t, carol.token, "GET", "/v1/transfers/"+late.ID, nil, &got)
 		return got.Status == "expired"
 	})
 	wantCode(t, n, carol.token, "POST", "/v1/transfers/"+late.ID+"/accept", map[string]string{"spaceId": carol.home}, http.StatusGone, 4405)
 
+	// The sweeper audits an expiry after it has ended the offer.
+	testkit.Eventually(t, "the expiry in the audit log", func() bool { return len(auditOf(t, n, "transfer")) >= 6 })
 	var steps []string
 	for _, e := range auditOf(t, n, "transfer") {
 		_, step, _ := strings.Cut(e.Detail, ": ")

@@ -17,6 +17,7 @@ import (
 	"github.com/nbpair/nbpair/activator"
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/config"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // BenchmarkActivationCallback measures how long after the last condition
@@ -116,7 +117,7 @@ func pollOnce(b *testing.B, n *apptest.Node, token, home string, d apptest.Provi
 // posts it in the background), so that the Register is indeed the last
 // condition.
 func waitPending(b *testing.B, n *apptest.Node, deviceID string) {
-	apptest.WaitFor(b, "the activation to be recorded", 10*time.Second, func() bool {
+	testkit.Eventually(b, "the activation to be recorded", func() bool {
 		pending, err := n.Service().PendingActivations(context.Background(), deviceID)
 		return err == nil && len(pending) == 1
 	})

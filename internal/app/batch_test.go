@@ -21,6 +21,7 @@ import (
 
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/qr"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // batchView is a batch as the admin API answers it.
@@ -323,9 +324,7 @@ func TestBatchLabels(t *testing.T) {
 }
 
 func TestBatchTenThousand(t *testing.T) {
-	if testing.Short() {
-		t.Skip("imports 10000 devices")
-	}
+	testkit.Long(t, "imports 10,000 devices")
 	n := apptest.Start(t, "", apptest.QuietLogs)
 	start := time.Now()
 	b, _ := importBatch(t, n, "", csvOf(seq(1, 10000)...), http.StatusCreated)

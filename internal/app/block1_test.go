@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // TestInteropLibcoapBlock1Register registers through libcoap's client
@@ -39,7 +39,7 @@ func TestInteropLibcoapBlock1Register(t *testing.T) {
 		t.Fatalf("Register in blocks: Location-Path %q, want rd/<id>", reg.LocationPath)
 	}
 	var got apptest.Provisioned
-	apptest.WaitFor(t, "the admin API to show every object", 10*time.Second, func() bool {
+	testkit.Eventually(t, "the admin API to show every object", func() bool {
 		got = n.Device(t, d.ID)
 		return got.Online && got.Reg != nil && strings.Join(got.Reg.Objects, ",") == strings.Join(want, ",")
 	})

@@ -121,17 +121,17 @@ func TestForceUnbind(t *testing.T) {
 	n := apptest.Start(t, "")
 	d := n.Provision(t, apptest.IMEI(510))
 	alice, bob := signUp(t, n, "alice"), signUp(t, n, "bob")
-	dev := runDevice(t, n, device.Config{IMEI: d.IMEI})
+	dev := apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI})
 	a, _ := activate(t, n, alice, d.NbID, 60)
 	if got := waitActivation(t, n, alice, a.ID); got.Status != "paired" {
 		t.Fatalf("alice's activation: %+v", got)
 	}
-	waitStatus(t, dev, "bound", func(s device.Status) bool { return s.Pairing.OwnerUID == alice.uid })
+	apptest.WaitDevice(t, dev, "bound", func(s device.Status) bool { return s.Pairing.OwnerUID == alice.uid })
 
 	if code := n.API(t, "POST", "/v1/admin/devices/"+d.ID+"/unbind", nil, nil); code != http.StatusOK {
 		t.Fatalf("force-unbind: HTTP %d", code)
 	}
-	waitStatus(t, dev, "told it is unbound", func(s device.Status) bool {
+	apptest.WaitDevice(t, dev, "told it is unbound", func(s device.Status) bool {
 		return s.Pairing.State == device.BindUnbound && s.Pairing.OwnerUID == ""
 	})
 	if code := n.Call(t, alice.token, "GET", "/v1/devices/"+d.ID, nil, nil); code != http.StatusNotFound {

@@ -5,11 +5,11 @@ import (
 	"net/http"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // The admin actions tell the device maker's webhooks: a force-unbind is
@@ -49,7 +49,7 @@ func TestDeviceAdminWebhooks(t *testing.T) {
 		d2.ID + " device.offline reason deprovisioned",
 	}
 	var got []string
-	apptest.WaitFor(t, "the four events delivered", 20*time.Second, func() bool {
+	testkit.Eventually(t, "the four events delivered", func() bool {
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
 		got = got[:0]

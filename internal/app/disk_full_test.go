@@ -21,6 +21,7 @@ import (
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/config"
 	"github.com/nbpair/nbpair/internal/store/sqlite"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // smallDisk mounts a tmpfs of the given size (such as "16m") on a new
@@ -149,7 +150,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("readyz before the disk fills: %d %s", code, msg)
 	}
 	// The WAL truncated by the scheduled checkpoint: a write must grow it.
-	apptest.WaitFor(t, "the WAL to be truncated", 10*time.Second, func() bool { return walBytes(t, dir) == 0 })
+	testkit.Eventually(t, "the WAL to be truncated", func() bool { return walBytes(t, dir) == 0 })
 
 	filler := fill(t, dir)
 	code, msg := getReady(t, n)
@@ -168,7 +169,7 @@ func TestDiskFull(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	apptest.WaitFor(t, "readyz once space is freed", 30*time.Second, func() bool {
+	testkit.Eventually(t, "readyz once space is freed", func() bool {
 		code, _ := getReady(t, n)
 		return code == http.StatusOK
 	})
@@ -186,7 +187,7 @@ func TestDiskFull(t *testing.T) {
 	if peak > 1<<20+64<<10 {
 		t.Errorf("the WAL grew to %d bytes over %d Registers; want at most 1 MiB and a commit", peak, devices)
 	}
-	apptest.WaitFor(t, "the WAL to be truncated after the Registers", 10*time.Second, func() bool { return walBytes(t, dir) == 0 })
+	testkit.Eventually(t, "the WAL to be truncated after the Registers", func() bool { return walBytes(t, dir) == 0 })
 	if code, msg := getReady(t, n); code != http.StatusOK {
 		t.Errorf("readyz at the end: %d %s", code, msg)
 	}

@@ -11,13 +11,14 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 	"github.com/nbpair/nbpair/internal/wire"
 )
 
 // waitStackState waits until the emulated device's Pairing object holds want.
 func waitStackState(t *testing.T, d *stackDevice, what string, want wire.PairingState) {
 	t.Helper()
-	apptest.WaitFor(t, what, 30*time.Second, func() bool {
+	testkit.Eventually(t, what, func() bool {
 		st, _, _, _ := d.snapshot()
 		return st.DeviceID == want.DeviceID && st.State == want.State && st.OwnerUID == want.OwnerUID && st.HomeID == want.HomeID
 	})
@@ -137,19 +138,19 @@ func TestDownlinkNotFoundDropped(t *testing.T) {
 	dev := &stackDevice{server: n.CoAPAddr(), imei: p.IMEI, version: "1.1", notFound: true,
 		queue: true, awake: time.Second, sleep: 500 * time.Millisecond}
 	dev.run(t)
-	apptest.WaitFor(t, "the drop of the first write", 30*time.Second, func() bool {
+	testkit.Eventually(t, "the drop of the first write", func() bool {
 		return downlinkMetric(t, n, dropped) == 1 && len(auditDrops(t, n, p.ID)) == 1
 	})
 	if e := auditDrops(t, n, p.ID)[0]; !regexp.MustCompile(`4\.04|Not ?Found`).MatchString(e.Detail) || e.RemoteAddr == "" {
 		t.Errorf("audit entry %+v: want the 4.04 and the device's address", e)
 	}
 	_, _, wakes, _ := dev.snapshot()
-	apptest.WaitFor(t, "two more wake-ups", 30*time.Second, func() bool {
+	testkit.Eventually(t, "two more wake-ups", func() bool {
 		_, _, w, _ := dev.snapshot()
 		return w >= wakes+2
 	})
 	bindOverHTTP(t, n, signUp(t, n, "bob"), p)
-	apptest.WaitFor(t, "the drop of the bind's write", 30*time.Second, func() bool {
+	testkit.Eventually(t, "the drop of the bind's write", func() bool {
 		return downlinkMetric(t, n, dropped) == 2 && len(auditDrops(t, n, p.ID)) == 2
 	})
 	if _, ws, _, _ := dev.snapshot(); len(ws) != 2 {
@@ -164,6 +165,7 @@ func TestDownlinkNotFoundDropped(t *testing.T) {
 // write that went to the address it left is superseded by its next uplink
 // and sent to the new address at once.
 func TestSleepyDeviceLearnsInFirstWake(t *testing.T) {
+	testkit.Long(t, "a queue-mode device through five sleep cycles")
 	n := apptest.Start(t, "")
 	p := n.Provision(t, apptest.IMEI(960))
 	dev := &stackDevice{server: n.CoAPAddr(), imei: p.IMEI, version: "1.1", queue: true, awake: time.Second, sleep: 3 * time.Second,
@@ -189,7 +191,7 @@ func TestSleepyDeviceLearnsInFirstWake(t *testing.T) {
 		{"second removal", remove, unbound},
 		{"third bind", func() { bindOverHTTP(t, n, alice, p) }, bound},
 	} {
-		apptest.WaitFor(t, "the device asleep", 30*time.Second, func() bool {
+		testkit.Eventually(t, "the device asleep", func() bool {
 			_, _, _, asleep := dev.snapshot()
 			return asleep
 		})

@@ -19,6 +19,7 @@ import (
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/config"
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // auditPage is GET /v1/admin/audit's answer.
@@ -49,7 +50,7 @@ func TestDTLSWrongKeyAlertAndAudit(t *testing.T) {
 		t.Logf("wrong key, attempt %d: refused after %v: %v", i+1, took, err)
 	}
 	var page auditPage
-	apptest.WaitFor(t, "the refusal in the audit log", 10*time.Second, func() bool {
+	testkit.Eventually(t, "the refusal in the audit log", func() bool {
 		code := n.API(t, "GET", "/v1/admin/audit?outcome=refused&action="+pairing.AuditDTLS, nil, &page)
 		return code == http.StatusOK && len(page.Entries) > 0
 	})
@@ -125,9 +126,7 @@ func metricValue(t *testing.T, n *apptest.Node, sample string) float64 {
 // heap at most 1 KiB per source bigger, while a device does a handshake
 // and registers during the flood and after it.
 func TestDTLSStrangerHellosCostNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("20,000 sources")
-	}
+	testkit.Long(t, "20,000 sources")
 	const sources = 20000
 	n := apptest.Start(t, "", func(c *config.Config) { c.LogLevel = "info" })
 	during, after := n.Provision(t, apptest.IMEI(620)), n.Provision(t, apptest.IMEI(621))
@@ -146,7 +145,7 @@ func TestDTLSStrangerHellosCostNothing(t *testing.T) {
 	before := liveHeap()
 	flooded := make(chan int64, 1)
 	go func() { flooded <- strangerFlood(t, n.CoAPSAddr(), sources, 64) }()
-	apptest.WaitFor(t, "the flood to be under way", 60*time.Second, func() bool {
+	testkit.Eventually(t, "the flood to be under way", func() bool {
 		return metricValue(t, n, "nbpair_dtls_hello_verify_requests_total") > sources/10
 	})
 	if err := register(during); err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/config"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // libcoapDTLSClient is Debian's libcoap command-line client (package
@@ -95,7 +96,7 @@ func dialSecure(addr, identity string, psk []byte) (*client.Conn, error) {
 func runSecureDevice(t *testing.T, server string, d apptest.Provisioned, cfg device.Config) *device.Client {
 	t.Helper()
 	cfg.Server, cfg.IMEI, cfg.PSK = server, d.IMEI, pskOf(t, d)
-	return startDevice(t, cfg)
+	return apptest.StartDevice(t, cfg)
 }
 
 // provisionPrintable provisions devices until one's PSK has no zero byte:
@@ -267,7 +268,7 @@ func TestPairOverDTLS(t *testing.T) {
 	n := apptest.Start(t, "", func(c *config.Config) { c.Profile = config.ProfileProduction })
 	d := n.Provision(t, apptest.IMEI(230))
 	dev := runSecureDevice(t, "coaps://"+n.CoAPSAddr(), d, device.Config{})
-	st := waitStatus(t, dev, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID != "" })
+	st := apptest.WaitDevice(t, dev, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID != "" })
 	if st.Pairing.DeviceID != d.ID || st.Pairing.State != device.BindUnbound {
 		t.Fatalf("device holds %+v", st.Pairing)
 	}
@@ -279,7 +280,7 @@ func TestPairOverDTLS(t *testing.T) {
 	if got := waitActivation(t, n, alice, a.ID); got.Status != "paired" || got.Device == nil || got.Device.OwnerUID != alice.uid {
 		t.Fatalf("activation ended %+v", got)
 	}
-	st = waitStatus(t, dev, "the owner", func(s device.Status) bool { return s.Pairing.OwnerUID != "" })
+	st = apptest.WaitDevice(t, dev, "the owner", func(s device.Status) bool { return s.Pairing.OwnerUID != "" })
 	if st.Pairing.OwnerUID != alice.uid || st.Pairing.HomeID != alice.home || st.Pairing.State != device.BindBound {
 		t.Errorf("device holds %+v", st.Pairing)
 	}
@@ -453,7 +454,7 @@ func TestDTLSAddressChangeKeepsSession(t *testing.T) {
 		events = append(events, e)
 		mu.Unlock()
 	}})
-	waitStatus(t, dev, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID == d.ID })
+	apptest.WaitDevice(t, dev, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID == d.ID })
 	before := secureStatus(t, n, d.ID).Registration
 
 	newAddr := relay.rebind(t)
@@ -471,7 +472,7 @@ func TestDTLSAddressChangeKeepsSession(t *testing.T) {
 	if got := waitActivation(t, n, alice, a.ID); got.Status != "paired" {
 		t.Fatalf("activation ended %+v", got)
 	}
-	st := waitStatus(t, dev, "the owner, written to the new address", func(s device.Status) bool { return s.Pairing.OwnerUID != "" })
+	st := apptest.WaitDevice(t, dev, "the owner, written to the new address", func(s device.Status) bool { return s.Pairing.OwnerUID != "" })
 	if st.Pairing.OwnerUID != alice.uid {
 		t.Errorf("device holds %+v", st.Pairing)
 	}
@@ -518,13 +519,14 @@ type floodCounts struct {
 // identities nobody provisioned, neither stops the server nor the Updates
 // of a device with a session, and registers nothing.
 func TestDTLSHandshakeFlood(t *testing.T) {
+	testkit.Long(t, "a flood of DTLS handshakes")
 	n := apptest.Start(t, "", func(c *config.Config) {
 		c.LogLevel = "info"
 		c.CoAPSHandshakeTimeout = config.Duration(2 * time.Second)
 	})
 	d := n.Provision(t, apptest.IMEI(260))
 	dev := runSecureDevice(t, "coaps://"+n.CoAPSAddr(), d, device.Config{Lifetime: time.Hour})
-	waitStatus(t, dev, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID == d.ID })
+	apptest.WaitDevice(t, dev, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID == d.ID })
 
 	const ports, hellosPerPort, floodFor = 200, 10, 5 * time.Second
 	var c floodCounts
@@ -655,13 +657,13 @@ func TestDTLSQueueModeWakeUps(t *testing.T) {
 				mu.Unlock()
 			}
 		}})
-	waitStatus(t, dev, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID == d.ID })
-	apptest.WaitFor(t, "two wake-ups", 30*time.Second, func() bool {
+	apptest.WaitDevice(t, dev, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID == d.ID })
+	testkit.Eventually(t, "two wake-ups", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(wakes) >= 2
 	})
-	apptest.WaitFor(t, "the server to see the device's latest address", 30*time.Second, func() bool {
+	testkit.Eventually(t, "the server to see the device's latest address", func() bool {
 		st := dev.Status()
 		v := secureStatus(t, n, d.ID)
 		return st.Awake && v.Registration != nil && v.Registration.RemoteAddr == st.LocalAddr && v.Registration.Secure
@@ -671,7 +673,7 @@ func TestDTLSQueueModeWakeUps(t *testing.T) {
 	if got := waitActivation(t, n, alice, a.ID); got.Status != "paired" {
 		t.Fatalf("activation ended %+v", got)
 	}
-	st := waitStatus(t, dev, "the owner", func(s device.Status) bool { return s.Pairing.OwnerUID != "" })
+	st := apptest.WaitDevice(t, dev, "the owner", func(s device.Status) bool { return s.Pairing.OwnerUID != "" })
 	if st.Pairing.OwnerUID != alice.uid {
 		t.Errorf("device holds %+v", st.Pairing)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 	"os"
 	"os/exec"
 	"reflect"
@@ -234,7 +235,7 @@ func TestInteropLibcoapClient(t *testing.T) {
 	loc := base + "/rd/" + reg.LocationPath[1]
 
 	var got apptest.Provisioned
-	apptest.WaitFor(t, "the admin API to show the device online", 10*time.Second, func() bool {
+	testkit.Eventually(t, "the admin API to show the device online", func() bool {
 		got = n.Device(t, d.ID)
 		return got.Online && got.Reg != nil
 	})
@@ -249,7 +250,7 @@ func TestInteropLibcoapClient(t *testing.T) {
 	if upd := libcoapRequest(t, bin, "-m", "post", loc+"?lt=120"); upd.Code != "2.04" {
 		t.Fatalf("Update: got %s %q, want 2.04", upd.Code, upd.Payload)
 	}
-	apptest.WaitFor(t, "the Update's lifetime in the admin API", 10*time.Second, func() bool {
+	testkit.Eventually(t, "the Update's lifetime in the admin API", func() bool {
 		got = n.Device(t, d.ID)
 		return got.Reg != nil && got.Reg.Lifetime == 120
 	})
@@ -257,7 +258,7 @@ func TestInteropLibcoapClient(t *testing.T) {
 	if del := libcoapRequest(t, bin, "-m", "delete", loc); del.Code != "2.02" {
 		t.Fatalf("De-register: got %s %q, want 2.02", del.Code, del.Payload)
 	}
-	apptest.WaitFor(t, "the admin API to show the device offline", 10*time.Second, func() bool {
+	testkit.Eventually(t, "the admin API to show the device offline", func() bool {
 		got = n.Device(t, d.ID)
 		return !got.Online && got.Reg == nil
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // scrape returns the text of GET /metrics.
@@ -32,6 +33,7 @@ func scrape(t *testing.T, n *apptest.Node) string {
 // de-registration and a pairing, then checks that the counters of GET
 // /metrics moved, and that GET /readyz answers ready.
 func TestMetricsAndReadiness(t *testing.T) {
+	testkit.Long(t, "waits for the count of devices online, taken every 10 s")
 	n := apptest.Start(t, "")
 	d := n.Provision(t, apptest.IMEI(900))
 	cc := rawDevice(t, n.CoAPAddr())

@@ -54,11 +54,11 @@ func TestPairingOverNATSBus(t *testing.T) {
 	d := n.Provision(t, apptest.IMEI(400))
 	alice := signUp(t, n, "alice")
 	a, _ := activate(t, n, alice, d.NbID, 60)
-	dev := runDevice(t, n, device.Config{IMEI: d.IMEI})
+	dev := apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI})
 	if got := waitActivation(t, n, alice, a.ID); got.Status != "paired" {
 		t.Fatalf("activation over the NATS bus: %+v", got)
 	}
-	waitStatus(t, dev, "the owner, through events on NATS", func(s device.Status) bool { return s.Pairing.OwnerUID == alice.uid })
+	apptest.WaitDevice(t, dev, "the owner, through events on NATS", func(s device.Status) bool { return s.Pairing.OwnerUID == alice.uid })
 }
 
 func deleteStream(t testing.TB, url, stream string) {

@@ -12,6 +12,7 @@ import (
 	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/config"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // user is a signed-up, logged-in app user with one home.
@@ -92,12 +93,12 @@ func TestPairActivationFirstOverHTTP(t *testing.T) {
 		t.Errorf("a repeated activation: HTTP %d, want 409 (3710)", code)
 	}
 
-	dev := runDevice(t, n, device.Config{IMEI: d.IMEI})
+	dev := apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI})
 	got := waitActivation(t, n, alice, a.ID)
 	if got.Status != "paired" || got.Device == nil || got.Device.DevID != d.ID || got.Device.OwnerUID != alice.uid || got.Device.SpaceID != alice.home {
 		t.Fatalf("activation ended %+v", got)
 	}
-	st := waitStatus(t, dev, "the owner in the Pairing object", func(s device.Status) bool { return s.Pairing.OwnerUID != "" })
+	st := apptest.WaitDevice(t, dev, "the owner in the Pairing object", func(s device.Status) bool { return s.Pairing.OwnerUID != "" })
 	if st.Pairing.OwnerUID != alice.uid || st.Pairing.HomeID != alice.home || st.Pairing.State != device.BindBound {
 		t.Errorf("the device holds %+v", st.Pairing)
 	}
@@ -120,7 +121,7 @@ func TestPairActivationFirstOverHTTP(t *testing.T) {
 	if err := dev.Update(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, dev, "the unbind to reach the device", func(s device.Status) bool {
+	apptest.WaitDevice(t, dev, "the unbind to reach the device", func(s device.Status) bool {
 		return s.Pairing.State == device.BindUnbound && s.Pairing.OwnerUID == ""
 	})
 }
@@ -129,7 +130,7 @@ func TestPairingRefusals(t *testing.T) {
 	n := apptest.Start(t, "")
 	d := n.Provision(t, apptest.IMEI(110))
 	alice, bob := signUp(t, n, "alice"), signUp(t, n, "bob")
-	runDevice(t, n, device.Config{IMEI: d.IMEI})
+	apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI})
 	a, _ := activate(t, n, alice, d.NbID, 60)
 	if got := waitActivation(t, n, alice, a.ID); got.Status != "paired" {
 		t.Fatalf("alice's activation: %+v", got)
@@ -190,8 +191,8 @@ func TestActivationTimeoutAndStop(t *testing.T) {
 		t.Fatalf("stop: HTTP %d %+v", code, stopped)
 	}
 	// A device that registers afterwards is not bound by the stopped activation.
-	dev := runDevice(t, n, device.Config{IMEI: d.IMEI})
-	waitStatus(t, dev, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID != "" })
+	dev := apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI})
+	apptest.WaitDevice(t, dev, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID != "" })
 	if st := dev.Status(); st.Pairing.OwnerUID != "" {
 		t.Errorf("a stopped activation bound the device: %+v", st.Pairing)
 	}
@@ -209,7 +210,7 @@ func TestTwoUsersRaceForOneDevice(t *testing.T) {
 		}
 		ids[i] = a.ID
 	}
-	runDevice(t, n, device.Config{IMEI: d.IMEI})
+	apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI})
 	results := make([]activation, len(users))
 	var wg sync.WaitGroup
 	for i := range users {
@@ -234,7 +235,7 @@ func TestSessionExpiryAndLogout(t *testing.T) {
 	n := apptest.Start(t, "", func(c *config.Config) { c.SessionTTL = config.Duration(time.Second) })
 	u := signUp(t, n, "alice")
 	var e apiErr
-	apptest.WaitFor(t, "the session to expire", 20*time.Second, func() bool {
+	testkit.Eventually(t, "the session to expire", func() bool {
 		e = apiErr{}
 		n.Call(t, u.token, "GET", "/v1/homes", nil, &e)
 		return e.Code != 0
@@ -324,7 +325,7 @@ func TestActivationEventsStream(t *testing.T) {
 	if !strings.Contains(first, `"status":"pending"`) {
 		t.Fatalf("first event: %s", first)
 	}
-	runDevice(t, n, device.Config{IMEI: d.IMEI})
+	apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI})
 	select {
 	case last := <-lines:
 		if !strings.Contains(last, `"status":"paired"`) || !strings.Contains(last, d.ID) {

@@ -13,6 +13,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // tryRegister makes a new DTLS session with key and sends a Register on
@@ -117,7 +118,7 @@ func TestPSKRotationDeadline(t *testing.T) {
 	old := pskOf(t, d)
 	registerWith(t, n, d.IMEI, old, 1)
 	fresh := rotate(t, n, d.ID, "1s")
-	apptest.WaitFor(t, "the old key refused after the deadline", 30*time.Second, func() bool {
+	testkit.Eventually(t, "the old key refused after the deadline", func() bool {
 		_, err := tryRegister(n, d.IMEI, old)
 		return err != nil
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 	"io"
 	"strings"
 	"testing"
@@ -223,7 +224,7 @@ func TestLifetimeExpiry(t *testing.T) {
 	if !n.Device(t, d.ID).Online {
 		t.Fatal("not online right after Register")
 	}
-	apptest.WaitFor(t, "the registration to expire", 30*time.Second, func() bool {
+	testkit.Eventually(t, "the registration to expire", func() bool {
 		got := n.Device(t, d.ID)
 		return !got.Online && got.Reg == nil
 	})

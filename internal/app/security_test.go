@@ -9,16 +9,18 @@ import (
 
 	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // One user tries 10,000 random pairing IDs against parse and bind: nothing
 // is bound, the rate limit engages, and every attempt is in the audit log.
 // A known pairing ID tried by a second user gets 3711, not the device.
 func TestGuessingNbIDs(t *testing.T) {
+	testkit.Long(t, "10,000 guesses against the rate limit")
 	n := apptest.Start(t, "", apptest.QuietLogs)
 	d := n.Provision(t, apptest.IMEI(200))
 	alice, mallory := signUp(t, n, "alice"), signUp(t, n, "mallory")
-	runDevice(t, n, device.Config{IMEI: d.IMEI})
+	apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI})
 	a, _ := activate(t, n, alice, d.NbID, 60)
 	if got := waitActivation(t, n, alice, a.ID); got.Status != "paired" {
 		t.Fatalf("alice's activation: %+v", got)
@@ -96,18 +98,18 @@ func TestDeviceReset(t *testing.T) {
 			n := apptest.Start(t, "")
 			d := n.Provision(t, apptest.IMEI(210))
 			alice, bob := signUp(t, n, "alice"), signUp(t, n, "bob")
-			dev := runDevice(t, n, device.Config{IMEI: d.IMEI})
+			dev := apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI})
 			a, _ := activate(t, n, alice, d.NbID, 60)
 			if got := waitActivation(t, n, alice, a.ID); got.Status != "paired" {
 				t.Fatalf("alice's activation: %+v", got)
 			}
 			n.Call(t, alice.token, "PATCH", "/v1/devices/"+d.ID, map[string]string{"name": "Alice's meter"}, nil)
-			waitStatus(t, dev, "bound", func(s device.Status) bool { return s.Pairing.OwnerUID == alice.uid })
+			apptest.WaitDevice(t, dev, "bound", func(s device.Status) bool { return s.Pairing.OwnerUID == alice.uid })
 
 			if err := dev.RequestReset(context.Background(), tt.kind); err != nil {
 				t.Fatal(err)
 			}
-			waitStatus(t, dev, "the reset to be confirmed", func(s device.Status) bool {
+			apptest.WaitDevice(t, dev, "the reset to be confirmed", func(s device.Status) bool {
 				return s.Pairing.State == device.BindUnbound && s.Pairing.OwnerUID == ""
 			})
 			if code := n.Call(t, alice.token, "GET", "/v1/devices/"+d.ID, nil, nil); code != http.StatusNotFound {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // The device library in queue mode (awake 1 s, asleep 3 s, the shape of
@@ -15,12 +16,13 @@ import (
 // bind and removal at its first wake-up after it, with the server's
 // defaults.
 func TestSleepyLibraryDeviceLearnsInFirstWake(t *testing.T) {
+	testkit.Long(t, "a queue-mode device through several sleep cycles")
 	n := apptest.Start(t, "")
 	p := n.Provision(t, apptest.IMEI(970))
 	var mu sync.Mutex
 	wakes := 0          // uplinks from a new socket, the Register first; guarded by mu
 	var learnedAt []int // the wake-up each change of the Pairing object came in; guarded by mu
-	c := runDevice(t, n, device.Config{IMEI: p.IMEI, QueueMode: true, AwakeTime: time.Second, SleepTime: 3 * time.Second,
+	c := apptest.RunDevice(t, n, device.Config{IMEI: p.IMEI, QueueMode: true, AwakeTime: time.Second, SleepTime: 3 * time.Second,
 		OnEvent: func(e device.Event) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -31,7 +33,7 @@ func TestSleepyLibraryDeviceLearnsInFirstWake(t *testing.T) {
 				learnedAt = append(learnedAt, wakes)
 			}
 		}})
-	waitStatus(t, c, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID == p.ID })
+	apptest.WaitDevice(t, c, "the device ID", func(s device.Status) bool { return s.Pairing.DeviceID == p.ID })
 	alice := signUp(t, n, "alice")
 	remove := func() {
 		if code := n.Call(t, alice.token, "DELETE", "/v1/devices/"+p.ID, nil, nil); code != http.StatusNoContent {
@@ -39,14 +41,14 @@ func TestSleepyLibraryDeviceLearnsInFirstWake(t *testing.T) {
 		}
 	}
 	for i, change := range []func(){func() { bindOverHTTP(t, n, alice, p) }, remove, func() { bindOverHTTP(t, n, alice, p) }} {
-		waitStatus(t, c, "the device asleep", func(s device.Status) bool { return !s.Awake })
+		apptest.WaitDevice(t, c, "the device asleep", func(s device.Status) bool { return !s.Awake })
 		mu.Lock()
 		wake, seen := wakes, len(learnedAt)
 		mu.Unlock()
 		change()
 		bound := i%2 == 0
-		waitStatus(t, c, "the change", func(s device.Status) bool { return (s.Pairing.OwnerUID == alice.uid) == bound })
-		apptest.WaitFor(t, "the event of the change", 10*time.Second, func() bool { // events come after the status
+		apptest.WaitDevice(t, c, "the change", func(s device.Status) bool { return (s.Pairing.OwnerUID == alice.uid) == bound })
+		testkit.Eventually(t, "the event of the change", func() bool { // events come after the status
 			mu.Lock()
 			defer mu.Unlock()
 			return len(learnedAt) > seen

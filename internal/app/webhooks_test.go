@@ -17,6 +17,7 @@ import (
 	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/config"
+	"github.com/nbpair/nbpair/internal/testkit"
 	"github.com/nbpair/nbpair/internal/webhooks"
 )
 
@@ -142,7 +143,7 @@ func TestWebhookDeliveredOnceAfterFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"device.registered", "device.online", "device.bound", "device.unbound", "device.offline"}
-	apptest.WaitFor(t, "five events delivered", 30*time.Second, func() bool { return len(rc.okTypes()) >= len(want) })
+	testkit.Eventually(t, "five events delivered", func() bool { return len(rc.okTypes()) >= len(want) })
 	time.Sleep(300 * time.Millisecond) // a duplicate would come within the retry times
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -295,7 +296,7 @@ func TestBindHook(t *testing.T) {
 				t.Fatalf("provision: HTTP %d", code)
 			}
 			u := signUp(t, n, "user"+product)
-			runDevice(t, n, device.Config{IMEI: d.IMEI})
+			apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI})
 
 			c := activator.NewClient("http://"+n.HTTPAddr(), activator.WithToken(u.token))
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -1,6 +1,7 @@
 // Package apptest boots real nbpair nodes for tests: the whole server on
 // random loopback ports in a temporary data directory, with helpers to call
-// its admin API as a test would.
+// its admin API as a test would and to power simulated devices on against
+// it (RunDevice, WaitDevice). Waiting for a condition is testkit.Eventually.
 package apptest
 
 import (
@@ -177,18 +178,6 @@ func (n *Node) Device(t testing.TB, id string) Provisioned {
 		t.Fatalf("get device %s: HTTP %d", id, code)
 	}
 	return d
-}
-
-// WaitFor polls cond until it holds or the deadline passes.
-func WaitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // IMEI returns the i-th test IMEI.

@@ -16,6 +16,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
 
 	"github.com/nbpair/nbpair/internal/coaptx"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // startFront serves h on 127.0.0.1 until the test ends.
@@ -160,9 +161,9 @@ func TestDuplicateWhileProcessingIsNotProcessedTwice(t *testing.T) {
 	p := dialPeer(t, f)
 	req := registerMsg(t, message.Confirmable, 9)
 	p.send(req)
-	waitFor(t, "the first copy to reach the handler", func() bool { return h.calls.Load() == 1 })
+	testkit.Eventually(t, "the first copy to reach the handler", func() bool { return h.calls.Load() == 1 })
 	p.send(req)
-	waitFor(t, "the second copy to be dropped", func() bool { return f.Stats().DroppedPending == 1 })
+	testkit.Eventually(t, "the second copy to be dropped", func() bool { return f.Stats().DroppedPending == 1 })
 	released()
 	first, _ := p.recv(wait)
 	p.send(req)
@@ -200,7 +201,7 @@ func TestPingMalformedAndReserved(t *testing.T) {
 	}
 	p.send([]byte{0x40}) // too short for a header
 	p.send(make([]byte, MaxDatagram+1))
-	waitFor(t, "four malformed datagrams counted", func() bool { return f.Stats().DroppedMalformed == 4 })
+	testkit.Eventually(t, "four malformed datagrams counted", func() bool { return f.Stats().DroppedMalformed == 4 })
 	if h.calls.Load() != 0 {
 		t.Fatal("the handler saw a malformed datagram")
 	}
@@ -218,9 +219,9 @@ func TestFullQueueDrops(t *testing.T) {
 	for mid := range uint16(20) {
 		p.send(registerMsg(t, message.Confirmable, 100+mid))
 	}
-	waitFor(t, "18 datagrams dropped: one is in the worker, one queued", func() bool { return f.Stats().DroppedQueueFull >= 18 })
+	testkit.Eventually(t, "18 datagrams dropped: one is in the worker, one queued", func() bool { return f.Stats().DroppedQueueFull >= 18 })
 	released()
-	waitFor(t, "the two held datagrams handled", func() bool { return h.calls.Load() == 2 })
+	testkit.Eventually(t, "the two held datagrams handled", func() bool { return h.calls.Load() == 2 })
 	for range 2 {
 		p.recv(wait)
 	}
@@ -242,18 +243,6 @@ func TestLargeDatagram(t *testing.T) {
 		if _, m := p.recv(wait); m.Code != codes.Changed || !bytes.Equal(m.Payload, big) {
 			t.Fatalf("answer %v with %d payload bytes, want 2.04 echoing %d", m.Code, len(m.Payload), len(big))
 		}
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after wait.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/dtls/v3/pkg/protocol/alert"
+
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 var testSuites = []dtls.CipherSuiteID{dtls.TLS_PSK_WITH_AES_128_CCM_8, dtls.TLS_PSK_WITH_AES_128_CBC_SHA256}
@@ -149,18 +151,6 @@ func roundTrip(c net.Conn, msg string) error {
 	return nil
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // Each suite completes a handshake through the gate's cookie exchange
 // and carries data both ways; the gate counts one HelloVerifyRequest and
 // one completed handshake per client.
@@ -199,11 +189,11 @@ func TestWrongKeyAlert(t *testing.T) {
 				t.Fatalf("handshake with a wrong key: %v, want a bad_record_mac alert", err)
 			}
 			t.Logf("wrong key refused after %v: %v", took, err)
-			waitFor(t, "the refusal", 10*time.Second, func() bool { return len(ref.list()) == 1 })
+			testkit.Eventually(t, "the refusal", func() bool { return len(ref.list()) == 1 })
 			if r := ref.list()[0]; r.Identity != "urn:imei:2" || r.Reason != "wrong-key" {
 				t.Errorf("refusal %+v", r)
 			}
-			waitFor(t, "the session to be gone", 10*time.Second, func() bool {
+			testkit.Eventually(t, "the session to be gone", func() bool {
 				st := l.Stats()
 				return st.HandshakesFailed == 1 && st.Handshaking == 0 && st.SessionsOpen == 0
 			})
@@ -220,11 +210,11 @@ func TestUnknownIdentityRefused(t *testing.T) {
 	if !asAlert(err, &ae) || ae.desc != alert.InternalError {
 		t.Fatalf("handshake with an unknown identity: %v, want an internal_error alert", err)
 	}
-	waitFor(t, "the refusal", 10*time.Second, func() bool { return len(ref.list()) == 1 })
+	testkit.Eventually(t, "the refusal", func() bool { return len(ref.list()) == 1 })
 	if r := ref.list()[0]; r.Identity != "urn:imei:nobody" || r.Reason != ReasonUnknownIdentity {
 		t.Errorf("refusal %+v", r)
 	}
-	waitFor(t, "the session to be gone", 10*time.Second, func() bool { return l.Stats().Handshaking == 0 })
+	testkit.Eventually(t, "the session to be gone", func() bool { return l.Stats().Handshaking == 0 })
 }
 
 // Without pion's word that the Finished did not decrypt, the backstop
@@ -240,7 +230,7 @@ func TestWrongKeyBackstop(t *testing.T) {
 	if !asAlert(err, &ae) || ae.desc != alert.BadRecordMac {
 		t.Fatalf("handshake with a wrong key: %v, want a bad_record_mac alert", err)
 	}
-	waitFor(t, "the refusal", 10*time.Second, func() bool { return len(ref.list()) == 1 })
+	testkit.Eventually(t, "the refusal", func() bool { return len(ref.list()) == 1 })
 	c, err := dial(t, l.Addr(), "urn:imei:5", keys["urn:imei:5"], nil)
 	if err != nil {
 		t.Fatalf("the right key: %v", err)

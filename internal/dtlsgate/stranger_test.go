@@ -16,6 +16,8 @@ import (
 	"github.com/pion/dtls/v3/pkg/protocol/extension"
 	"github.com/pion/dtls/v3/pkg/protocol/handshake"
 	"github.com/pion/dtls/v3/pkg/protocol/recordlayer"
+
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // rawHello is a DTLS 1.2 ClientHello offering the test suites, with the
@@ -140,12 +142,12 @@ func TestHandshakeCapAndStrangers(t *testing.T) {
 	ra, rb := newRandom(), newRandom()
 	ca, cb := helloVerify(t, a, l.Addr(), ra), helloVerify(t, b, l.Addr(), rb)
 	a.WriteTo(rawHello(t, ra, ca, 1, 1), l.Addr()) // a's handshake starts and stalls
-	waitFor(t, "a's handshake", 10*time.Second, func() bool { return l.Stats().Handshaking == 1 })
+	testkit.Eventually(t, "a's handshake", func() bool { return l.Stats().Handshaking == 1 })
 	b.WriteTo(rawHello(t, rb, cb, 1, 1), l.Addr())
-	waitFor(t, "b's hello to be dropped", 10*time.Second, func() bool { return l.Stats().Dropped[DropHandshakeCap] == 1 })
+	testkit.Eventually(t, "b's hello to be dropped", func() bool { return l.Stats().Dropped[DropHandshakeCap] == 1 })
 	b.WriteTo([]byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0}, l.Addr()) // application data, no session
 	b.WriteTo([]byte("not dtls"), l.Addr())
-	waitFor(t, "the strangers' datagrams to be dropped", 10*time.Second, func() bool {
+	testkit.Eventually(t, "the strangers' datagrams to be dropped", func() bool {
 		st := l.Stats()
 		return st.Dropped[DropUnknownSource] == 1 && st.Dropped[DropMalformed] == 1
 	})
@@ -176,7 +178,7 @@ func TestNewHandshakeClosesOldSession(t *testing.T) {
 	if _, err := first.Read(make([]byte, 64)); err == nil || isTimeout(err) {
 		t.Fatalf("the first session still reads: %v, want the server's close_notify", err)
 	}
-	waitFor(t, "one open session", 10*time.Second, func() bool { return l.Stats().SessionsOpen == 1 })
+	testkit.Eventually(t, "one open session", func() bool { return l.Stats().SessionsOpen == 1 })
 	if err := roundTrip(second, "still"); err != nil {
 		t.Errorf("the second session after the first closed: %v", err)
 	}
@@ -257,7 +259,7 @@ func TestHelloFloodKeepsNothing(t *testing.T) {
 // reach the client just before it is counted.
 func hvrCounted(t *testing.T, l *Listener, n int64) Stats {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d HelloVerifyRequests counted (stats %+v)", n, l.Stats()), 10*time.Second,
+	testkit.Eventually(t, fmt.Sprintf("%d HelloVerifyRequests counted (stats %+v)", n, l.Stats()),
 		func() bool { return l.Stats().HelloVerifyRequests >= n })
 	return l.Stats()
 }

@@ -14,11 +14,13 @@ import (
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/config"
 	"github.com/nbpair/nbpair/internal/fleet"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // TestScenarios runs the three scenarios against a real node and checks
 // with the admin API that the fleet came online and went offline again.
 func TestScenarios(t *testing.T) {
+	testkit.Long(t, "a fleet against a node")
 	n := apptest.Start(t, "", apptest.QuietLogs)
 	tok, err := os.ReadFile(filepath.Join(n.Dir, "admin.token"))
 	if err != nil {
@@ -73,7 +75,7 @@ func TestScenarios(t *testing.T) {
 			if !strings.Contains(progress.String(), "nbpair "+string(tt.scenario)) {
 				t.Errorf("progress line: %q", progress.String())
 			}
-			apptest.WaitFor(t, "the fleet's online count", 10*time.Second, func() bool { return online() == tt.wantOnline })
+			testkit.Eventually(t, "the fleet's online count", func() bool { return online() == tt.wantOnline })
 		})
 	}
 }
@@ -124,6 +126,7 @@ func node(t *testing.T) (*apptest.Node, fleet.Config) {
 // TestPair pairs a small fleet in both orders through the SDK and checks
 // with the admin API that every device ended bound.
 func TestPair(t *testing.T) {
+	testkit.Long(t, "a fleet against a node")
 	n, cfg := node(t)
 	for i, order := range []fleet.PairOrder{fleet.ActivateFirst, fleet.RegisterFirst} {
 		t.Run(string(order), func(t *testing.T) {
@@ -230,7 +233,7 @@ func TestDTLS(t *testing.T) {
 			if r.Failed() != 0 || r.OK == 0 || tt.scenario != fleet.Update && r.OK != 10 || r.Sockets != 10 {
 				t.Errorf("%d ok over %d sockets, errors %s", r.OK, r.Sockets, fleet.FormatErrors(r.Errors))
 			}
-			apptest.WaitFor(t, "the online count", 10*time.Second, func() bool {
+			testkit.Eventually(t, "the online count", func() bool {
 				on, err := admin.Online(context.Background(), imeis)
 				return err == nil && on == tt.wantOnline
 			})
@@ -242,6 +245,7 @@ func TestDTLS(t *testing.T) {
 // datagrams each way: every Register gets through by retransmission (a
 // Register fails all 7 tries with a chance of 0.19⁷, about 1 in 100,000).
 func TestLossyRegister(t *testing.T) {
+	testkit.Long(t, "a fleet against a node")
 	_, cfg := node(t)
 	cfg.Devices, cfg.IMEIBase, cfg.Loss, cfg.Delay, cfg.Seed = 100, "37", 0.1, time.Millisecond, 3
 	cfg.Transmission = fleet.Transmission{ACKTimeout: 200 * time.Millisecond, MaxRetransmit: 6}

@@ -7,7 +7,8 @@ import (
 	"net"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // TestRelayDropsItsFraction sends 10,000 datagrams through a relay that
@@ -66,11 +67,11 @@ func TestRelayDropsItsFraction(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%100 == 99 {
-			waitFor(t, "the relay to see the burst", func() bool { return r.Up().Seen.Load() == int64(i+1) })
+			testkit.Eventually(t, "the relay to see the burst", func() bool { return r.Up().Seen.Load() == int64(i+1) })
 		}
 	}
 	up, down := r.Up(), r.Down()
-	waitFor(t, "every passed datagram to arrive and come back", func() bool {
+	testkit.Eventually(t, "every passed datagram to arrive and come back", func() bool {
 		passedUp := up.Seen.Load() - up.Dropped.Load()
 		return atServer.Load() == passedUp && down.Seen.Load() == passedUp &&
 			back.Load() == down.Seen.Load()-down.Dropped.Load()
@@ -111,17 +112,5 @@ func TestRelaySeed(t *testing.T) {
 	}
 	if !same(a, b) || same(a, c) {
 		t.Errorf("seed 7 twice gave the same drops: %v; seeds 7 and 8 the same: %v", same(a, b), same(a, c))
-	}
-}
-
-// waitFor polls cond until it holds, for at most 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

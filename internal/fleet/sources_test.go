@@ -12,6 +12,8 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
+
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // regServer is a small LwM2M registration server on a real UDP socket
@@ -135,6 +137,7 @@ func (s *regServer) snapshot() (regAt map[string]netip.AddrPort, seen, updates, 
 // stay under MaxOpen, a Write may find its device asleep, as in a real
 // fleet.
 func TestSources(t *testing.T) {
+	testkit.Long(t, "a fleet against a node")
 	const devices = 60
 	tests := map[string]struct {
 		sources, maxOpen int
@@ -170,7 +173,7 @@ func TestSources(t *testing.T) {
 				t.Fatalf("%d ok, errors %v, %v", r.OK, r.Errors, err)
 			}
 			if tt.allWrites {
-				waitFor(t, "every Pairing-object Write answered", func() bool {
+				testkit.Eventually(t, "every Pairing-object Write answered", func() bool {
 					_, _, _, changed, _ := srv.snapshot()
 					return changed == devices
 				})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/config"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // openConns opens k connections to addr that each do something slow or
@@ -112,7 +113,7 @@ func TestSlowAndIdleConnectionsClosed(t *testing.T) {
 		conns.dial(t, n.HTTPAddr(), func(c net.Conn, stop <-chan struct{}) { idleAfterOne(c, stop) })
 	}
 	t.Logf("%d connections open: trickling bodies, slow headers, idle after a request", conns.open.Load())
-	apptest.WaitFor(t, "the server to close the slow and idle connections", 60*time.Second, func() bool {
+	testkit.Eventually(t, "the server to close the slow and idle connections", func() bool {
 		return conns.open.Load() == 0
 	})
 	// The server still answers.
@@ -203,7 +204,7 @@ func TestStreamsCapped(t *testing.T) {
 		t.Errorf("a fourth stream on the node: HTTP %d (%d), want 503 (5032) with Retry-After", resp.StatusCode, code)
 	}
 	first.Body.Close()
-	apptest.WaitFor(t, "bob's second stream to be admitted once alice closed one", 20*time.Second, func() bool {
+	testkit.Eventually(t, "bob's second stream to be admitted once alice closed one", func() bool {
 		resp, _ := openStream(t, n, bobTok, bobAct)
 		return resp.StatusCode == http.StatusOK
 	})

@@ -7,9 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
+	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // The steps of TestOpenAPIShapes for the routes of dashboard.go and the
@@ -65,7 +66,7 @@ func (d dashboard) total(key string) uint32 {
 // spare's Register and the activations started and paired.
 func stepDashboard(a *apiClient, w *world) {
 	var d dashboard
-	apptest.WaitFor(a.t, "the dashboard to count the Register and the pairing", 20*time.Second, func() bool {
+	testkit.Eventually(a.t, "the dashboard to count the Register and the pairing", func() bool {
 		a.do(get(w.admin, "/v1/admin/dashboard"), http.StatusOK, &d)
 		return d.total("registers") >= 1 && d.total("paired") >= 1 && d.total("started") >= 3
 	})
@@ -139,8 +140,8 @@ func stepDeviceSearch(a *apiClient, w *world) {
 		a.do(get(w.admin, "/v1/admin/devices?"+q.Encode()), http.StatusOK, &p)
 		return p
 	}
-	runDevice(a.t, w.n, w.meter.IMEI) // until the step ends
-	apptest.WaitFor(a.t, "the meter's registration", 20*time.Second, func() bool { return w.n.Device(a.t, w.meter.ID).Online })
+	apptest.RunDevice(a.t, w.n, device.Config{IMEI: w.meter.IMEI}) // until the step ends
+	testkit.Eventually(a.t, "the meter's registration", func() bool { return w.n.Device(a.t, w.meter.ID).Online })
 	if p := list(url.Values{"sort": {"lastSeen"}, "limit": {"1"}}); len(p.Devices) != 1 || p.Devices[0].ID != w.meter.ID {
 		a.t.Errorf("the most recently seen device: %+v, want %s", p, w.meter.ID)
 	} else if next := list(url.Values{"sort": {"lastSeen"}, "after": {p.Next}}); len(next.Devices) == 0 || next.Devices[0].ID == w.meter.ID {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // from returns an HTTP client whose connections come from the loopback
@@ -141,6 +142,7 @@ func lastRefusedLogin(t *testing.T, n *apptest.Node) (e struct{ UID, Detail, Rem
 // before anything is kept for it, and the kept keys are capped, so the
 // server's resident memory does not grow with such logins.
 func TestLoginWithHugeUsernamesKeepsNothing(t *testing.T) {
+	testkit.Long(t, "1,000 logins of 60 KB")
 	n := apptest.Start(t, "", apptest.QuietLogs)
 	const logins, size = 1000, 60 << 10
 	client := from("127.0.0.4")

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // clock is a settable time for the throttle.
@@ -120,6 +122,7 @@ func TestLoginParallelGuessesDoNotSlipIn(t *testing.T) {
 
 // The throttle's maps are capped whatever the keys sent: a counted bound.
 func TestLoginThrottleKeysCapped(t *testing.T) {
+	testkit.Long(t, "fills the throttle three times over")
 	th, _ := testThrottle(5, 50)
 	for i := range 3 * maxLoginPairs {
 		try(t, th, fmt.Sprintf("user%d", i), fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), false)

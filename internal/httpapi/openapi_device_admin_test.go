@@ -3,9 +3,10 @@ package httpapi_test
 import (
 	"net/http"
 	"strings"
-	"time"
 
+	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // stepDeviceAdmin drives the admin actions on a device: force-unbind of
@@ -14,8 +15,8 @@ import (
 func stepDeviceAdmin(a *apiClient, w *world) {
 	var lamp apptest.Provisioned
 	a.do(post(w.admin, "/v1/admin/devices", map[string]string{"imei": apptest.IMEI(7)}), http.StatusCreated, &lamp)
-	runDevice(a.t, w.n, lamp.IMEI)
-	apptest.WaitFor(a.t, "the registration", 20*time.Second, func() bool { return w.n.Device(a.t, lamp.ID).Online })
+	apptest.RunDevice(a.t, w.n, device.Config{IMEI: lamp.IMEI})
+	testkit.Eventually(a.t, "the registration", func() bool { return w.n.Device(a.t, lamp.ID).Online })
 	var act activationView
 	a.do(post(w.alice.token, "/v1/activations", startBody(lamp.NbID, w.alice.home, 60)), http.StatusAccepted, &act)
 	a.do(get(w.alice.token, "/v1/activations/"+act.ID+"?wait=20s"), http.StatusOK, &act)

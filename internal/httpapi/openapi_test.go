@@ -30,6 +30,7 @@ import (
 	"github.com/nbpair/nbpair/internal/httpapi"
 	"github.com/nbpair/nbpair/internal/pairing"
 	"github.com/nbpair/nbpair/internal/qr"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // The tests of openapi.json hold the document to the server: the same
@@ -1142,8 +1143,8 @@ func stepTimeout(a *apiClient, w *world) {
 
 // stepPairing registers spare over CoAP and binds it to alice's home.
 func stepPairing(a *apiClient, w *world) {
-	runDevice(a.t, w.n, w.spare.IMEI)
-	apptest.WaitFor(a.t, "the registration", 20*time.Second, func() bool { return w.n.Device(a.t, w.spare.ID).Online })
+	apptest.RunDevice(a.t, w.n, device.Config{IMEI: w.spare.IMEI})
+	testkit.Eventually(a.t, "the registration", func() bool { return w.n.Device(a.t, w.spare.ID).Online })
 	var d apptest.Provisioned
 	a.do(get(w.admin, "/v1/admin/devices/"+w.spare.ID), http.StatusOK, &d)
 	if d.Reg == nil {
@@ -1157,24 +1158,6 @@ func stepPairing(a *apiClient, w *world) {
 	}
 	a.do(get(w.admin, "/v1/admin/devices/"+w.spare.ID), http.StatusOK, nil)
 	a.fail(post(w.bob.token, "/v1/activations", startBody(w.spare.NbID, w.bob.home, 60)), http.StatusConflict, 3711)
-}
-
-// runDevice runs a simulated device until the test ends; the node's
-// cleanup, registered earlier, runs after the device's.
-func runDevice(t *testing.T, n *apptest.Node, imei string) {
-	c, err := device.New(device.Config{Server: "coap://" + n.CoAPAddr(), IMEI: imei, AckTimeout: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("device: %v", err)
-		}
-	})
 }
 
 func stepBoundDevice(a *apiClient, w *world) {

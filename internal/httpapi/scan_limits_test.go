@@ -11,10 +11,10 @@ import (
 	"net/http"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/config"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // zeroPNG builds a PNG of w×h pixels of the given bit depth and colour
@@ -177,7 +177,7 @@ func TestScanQueueRefusesWhenFull(t *testing.T) {
 		stalled = append(stalled, conn)
 	}
 	var refused scanAnswer
-	apptest.WaitFor(t, "an upload refused while two are held", 20*time.Second, func() bool {
+	testkit.Eventually(t, "an upload refused while two are held", func() bool {
 		if len(stalled) < 20 {
 			stall()
 		}
@@ -211,6 +211,7 @@ func TestScanQueueRefusesWhenFull(t *testing.T) {
 // more waiting and the rest refused, so the server's peak memory is that
 // of two decodes, not eight.
 func TestScanConcurrentPhotosBounded(t *testing.T) {
+	testkit.Long(t, "eight 12-megapixel photos at once")
 	n := apptest.Start(t, "", apptest.QuietLogs)
 	tok := signUpToken(t, n, "photographer")
 	photo := zeroPNG(t, 4000, 3000, 8, 0)

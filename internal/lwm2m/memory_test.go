@@ -15,6 +15,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
 
 	"github.com/nbpair/nbpair/internal/coapfront"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // What a stranger costs: refused Registers, each from its own source
@@ -22,6 +23,7 @@ import (
 // start no goroutine that stays, and grow the heap by at most 1 KiB per
 // source (go-coap's per-address connections cost ~9 KiB each).
 func TestRefusedRegistersFromManySourcesStayBounded(t *testing.T) {
+	testkit.Long(t, "20,000 refused sources")
 	const sources, perSourceMax = 20000, 1024
 	s, _, _ := startServer(t, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

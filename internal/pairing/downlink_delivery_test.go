@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/testkit"
 	"github.com/nbpair/nbpair/internal/wire"
 )
 
@@ -33,15 +34,6 @@ func (d *funcDevice) calls() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([]string(nil), d.addrs...)
-}
-
-func waitUntil(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }
 
 func registerAt(t *testing.T, svc *pairing.Service, d pairing.Device, addr string) pairing.Registration {
@@ -70,7 +62,7 @@ func TestDownlinkAttemptsBounded(t *testing.T) {
 	}
 	r := registerAt(t, svc, d.Device, "127.0.0.1:40010")
 	for i := 2; i <= 4; i++ {
-		waitUntil(t, "an attempt", func() bool {
+		testkit.Eventually(t, "an attempt", func() bool {
 			dls, _ := store.Downlinks(ctx, d.ID)
 			return len(dev.calls()) == i-1 && (len(dls) == 1) == (i <= 3)
 		})
@@ -91,7 +83,7 @@ func TestDownlinkAttemptsBounded(t *testing.T) {
 	dev.write = func(context.Context, pairing.Registration) error { return nil }
 	dev.mu.Unlock()
 	registerAt(t, svc, d.Device, "127.0.0.1:40011")
-	waitUntil(t, "the next Register's write", func() bool { return len(dev.calls()) >= 4 })
+	testkit.Eventually(t, "the next Register's write", func() bool { return len(dev.calls()) >= 4 })
 	if n := len(dev.calls()); n != 4 {
 		t.Errorf("%d writes, want 3 attempts and the next Register's one", n)
 	}
@@ -125,11 +117,11 @@ func TestUplinkFromNewAddressSupersedes(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := registerAt(t, svc, d.Device, oldAddr)
-	waitUntil(t, "the write to the old address", func() bool { return len(dev.calls()) == 1 })
+	testkit.Eventually(t, "the write to the old address", func() bool { return len(dev.calls()) == 1 })
 	if _, err := svc.Update(ctx, pairing.UpdateRequest{RegistrationID: r.ID, Addr: newAddr}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the write to the new address", func() bool {
+	testkit.Eventually(t, "the write to the new address", func() bool {
 		c := dev.calls()
 		dls, _ := store.Downlinks(ctx, d.ID)
 		return len(c) == 2 && c[1] == newAddr && len(dls) == 0
@@ -139,7 +131,7 @@ func TestUplinkFromNewAddressSupersedes(t *testing.T) {
 	dev.write = func(ctx context.Context, _ pairing.Registration) error { return noAnswer(ctx) }
 	dev.mu.Unlock()
 	registerAt(t, svc, d.Device, newAddr)
-	waitUntil(t, "the write after the Register", func() bool { return len(dev.calls()) == 3 })
+	testkit.Eventually(t, "the write after the Register", func() bool { return len(dev.calls()) == 3 })
 	r2, err := store.RegistrationOfDevice(ctx, d.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +142,7 @@ func TestUplinkFromNewAddressSupersedes(t *testing.T) {
 	if _, err := svc.Update(ctx, pairing.UpdateRequest{RegistrationID: r2.ID, Addr: oldAddr}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the write to the address of the last Update", func() bool {
+	testkit.Eventually(t, "the write to the address of the last Update", func() bool {
 		c := dev.calls()
 		return len(c) == 4 && c[3] == oldAddr
 	})
@@ -170,7 +162,7 @@ func TestRefusedDownlinkDropped(t *testing.T) {
 	}
 	r := registerAt(t, svc, d.Device, "127.0.0.1:40030")
 	var entries []pairing.AuditEntry
-	waitUntil(t, "the audit entry", func() bool {
+	testkit.Eventually(t, "the audit entry", func() bool {
 		entries, _, _ = store.Audit(ctx, pairing.AuditQuery{DeviceID: d.ID, Action: pairing.AuditDownlink, Limit: 10})
 		return len(entries) == 1
 	})
@@ -185,7 +177,7 @@ func TestRefusedDownlinkDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	registerAt(t, svc, d.Device, "127.0.0.1:40031")
-	waitUntil(t, "the next Register's write", func() bool { return len(dev.calls()) >= 2 })
+	testkit.Eventually(t, "the next Register's write", func() bool { return len(dev.calls()) >= 2 })
 	if c := dev.calls(); len(c) != 2 || c[1] != "127.0.0.1:40031" {
 		t.Errorf("writes to %v, want one to each Register's address", c)
 	}
@@ -239,7 +231,7 @@ func TestUplinkBeforeWriteStartsSupersedes(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := registerAt(t, svc, d.Device, oldAddr)
-	waitUntil(t, "the first write to fail and be queued", func() bool {
+	testkit.Eventually(t, "the first write to fail and be queued", func() bool {
 		dls, _ := store.Downlinks(ctx, d.ID)
 		return len(dev.calls()) == 1 && len(dls) == 1
 	})
@@ -252,7 +244,7 @@ func TestUplinkBeforeWriteStartsSupersedes(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(gated.release)
-	waitUntil(t, "the write to the new address", func() bool {
+	testkit.Eventually(t, "the write to the new address", func() bool {
 		c := dev.calls()
 		return len(c) > 0 && c[len(c)-1] == newAddr
 	})

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // ocrLabel is cardLabel with no line of text starting or ending with a
@@ -27,6 +29,7 @@ var ocrLabel = Label{
 // the short code and the URL must each be read as printed, so a person can
 // type them.
 func TestTesseractReadsLabelText(t *testing.T) {
+	testkit.Long(t, "Tesseract reads the text of every card")
 	tess := requireTool(t, "tesseract", "tesseract-ocr")
 	for name, width := range map[string]int{"default size (40 mm at 300 dpi)": 0, "print size": 1200} {
 		t.Run(name, func(t *testing.T) {

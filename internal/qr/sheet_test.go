@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // sheetLabels returns n labels of distinct pairing URLs and serials.
@@ -108,6 +110,7 @@ func TestSheetRejects(t *testing.T) {
 // TestZbarimgReadsSheet has ZBar, a decoder independent of ZXing, find
 // every code on a whole A4 sheet at once, as a scanner at the factory would.
 func TestZbarimgReadsSheet(t *testing.T) {
+	testkit.Long(t, "zbarimg reads an A4 sheet of 35 labels")
 	zbar := requireTool(t, zbarimg, "zbar-tools")
 	labels := sheetLabels(A4.PerPage())
 	p, err := A4.EncodePNG(labels)

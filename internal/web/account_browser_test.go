@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/config"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // TestBrowserAccount drives the account and sharing screens in a real
@@ -21,9 +23,7 @@ import (
 // accepted into the other user's home, a home is deleted, and the account
 // too. Screenshots go to web/e2e/screenshots/account-<viewport>/.
 func TestBrowserAccount(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser tests take a while; not in -short")
-	}
+	testkit.Long(t, "a browser at two sizes")
 	e2e, _ := filepath.Abs("../../web/e2e")
 	node, err := exec.LookPath("node")
 	need(t, err == nil, "node is not installed (Debian package nodejs)")
@@ -63,8 +63,8 @@ func prepareAccounts(t *testing.T, n *apptest.Node, base int) []string {
 	home(ftok, "Cabin")
 	bind := func(imei, homeID, name string) apptest.Provisioned {
 		d := n.Provision(t, imei)
-		runDevice(t, n, d.IMEI)
-		apptest.WaitFor(t, d.IMEI+" online", 20*time.Second, func() bool { return n.Device(t, d.ID).Online })
+		apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI, Lifetime: time.Hour})
+		testkit.Eventually(t, d.IMEI+" online", func() bool { return n.Device(t, d.ID).Online })
 		var act struct{ ID, Status string }
 		if code := n.Call(t, tok, "POST", "/v1/activations", map[string]any{"type": "NB", "nbId": d.NbID, "spaceId": homeID, "timeout": 60}, &act); code != http.StatusAccepted {
 			t.Fatalf("start activation: HTTP %d", code)

@@ -15,6 +15,7 @@ import (
 	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/config"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // The browser tests drive the web app in a real Chromium (Debian's
@@ -49,9 +50,7 @@ func need(t *testing.T, ok bool, what string) {
 }
 
 func TestBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser tests take a while; not in -short")
-	}
+	testkit.Long(t, "a browser at two sizes")
 	e2e, _ := filepath.Abs("../../web/e2e")
 	node, err := exec.LookPath("node")
 	need(t, err == nil, "node is not installed (Debian package nodejs)")
@@ -75,7 +74,7 @@ func TestBrowser(t *testing.T) {
 			live := apptest.IMEI(100*(i+1) + 4)
 			n.Provision(t, live)
 			env = append(env, "NBPAIR_LIVE_IMEI="+live)
-			runNode(t, node, e2e, env, map[string]func(){"@@power-on": func() { runDevice(t, n, live) }})
+			runNode(t, node, e2e, env, map[string]func(){"@@power-on": func() { apptest.RunDevice(t, n, device.Config{IMEI: live, Lifetime: time.Hour}) }})
 		})
 	}
 }
@@ -89,10 +88,10 @@ func prepare(t *testing.T, n *apptest.Node, base int) []string {
 	free := n.Provision(t, apptest.IMEI(base+1))
 	taken := n.Provision(t, apptest.IMEI(base+2))
 	asleep := n.Provision(t, apptest.IMEI(base+3))
-	runDevice(t, n, free.IMEI)
-	runDevice(t, n, taken.IMEI)
+	apptest.RunDevice(t, n, device.Config{IMEI: free.IMEI, Lifetime: time.Hour})
+	apptest.RunDevice(t, n, device.Config{IMEI: taken.IMEI, Lifetime: time.Hour})
 	for _, d := range []apptest.Provisioned{free, taken} {
-		apptest.WaitFor(t, d.IMEI+" online", 20*time.Second, func() bool { return n.Device(t, d.ID).Online })
+		testkit.Eventually(t, d.IMEI+" online", func() bool { return n.Device(t, d.ID).Online })
 	}
 
 	// Another user owns the second device.
@@ -156,25 +155,6 @@ func fetchLabel(t *testing.T, n *apptest.Node, id string) []byte {
 		t.Fatalf("label of %s: HTTP %d %v", id, resp.StatusCode, err)
 	}
 	return b
-}
-
-// runDevice runs a simulated device on the node's plain CoAP port until
-// the test ends.
-func runDevice(t *testing.T, n *apptest.Node, imei string) {
-	c, err := device.New(device.Config{Server: "coap://" + n.CoAPAddr(), IMEI: imei, Lifetime: time.Hour, AckTimeout: 500 * time.Millisecond})
-	if err != nil {
-		t.Error(err) // not Fatal: it may run on the goroutine that reads the flow's output
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("device %s stopped with: %v", imei, err)
-		}
-	})
 }
 
 // runNode runs the flow in node and fails the test if it fails; its

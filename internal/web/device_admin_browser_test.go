@@ -9,16 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // The admin actions on a device in a real Chromium (web/e2e/device_admin.mjs)
 // against a real node: a registered device bound to a user is blocked,
 // unblocked, unbound (with the confirm step) and deprovisioned.
 func TestBrowserDeviceAdmin(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser tests take a while; not in -short")
-	}
+	testkit.Long(t, "a browser")
 	e2e, _ := filepath.Abs("../../web/e2e")
 	node, err := exec.LookPath("node")
 	need(t, err == nil, "node is not installed (Debian package nodejs)")
@@ -29,8 +29,8 @@ func TestBrowserDeviceAdmin(t *testing.T) {
 
 	n := apptest.Start(t, "", apptest.QuietLogs)
 	d := n.Provision(t, apptest.IMEI(900))
-	runDevice(t, n, d.IMEI)
-	apptest.WaitFor(t, "the device online", 20*time.Second, func() bool { return n.Device(t, d.ID).Online })
+	apptest.RunDevice(t, n, device.Config{IMEI: d.IMEI, Lifetime: time.Hour})
+	testkit.Eventually(t, "the device online", func() bool { return n.Device(t, d.ID).Online })
 	tok := signUp(t, n, "owner900")
 	var home struct{ ID string }
 	n.Call(t, tok, "POST", "/v1/homes", map[string]string{"name": "Flat"}, &home)

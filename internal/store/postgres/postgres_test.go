@@ -19,6 +19,7 @@ import (
 	"github.com/nbpair/nbpair/internal/pairing"
 	"github.com/nbpair/nbpair/internal/store/postgres"
 	"github.com/nbpair/nbpair/internal/store/storetest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // defaultURL is the database the tests use when NBPAIR_TEST_POSTGRES_URL is
@@ -128,6 +129,7 @@ func openDSN(t *testing.T, dsn string) *postgres.Store {
 }
 
 func TestConformance(t *testing.T) {
+	testkit.Long(t, "every case on a freshly migrated schema; the SQLite store runs the suite in -short")
 	adminPool(t) // skip once, not in every subtest
 	storetest.Run(t, func(t *testing.T) pairing.Store { return open(t) })
 }

@@ -6,7 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 func openInternal(t *testing.T) *Store {
@@ -17,15 +18,6 @@ func openInternal(t *testing.T) *Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }
 
 // TestUrgentLaneGoesFirst: a write in the urgent lane runs in the next
@@ -41,7 +33,7 @@ func TestUrgentLaneGoesFirst(t *testing.T) {
 		defer wg.Done()
 		s.write(ctx, laneNormal, true, func(wtx) error { <-release; return nil })
 	}()
-	waitFor(t, "the writer to be busy", func() bool { return len(s.ops) == 0 && order.Load() == 0 && s.writerBusy() })
+	testkit.Eventually(t, "the writer to be busy", func() bool { return len(s.ops) == 0 && order.Load() == 0 && s.writerBusy() })
 	const normal = 300
 	ranAt := make([]int64, normal)
 	for i := range normal {
@@ -51,14 +43,14 @@ func TestUrgentLaneGoesFirst(t *testing.T) {
 			s.write(ctx, laneNormal, true, func(wtx) error { ranAt[i] = order.Add(1); return nil })
 		}()
 	}
-	waitFor(t, "the normal writes to queue", func() bool { return len(s.ops) == normal })
+	testkit.Eventually(t, "the normal writes to queue", func() bool { return len(s.ops) == normal })
 	var urgentAt int64
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		s.write(ctx, laneUrgent, true, func(wtx) error { urgentAt = order.Add(1); return nil })
 	}()
-	waitFor(t, "the urgent write to queue", func() bool { return len(s.urgent) == 1 })
+	testkit.Eventually(t, "the urgent write to queue", func() bool { return len(s.urgent) == 1 })
 	close(release)
 	wg.Wait()
 	if urgentAt != 1 {
@@ -84,7 +76,7 @@ func TestPartialWriteRetriedWithSavepoints(t *testing.T) {
 		defer wg.Done()
 		s.write(ctx, laneNormal, true, func(wtx) error { <-release; return nil })
 	}()
-	waitFor(t, "the writer to be busy", s.writerBusy)
+	testkit.Eventually(t, "the writer to be busy", s.writerBusy)
 	errs := make([]error, 3)
 	for i, v := range []int{1, 2, 3} {
 		wg.Add(1)
@@ -100,7 +92,7 @@ func TestPartialWriteRetriedWithSavepoints(t *testing.T) {
 				return nil
 			})
 		}()
-		waitFor(t, "the write to queue", func() bool { return len(s.ops) == i+1 })
+		testkit.Eventually(t, "the write to queue", func() bool { return len(s.ops) == i+1 })
 	}
 	close(release)
 	wg.Wait()
