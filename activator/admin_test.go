@@ -17,6 +17,7 @@ import (
 	"github.com/nbpair/nbpair/activator"
 	"github.com/nbpair/nbpair/device"
 	"github.com/nbpair/nbpair/internal/apptest"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // pngMagic starts every PNG file.
@@ -225,9 +226,9 @@ func TestAdminDeviceLifecycle(t *testing.T) {
 	}
 
 	// The webhook heard of the bind and the unbind.
-	apptest.WaitFor(t, "two webhook deliveries", waitLong, func() bool { return received.Load() >= 2 })
+	testkit.Eventually(t, "two webhook deliveries", func() bool { return received.Load() >= 2 })
 	var dels []activator.Delivery
-	apptest.WaitFor(t, "the delivery log", waitLong, func() bool {
+	testkit.Eventually(t, "the delivery log", func() bool {
 		dels, err = a.WebhookDeliveries(ctx, wh.ID, activator.DeliveryQuery{Limit: 10})
 		return err == nil && len(dels) >= 2
 	})

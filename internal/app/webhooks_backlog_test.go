@@ -21,6 +21,7 @@ import (
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/config"
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/testkit"
 	"github.com/nbpair/nbpair/internal/webhooks"
 )
 
@@ -154,9 +155,7 @@ func registerDeregister(cc *client.Conn, imei string) error {
 // all delivered, and the goroutines stay as they were. When the receiver
 // comes back, every event reaches it once, signed, in order per device.
 func TestWebhookDownReceiverBoundedMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("4,000 events through a real server; run without -short")
-	}
+	testkit.Long(t, "4,000 events through a real server")
 	const (
 		devices   = 100
 		clients   = 8
@@ -225,7 +224,7 @@ func TestWebhookDownReceiverBoundedMemory(t *testing.T) {
 
 	rc.up.Store(true)
 	up := time.Now()
-	apptest.WaitFor(t, "4,000 events delivered", 3*time.Minute, func() bool { e, _ := rc.delivered(); return e >= 4000 })
+	testkit.EventuallyWithin(t, "4,000 events delivered", 3*time.Minute, func() bool { e, _ := rc.delivered(); return e >= 4000 })
 	t.Logf("the receiver up: 4,000 events delivered in %v", time.Since(up).Round(100*time.Millisecond))
 	time.Sleep(time.Second) // a second delivery would come within the retry times
 	events, most := rc.delivered()

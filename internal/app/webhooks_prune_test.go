@@ -7,6 +7,7 @@ import (
 
 	"github.com/nbpair/nbpair/internal/apptest"
 	"github.com/nbpair/nbpair/internal/config"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // TestWebhookRetention: with short retentions set in the server's config,
@@ -55,7 +56,7 @@ func TestWebhookRetention(t *testing.T) {
 		StatusCode, Attempt           int
 	}
 	var log struct{ Deliveries []entry }
-	apptest.WaitFor(t, "the events dropped and the log trimmed", time.Minute, func() bool {
+	testkit.Eventually(t, "the events dropped and the log trimmed", func() bool {
 		log.Deliveries = nil // absent fields (omitempty) must not keep an earlier answer's values
 		if code := n.API(t, "GET", "/v1/admin/webhooks/"+h.ID+"/deliveries?limit=1000", nil, &log); code != http.StatusOK {
 			t.Fatalf("deliveries: HTTP %d", code)

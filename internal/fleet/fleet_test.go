@@ -165,6 +165,7 @@ func TestPair(t *testing.T) {
 // BENCHMARKS.md's runs do, and checks that every bind succeeded, that the
 // storm ran alongside the binds and that its devices came online.
 func TestPairUnderStorm(t *testing.T) {
+	testkit.Long(t, "a fleet against a node")
 	n := apptest.Start(t, "", apptest.QuietLogs, func(c *config.Config) {
 		// Every activation followed over an event stream of its own, as
 		// tools/bench/with-server.sh lets them.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nbpair/nbpair/internal/pairing"
+	"github.com/nbpair/nbpair/internal/testkit"
 )
 
 // endCounter records the ActivationEnded metric by outcome.
@@ -122,5 +123,5 @@ func TestActivationEndsOnce(t *testing.T) {
 	}
 
 	want := map[string]int{"stopped": 1, string(pairing.FailTimeout): 1, "paired": 1}
-	waitUntil(t, fmt.Sprintf("ends counted as %v", want), func() bool { return maps.Equal(metrics.counts(), want) })
+	testkit.Eventually(t, fmt.Sprintf("ends counted as %v", want), func() bool { return maps.Equal(metrics.counts(), want) })
 }

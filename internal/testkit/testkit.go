@@ -30,6 +30,14 @@ func Eventually(t testing.TB, what string, cond func() bool) {
 	eventually(t, what, Patience, cond)
 }
 
+// EventuallyWithin is Eventually with a patience of its own, for a wait
+// that is known to take longer than Patience (thousands of deliveries
+// under the race detector, say).
+func EventuallyWithin(t testing.TB, what string, patience time.Duration, cond func() bool) {
+	t.Helper()
+	eventually(t, what, max(patience, Patience), cond)
+}
+
 // eventually is Eventually with its patience.
 func eventually(t testing.TB, what string, patience time.Duration, cond func() bool) {
 	t.Helper()
