@@ -28,8 +28,7 @@ func newSecretReader() *secretReader {
 // secret reads a password; prompt is shown on a terminal only.
 func (r *secretReader) secret(prompt string) (string, error) {
 	if r.tty {
-		fmt.Fprint(os.Stderr, prompt)
-		b, err := term.ReadPassword(int(r.in.Fd()))
+		b, err := readSecret(int(r.in.Fd()), prompt)
 		fmt.Fprintln(os.Stderr)
 		return string(b), err
 	}
