@@ -4,23 +4,31 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
+	"github.com/nbpair/nbpair/activator"
 	"github.com/nbpair/nbpair/internal/pairing"
 )
 
-// Admin calls the admin HTTP API of an nbpair server.
+// Admin calls the admin HTTP API of an nbpair server, through the SDK's
+// admin client.
 type Admin struct {
 	// URL is the base URL, e.g. http://127.0.0.1:8080; Token the admin
 	// bearer token.
 	URL, Token string
+}
+
+// httpClient bounds every admin call of a fleet: none is long-lived.
+var httpClient = &http.Client{Timeout: 60 * time.Second}
+
+// sdk is the SDK's admin client for a's server.
+func (a *Admin) sdk() *activator.Admin {
+	return activator.NewAdminClient(a.URL, a.Token, activator.WithHTTPClient(httpClient))
 }
 
 // Provision provisions the devices for the product (the default product
@@ -29,19 +37,14 @@ type Admin struct {
 // fleet can be run again against the same server. It returns the batch
 // IDs.
 func (a *Admin) Provision(ctx context.Context, productID string, imeis []string) ([]string, error) {
+	sdk := a.sdk()
 	var ids []string
 	for len(imeis) > 0 {
 		chunk := imeis[:min(len(imeis), pairing.MaxBatchRows)]
 		imeis = imeis[len(chunk):]
 		body := "imei\n" + strings.Join(chunk, "\n") + "\n"
-		path := "/v1/admin/batches"
-		if productID != "" {
-			path += "?productId=" + url.QueryEscape(productID)
-		}
-		var b struct {
-			ID string `json:"id"`
-		}
-		if err := a.call(ctx, "POST", path, "text/csv", strings.NewReader(body), &b); err != nil {
+		b, _, err := sdk.ImportBatch(ctx, productID, strings.NewReader(body))
+		if err != nil {
 			return ids, fmt.Errorf("batch import of %d devices: %w", len(chunk), err)
 		}
 		ids = append(ids, b.ID)
@@ -88,13 +91,12 @@ func (a *Admin) ProvisionRows(ctx context.Context, productID string, imeis []str
 // FactoryCSV reads the factory CSV of a batch: the devices' keys and
 // pairing IDs.
 func (a *Admin) FactoryCSV(ctx context.Context, batchID string) ([]FactoryRow, error) {
-	var rows []FactoryRow
-	err := a.get(ctx, "/v1/admin/batches/"+url.PathEscape(batchID)+"/factory.csv", func(body io.Reader) error {
-		var err error
-		rows, err = readFactoryCSV(body)
-		return err
-	})
-	return rows, err
+	body, err := a.sdk().FactoryCSV(ctx, batchID)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	return readFactoryCSV(body)
 }
 
 // readFactoryCSV reads the columns the fleet needs from a factory CSV.
@@ -133,16 +135,11 @@ func (a *Admin) Online(ctx context.Context, imeis []string) (int, error) {
 	for _, imei := range imeis {
 		want[imei] = true
 	}
-	online, after := 0, ""
+	sdk := a.sdk()
+	online, q := 0, activator.DeviceQuery{Limit: 1000}
 	for {
-		var page struct {
-			Devices []struct {
-				IMEI   string `json:"imei"`
-				Online bool   `json:"online"`
-			} `json:"devices"`
-			Next string `json:"next"`
-		}
-		if err := a.call(ctx, "GET", "/v1/admin/devices?limit=1000&after="+url.QueryEscape(after), "", nil, &page); err != nil {
+		page, err := sdk.Devices(ctx, q)
+		if err != nil {
 			return 0, err
 		}
 		for _, d := range page.Devices {
@@ -153,42 +150,6 @@ func (a *Admin) Online(ctx context.Context, imeis []string) (int, error) {
 		if len(page.Devices) == 0 || page.Next == "" {
 			return online, nil
 		}
-		after = page.Next
+		q.After = page.Next
 	}
-}
-
-var httpClient = &http.Client{Timeout: 60 * time.Second}
-
-func (a *Admin) call(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
-	return a.do(ctx, method, path, contentType, body, func(r io.Reader) error {
-		if out == nil {
-			return nil
-		}
-		return json.NewDecoder(r).Decode(out)
-	})
-}
-
-func (a *Admin) get(ctx context.Context, path string, read func(io.Reader) error) error {
-	return a.do(ctx, "GET", path, "", nil, read)
-}
-
-func (a *Admin) do(ctx context.Context, method, path, contentType string, body io.Reader, read func(io.Reader) error) error {
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(a.URL, "/")+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+a.Token)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("%s %s: HTTP %s: %s", method, path, resp.Status, strings.TrimSpace(string(msg)))
-	}
-	return read(resp.Body)
 }

@@ -3,7 +3,9 @@ package fleet
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 )
@@ -26,13 +28,22 @@ type ServerFigures struct {
 // metric name with its labels as exposed, e.g.
 // `nbpair_activations_total{outcome="paired"}`.
 func (a *Admin) Metrics(ctx context.Context) (map[string]float64, error) {
-	var m map[string]float64
-	err := a.get(ctx, "/metrics", func(r io.Reader) error {
-		var err error
-		m, err = parseMetrics(r)
-		return err
-	})
-	return m, err
+	// /metrics is the Prometheus endpoint, not part of the API the SDK
+	// covers: one plain GET with the admin token.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(a.URL, "/")+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.Token)
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: HTTP %s", resp.Status)
+	}
+	return parseMetrics(resp.Body)
 }
 
 // parseMetrics reads the samples of the Prometheus text format; comments
