@@ -20,7 +20,7 @@ func (a *App) startHooks() error {
 		MaxAge: time.Duration(cfg.WebhookMaxAge), LogAge: time.Duration(cfg.WebhookLogAge), LogKeep: cfg.WebhookLogKeep,
 		PruneEvery: time.Duration(cfg.WebhookPruneEvery),
 		MinBackoff: time.Duration(cfg.WebhookRetryMin), MaxBackoff: time.Duration(cfg.WebhookRetryMax),
-		Allow: allow, Single: a.cfg.Store == "",
+		Allow: allow, Single: a.cfg.Store == "", Count: a.metrics.WebhookDeliveries,
 	})
 	return nil
 }

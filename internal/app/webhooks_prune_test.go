@@ -13,7 +13,8 @@ import (
 // TestWebhookRetention: with short retentions set in the server's config,
 // events a receiver never accepts are dropped once they are older than
 // webhookMaxAge, each logged as expired, and the delivery log, as the
-// admin API shows it, is trimmed to webhookLogKeep entries.
+// admin API shows it, is trimmed to webhookLogKeep entries; /metrics
+// counts the events given up.
 func TestWebhookRetention(t *testing.T) {
 	const (
 		devices = 3
@@ -77,6 +78,14 @@ func TestWebhookRetention(t *testing.T) {
 		if e.Outcome != "expired" || e.EventID == "" || !unsent && !refused {
 			t.Errorf("log entry %+v, want an expiry", e)
 		}
+	}
+	// The metric counts every event given up, whether by a last attempt
+	// or unsent by the retention, and each refused attempt before.
+	if got := metricValue(t, n, `nbpair_webhook_deliveries_total{outcome="expired"}`); got != 3*devices {
+		t.Errorf("nbpair_webhook_deliveries_total{outcome=\"expired\"} = %v, want %d", got, 3*devices)
+	}
+	if got := metricValue(t, n, `nbpair_webhook_deliveries_total{outcome="retry"}`); got < devices {
+		t.Errorf("nbpair_webhook_deliveries_total{outcome=\"retry\"} = %v, want at least %d (each device's oldest refused once)", got, devices)
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()

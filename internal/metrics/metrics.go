@@ -29,6 +29,7 @@ type Metrics struct {
 	activationDuration prometheus.Histogram
 	httpRequests       *prometheus.CounterVec
 	downlinks          *prometheus.CounterVec
+	webhookDeliveries  *prometheus.CounterVec
 	online             *onlineCollector
 	front              *frontCollector
 	history            *History
@@ -66,12 +67,16 @@ func New() *Metrics {
 			Name: "nbpair_downlinks_total",
 			Help: "Downlinks (Pairing object writes) by what happened: queued, sent, failed (an attempt that got no answer; it stays queued), retried (an attempt after failed ones), superseded (cancelled by an uplink from a new address and sent there), format-refused (the device refused a content format; the next was tried) or dropped (given up for good: 4.04, 4.05, every format refused, or too many attempts without an answer). On a cluster a node counts what it queued and what it sent, which need not be the same downlinks.",
 		}, []string{"event"}),
+		webhookDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nbpair_webhook_deliveries_total",
+			Help: "Webhook events by what happened to them: delivered (a 2xx answer), retry (an attempt that failed; tried again later) or expired (given up past the outbox's maximum age, after a last attempt or unsent by the retention).",
+		}, []string{"outcome"}),
 		online: &onlineCollector{desc: prometheus.NewDesc("nbpair_devices_online",
 			"Devices with a live registration, read from the store (so the same on every node of a cluster) at most every 10 s.", nil, nil)},
 		front: newFrontCollector(),
 	}
 	m.reg.MustRegister(m.registrations, m.updates, m.deregistrations, m.expiries,
-		m.activations, m.activationDuration, m.httpRequests, m.downlinks, m.online, m.front,
+		m.activations, m.activationDuration, m.httpRequests, m.downlinks, m.webhookDeliveries, m.online, m.front,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.history = m.NewHistory(DashboardEvery)
 	return m
@@ -116,6 +121,12 @@ func (m *Metrics) HTTPRequest(route string, status int) {
 
 // Downlink counts what happened to a downlink (see pairing.Metrics).
 func (m *Metrics) Downlink(what string) { m.downlinks.WithLabelValues(what).Inc() }
+
+// WebhookDeliveries counts n webhook events with outcome (see
+// webhooks.Config.Count).
+func (m *Metrics) WebhookDeliveries(outcome string, n int) {
+	m.webhookDeliveries.WithLabelValues(outcome).Add(float64(n))
+}
 
 // CountOnline sets how nbpair_devices_online is counted; until it is set,
 // the gauge is not reported.

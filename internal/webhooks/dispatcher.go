@@ -33,6 +33,10 @@ type Config struct {
 	LogKeep int
 	// PruneEvery is how often the retentions are applied (default 1 min).
 	PruneEvery time.Duration
+	// Count, if set, is told what happened to events: n of them with
+	// outcome pairing.DeliveryDelivered, DeliveryRetry or DeliveryExpired
+	// (a metric).
+	Count func(outcome string, n int)
 	// MinBackoff and MaxBackoff bound the wait before a retry, which
 	// doubles from MinBackoff with each failed attempt (defaults 1 s, 10 min).
 	MinBackoff, MaxBackoff time.Duration
@@ -131,6 +135,7 @@ func (d *Dispatcher) prune(ctx context.Context) {
 		d.log.Error("pruning the webhook outbox and log", "err", err)
 	} else if n > 0 {
 		d.log.Warn("webhook events dropped undelivered past the outbox's maximum age", "events", n, "max_age", d.cfg.MaxAge)
+		d.count(pairing.DeliveryExpired, n)
 	}
 }
 
@@ -230,6 +235,15 @@ func (d *Dispatcher) deliver(ctx context.Context, h hook, it pairing.OutboxItem)
 	if err := d.store.FinishOutbox(ctx, it, rec, retryAt); err != nil {
 		// The lease runs out and the item is tried again: at least once.
 		d.log.Error("recording a webhook delivery", "webhook", it.WebhookID, "event", it.EventID, "err", err)
+		return
+	}
+	d.count(rec.Outcome, 1)
+}
+
+// count tells Config.Count, if set, of n events with outcome.
+func (d *Dispatcher) count(outcome string, n int) {
+	if d.cfg.Count != nil {
+		d.cfg.Count(outcome, n)
 	}
 }
 
