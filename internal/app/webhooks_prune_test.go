@@ -16,6 +16,7 @@ import (
 // admin API shows it, is trimmed to webhookLogKeep entries; /metrics
 // counts the events given up.
 func TestWebhookRetention(t *testing.T) {
+	testkit.Long(t, "waits out the outbox's maximum age")
 	const (
 		devices = 3
 		keep    = 4

@@ -213,6 +213,7 @@ func TestStreamsCapped(t *testing.T) {
 // Long-polls and event streams outlast the read and write timeouts, which
 // would otherwise cut them, yet a stream ends by itself at its maximum.
 func TestStreamsOutlastTimeoutsUpToTheirMaximum(t *testing.T) {
+	testkit.Long(t, "waits out a stream's maximum")
 	n := apptest.Start(t, "", apptest.QuietLogs, func(c *config.Config) {
 		c.HTTPReadHeaderTimeout = config.Duration(500 * time.Millisecond)
 		c.HTTPReadTimeout = config.Duration(500 * time.Millisecond)
