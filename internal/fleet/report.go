@@ -17,9 +17,7 @@ func WriteSummary(w io.Writer, r Result) {
 	fmt.Fprintf(w, "  CoAP retransmissions: %d   server requests answered: %d\n", r.Retransmitted, r.Downlinks)
 	writeSources(w, r)
 	fmt.Fprintf(w, "  errors: %s\n", FormatErrors(r.Errors))
-	if r.FirstError != "" {
-		fmt.Fprintf(w, "  first of kind other: %s\n", r.FirstError)
-	}
+	writeOtherError(w, r)
 	fmt.Fprintf(w, "  generator CPU %v over %v wall (%.0f%% of one core), %v per request\n",
 		r.CPU.Round(time.Millisecond), r.Elapsed.Round(time.Millisecond), 100*r.CPU.Seconds()/max(r.Elapsed.Seconds(), 1e-9),
 		r.CPUPerRequest().Round(100*time.Nanosecond))
@@ -97,9 +95,7 @@ func WriteTable(w io.Writer, rs []Result) {
 	for _, r := range rs {
 		if r.Failed() > 0 {
 			fmt.Fprintf(w, "errors of %s: %s\n", r.Name, FormatErrors(r.Errors))
-			if r.FirstError != "" {
-				fmt.Fprintf(w, "  first of kind other: %s\n", r.FirstError)
-			}
+			writeOtherError(w, r)
 		}
 	}
 }
@@ -175,4 +171,11 @@ func median(v []float64) float64 {
 		return v[len(v)/2]
 	}
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// writeOtherError writes r's sample failure of kind "other", if any.
+func writeOtherError(w io.Writer, r Result) {
+	if r.OtherError != "" {
+		fmt.Fprintf(w, "  one of kind other: %s\n", r.OtherError)
+	}
 }

@@ -63,9 +63,10 @@ type Result struct {
 	// Errors counts the failed requests by kind: "timeout", a CoAP code
 	// such as "4.04 NotFound" or "5.00 InternalServerError", or "other".
 	Errors map[string]int
-	// FirstError is the message of the first failure of kind "other",
-	// which its kind does not explain.
-	FirstError string
+	// OtherError is the message of one failure of kind "other", which
+	// its kind does not explain: the first that the first worker with
+	// such a failure saw, not necessarily the first in time.
+	OtherError string
 }
 
 // Failed is the number of failed requests.
@@ -161,8 +162,8 @@ func (r *recorder) result(name string, elapsed time.Duration) Result {
 	for _, s := range r.shards {
 		lat = append(lat, s.lat...)
 		res.Retransmitted += s.retrans
-		if res.FirstError == "" {
-			res.FirstError = s.other
+		if res.OtherError == "" {
+			res.OtherError = s.other
 		}
 		for k, v := range s.errs {
 			res.Errors[k] += v

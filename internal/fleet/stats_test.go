@@ -81,8 +81,8 @@ func TestRecorder(t *testing.T) {
 	if got, want := FormatErrors(r.Errors), "4.04 NotFound ×2, timeout ×2, 5.00 InternalServerError ×1, other ×1"; got != want {
 		t.Errorf("FormatErrors = %q, want %q", got, want)
 	}
-	if r.FirstError != "connection refused" {
-		t.Errorf("first error of kind other %q, want the connection refused", r.FirstError)
+	if r.OtherError != "connection refused" {
+		t.Errorf("error of kind other %q, want the connection refused", r.OtherError)
 	}
 }
 
