@@ -371,6 +371,23 @@ func TestAdminLabelSizeCap(t *testing.T) {
 	}
 }
 
+// A JSON answer past the cap is refused as too large, not reported as
+// broken JSON.
+func TestAnswerSizeCap(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `[{"id": "`)
+		io.WriteString(w, strings.Repeat("a", 2<<20))
+		io.WriteString(w, `"}]`)
+	}))
+	t.Cleanup(srv.Close)
+	_, err := activator.NewClient(srv.URL, activator.WithToken("t")).Homes(testCtx(t))
+	if err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("Homes answered with 2 MiB: %v; want it refused as too large", err)
+	}
+}
+
 // zeros reads as endless zero bytes.
 type zeros struct{}
 

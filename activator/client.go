@@ -209,7 +209,11 @@ func decodeAnswer(resp *http.Response, limit int64, out any, method, path string
 		io.Copy(io.Discard, io.LimitReader(resp.Body, limit))
 		return nil
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(out); err != nil {
+	body := &io.LimitedReader{R: resp.Body, N: limit}
+	if err := json.NewDecoder(body).Decode(out); err != nil {
+		if body.N == 0 {
+			return fmt.Errorf("activator: %s %s: the answer is larger than %d bytes", method, path, limit)
+		}
 		return fmt.Errorf("activator: %s %s: reading the answer: %w", method, path, err)
 	}
 	return nil
